@@ -1,0 +1,65 @@
+# dglnb: `make book` renders the book, `make test` checks every number.
+# Parameters passed through to the notebooks: PROFILE (quick|full), DATA_ROOT, DEVICE.
+PROFILE ?= quick
+DATA_ROOT ?=
+DEVICE ?=
+# CPU machines take the CPU wheel of torch; GPU users install their CUDA torch first and set TORCH=.
+TORCH ?= torch==2.13.0
+MATHJAX_VERSION := 3.2.2
+
+PY := .venv/bin/python
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED := build/notebooks
+MATHJAX := build/mathjax/mathjax/tex-mml-chtml.js
+PARAMS := -p profile $(PROFILE) $(if $(DATA_ROOT),-p data_root $(DATA_ROOT)) $(if $(DEVICE),-p device $(DEVICE))
+
+.PHONY: book html test unit nbval golden reproduce clean
+
+book: .venv $(MATHJAX)
+	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
+	for nb in $(NOTEBOOKS); do \
+	  $(PY) -m papermill $$nb $(EXECUTED)/$$(basename $$nb) $(PARAMS) -k python3 --cwd $(EXECUTED) || exit 1; \
+	done
+	$(MAKE) html
+
+# Strict HTML build of whatever sits in $(EXECUTED); warnings are errors.
+html: .venv $(MATHJAX)
+	rm -rf _build/html
+	.venv/bin/jupyter-book build . -W -n --keep-going
+
+test: unit nbval
+	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
+	$(MAKE) html
+
+unit: .venv
+	$(PY) -m pytest -q tests
+
+# The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
+# cells tagged nbval-check-output; hidden assert cells check tolerances.
+nbval: .venv
+	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(NOTEBOOKS)
+
+# Re-execute notebooks/ in place in the quick profile after an intended change.
+golden: .venv
+	for nb in $(NOTEBOOKS); do \
+	  $(PY) -m papermill $$nb $$nb -p profile quick -k python3 --cwd notebooks || exit 1; \
+	done
+
+# The paper's experiments on a GPU with the real data: make reproduce DATA_ROOT=/data
+reproduce:
+	$(MAKE) book PROFILE=full DEVICE=$(or $(DEVICE),cuda)
+
+.venv: pyproject.toml
+	python3 -m venv .venv
+	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
+	$(PY) -m pip install -q -e '.[book,test]'
+	touch .venv
+
+$(MATHJAX):
+	rm -rf build/mathjax && mkdir -p build/mathjax/mathjax
+	cd build/mathjax && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz
+	cp -r build/mathjax/package/es5/. build/mathjax/mathjax/
+	rm -rf build/mathjax/package build/mathjax/mathjax-$(MATHJAX_VERSION).tgz
+
+clean:
+	rm -rf _build build

@@ -1,0 +1,41 @@
+"""Datasets by name.
+
+Every dataset is a ``torch.utils.data.Dataset`` whose items are dicts: one float tensor per modality
+(keyed by modality name), ``"label"`` (int, or a long tensor for segmentation) and ``"id"`` (str,
+the sample id that pairs the modalities). ``info`` describes it (:class:`DatasetInfo`).
+
+A loader is registered with ``@DATASETS.register(name)`` and called as
+``loader(split, profile=..., data_root=..., seed=...)`` with split in ``train``/``val``/``test``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..registry import Registry
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a model needs to know about a dataset."""
+
+    name: str
+    modalities: tuple[str, ...]
+    kinds: dict[str, str]  # modality -> "spectrogram" | "frames" | "vector" | "sequence" | "image"
+    num_classes: int
+    task: str = "classification"  # or "segmentation"
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per-sample tensor shapes
+
+
+DATASETS: Registry[Callable] = Registry("dataset")
+
+
+def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0):
+    """The ``split`` of dataset ``name`` (a Dataset with an ``info`` attribute)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    return DATASETS.get(name)(split, profile=profile, data_root=data_root, seed=seed)

@@ -1,0 +1,34 @@
+"""Paths resolved from the repository root and the user cache, never from the working directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The folder holding both ``pyproject.toml`` and ``_config.yml`` (walks up from ``start``)."""
+    here = (start or Path(__file__)).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "pyproject.toml").is_file() and (folder / "_config.yml").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no dglnb checkout above {here}: run from a clone (pip install -e .) of the repository"
+    )
+
+
+def figures_dir(profile: str) -> Path:
+    """Where notebooks save figures, one folder per profile so runs never overwrite each other."""
+    path = repo_root() / "book" / "figures" / profile
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Cache for generated data; ``DGLNB_CACHE`` overrides ``$XDG_CACHE_HOME/dglnb``."""
+    if os.environ.get("DGLNB_CACHE"):
+        path = Path(os.environ["DGLNB_CACHE"])
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dglnb"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
