@@ -1,0 +1,51 @@
+"""The ``dglnb`` command: ``dglnb train ...`` and ``dglnb data check ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .profiles import PROFILES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dglnb", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train one model and write metrics.json, history.csv, checkpoints")
+    train.add_argument("--dataset", required=True)
+    train.add_argument("--method", required=True)
+    train.add_argument("--fusion", default="concat")
+    train.add_argument("--profile", default="quick", choices=list(PROFILES))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--alpha", type=float, default=None, help="DGL's unimodal loss weight (eq. 15)")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--data-root", type=Path, default=None)
+    train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    train.add_argument("--out", type=Path, required=True)
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+
+    data = commands.add_parser("data", help="dataset utilities")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    check = data_commands.add_parser("check", help="validate a prepared dataset and print a summary")
+    check.add_argument("--dataset", required=True)
+    check.add_argument("--data-root", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "train":
+        from .experiment import train_from_args
+
+        train_from_args(args)
+    elif args.command == "data" and args.data_command == "check":
+        from .data.check import check_dataset
+
+        print(check_dataset(args.dataset, args.data_root))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
