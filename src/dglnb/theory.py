@@ -172,3 +172,36 @@ def random_problem(
         direction = head.W2[target] / head.W2[target].norm(dim=1, keepdim=True)
         z2 = 0.5 * z2 + 3.0 * d2**0.5 * direction
     return head, z1, z2, y
+
+
+def eq8_fractions(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> dict[str, float]:
+    """Fraction of samples where eq. 8 (``|g^Uni| > |g^Multi|``) holds, per gradient form,
+    and where its premise (every ``s_k < 1`` for ``k != y``, eq. 5) holds."""
+    s = s_factors(head, z2, y).masked_fill(F.one_hot(y, head.b.shape[0]).bool(), 0.0)
+    return {
+        "eq5 premise: all s_k < 1": (s < 1).all(dim=1).double().mean().item(),
+        "eq8, true-class path": (gradient_ratio(head, z1, z2, y, "true_class") < 1).double().mean().item(),
+        "eq8, exact gradient": (gradient_ratio(head, z1, z2, y, "full") < 1).double().mean().item(),
+    }
+
+
+def eq8_table(n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]) -> "pd.DataFrame":
+    """``eq8_fractions`` on random problems of every regime, "mean ± std" over ``seeds``."""
+    import pandas as pd
+
+    rows = [
+        {"regime": regime, **eq8_fractions(*random_problem(n, n_classes, dims, seed, regime))}
+        for regime in ("random", "m2_right", "m2_wrong")
+        for seed in seeds
+    ]
+    grouped = pd.DataFrame(rows).groupby("regime", sort=False)
+    mean, std = grouped.mean(), grouped.std(ddof=0)
+    return mean.map("{:.3f}".format) + " ± " + std.map("{:.3f}".format)
+
+
+def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, path: str = "full") -> dict[str, Tensor]:
+    """``|g^Multi| / |g^Uni|`` per sample for each regime of :func:`random_problem`."""
+    return {
+        regime: gradient_ratio(*random_problem(n, n_classes, dims, seed, regime), path=path)
+        for regime in ("random", "m2_right", "m2_wrong")
+    }
