@@ -77,3 +77,14 @@ def test_head_from_linear_splits_the_weight_by_modality():
 def test_unknown_gradient_path_is_rejected():
     with pytest.raises(ValueError, match="valid paths: full, true_class"):
         theory.gradient_ratio(*theory.random_problem(4, 3, (2, 2), 0), path="diagonal")
+
+
+def test_head_for_each_modality_reorders_the_blocks_without_changing_the_logits():
+    dims = {"a": 3, "b": 4, "c": 2}
+    linear = torch.nn.Linear(sum(dims.values()), 5).double()
+    feats = {m: torch.randn(6, d, dtype=torch.float64) for m, d in dims.items()}
+    full = linear(torch.cat(list(feats.values()), 1))
+    for m in dims:
+        head = theory.ConcatHead.for_modality(linear.weight, linear.bias, dims, m)
+        others = torch.cat([z for n, z in feats.items() if n != m], 1)
+        torch.testing.assert_close(head.logits(feats[m], others), full)

@@ -34,6 +34,14 @@ class ConcatHead:
         """Split a ``Linear(d1 + d2, K)`` head's weight into its two modality blocks."""
         return cls(weight[:, :d1], weight[:, d1:], bias)
 
+    @classmethod
+    def for_modality(cls, weight: Tensor, bias: Tensor, dims: dict[str, int], modality: str) -> "ConcatHead":
+        """View a concat head over modalities ``dims`` (in order) as ``[modality; all the others]``."""
+        starts = dict(zip(dims, [0, *torch.tensor(list(dims.values())).cumsum(0).tolist()]))
+        own = torch.zeros(weight.shape[1], dtype=torch.bool)
+        own[starts[modality] : starts[modality] + dims[modality]] = True
+        return cls(weight[:, own], weight[:, ~own], bias)
+
     def logits(self, z1: Tensor, z2: Tensor) -> Tensor:
         return z1 @ self.W1.T + z2 @ self.W2.T + self.b
 
@@ -205,3 +213,15 @@ def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, p
         regime: gradient_ratio(*random_problem(n, n_classes, dims, seed, regime), path=path)
         for regime in ("random", "m2_right", "m2_wrong")
     }
+
+
+def eq8_on_features(weight: Tensor, bias: Tensor, feats: dict[str, Tensor], y: Tensor) -> dict[str, dict[str, float]]:
+    """:func:`eq8_fractions` for every modality of a trained concat head, that modality as m1
+    and the concatenation of the others as m2 (``feats`` in the head's modality order)."""
+    dims = {m: z.shape[1] for m, z in feats.items()}
+    out = {}
+    for m in feats:
+        head = ConcatHead.for_modality(weight, bias, dims, m)
+        others = torch.cat([z for n, z in feats.items() if n != m], dim=1)
+        out[m] = eq8_fractions(head, feats[m], others, y)
+    return out
