@@ -152,6 +152,8 @@ def test_zeroing_an_unknown_modality_is_an_error():
     model = tiny_model(VECTORS)
     with pytest.raises(ValueError, match=r"unknown modalities \['depth'\].*audio, visual"):
         model(make_batch(VECTORS), zero=["depth"])
+    with pytest.raises(ValueError, match="unknown modality 'depth'"):
+        model.encoder_parameters("depth")
 
 
 def test_encoders_of_an_audio_visual_model():

@@ -45,7 +45,9 @@ class Method:
         """Parameter sets whose gradient norms are clipped separately (all parameters together by default)."""
         return [list(model.parameters())]
 
-    def train_step(self, model: MultimodalClassifier, batch: Batch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    def train_step(
+        self, model: MultimodalClassifier, batch: Batch, optimizer: torch.optim.Optimizer
+    ) -> dict[str, float]:
         """One optimisation step on ``batch``; returns the losses as floats."""
         optimizer.zero_grad(set_to_none=True)
         losses = self.compute_gradients(model, batch)
@@ -58,7 +60,7 @@ class Method:
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Logits per head: ``"multimodal"`` and, per modality, the same fusion with the others zeroed."""
         feats = model.encode(batch)
-        return {"multimodal": model.fuse(feats), **unimodal_logits(model, feats)}
+        return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
     def on_epoch_start(self, epoch: int, model: MultimodalClassifier, train_loader: Iterable) -> None:
         """Hook for methods with per-epoch state (none by default)."""
@@ -71,7 +73,3 @@ class Method:
         if state:
             raise ValueError(f"{type(self).__name__} has no state to load, got keys {sorted(state)}")
 
-
-def unimodal_logits(model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Each modality's logits through the shared fusion with the other modalities zeroed (eq. 11-14)."""
-    return {m: model.fuse_alone(feats, m) for m in model.modalities}

@@ -30,7 +30,9 @@ class MultimodalClassifier(nn.Module):
         """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
         unknown = set(zero) - set(self.modalities)
         if unknown:
-            raise ValueError(f"cannot zero unknown modalities {sorted(unknown)}; the model has {', '.join(self.modalities)}")
+            raise ValueError(
+                f"cannot zero unknown modalities {sorted(unknown)}; the model has {', '.join(self.modalities)}"
+            )
         return self.fusion({m: torch.zeros_like(feats[m]) if m in zero else feats[m] for m in self.modalities})
 
     def fuse_alone(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
