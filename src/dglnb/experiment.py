@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from . import engine
-from .data import load_dataset
+from .data import DATASETS, load_dataset
 from .methods import METHODS
 from .models import FUSIONS, build_model
 from .profiles import check_profile, training_settings
@@ -70,6 +70,7 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with every ``None`` hyperparameter taken from the profile (names checked first)."""
         check_profile(self.profile)
+        DATASETS.get(self.dataset)
         METHODS.get(self.method)
         FUSIONS.get(self.fusion)
         defaults = training_settings(self.dataset, self.profile)
