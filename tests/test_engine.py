@@ -3,6 +3,7 @@
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 
 from dglnb.experiment import TrainConfig, train
@@ -90,3 +91,8 @@ def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_e
     assert by_val["best_epoch"] == best_val and by_test["best_epoch"] == best_test
     assert by_test["test_accuracy"]["multimodal"] == float(rows[best_test]["test_multimodal"])
     assert by_test["test_accuracy"]["multimodal"] >= by_val["test_accuracy"]["multimodal"]
+
+
+def test_learning_rate_is_multiplied_by_gamma_after_each_milestone_epoch(tmp_path):
+    train(smoke(tmp_path, milestones=(1, 2), gamma=0.1, lr=0.5))
+    assert [float(r["lr"]) for r in history(tmp_path)] == pytest.approx([0.5, 0.05, 0.005])

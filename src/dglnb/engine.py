@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import diagnostics
 
@@ -234,7 +234,11 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
 
     ``loaders`` holds ``train`` (shuffled), ``val``, ``test`` and ``train_eval`` (the train split in a
-    fixed order, for the linear probe). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy``
+    fixed order, for the linear probe). Val and test are evaluated after every epoch (history.csv
+    shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
+    ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
+    losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (accuracy per head of
+    ``method.predict``) and ``seconds``. Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy``
     (the selected epoch's, per head) and ``linear_probe`` (per modality, on the selected model).
     """
     if config.selection not in SELECTIONS:
@@ -265,7 +269,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         method.on_epoch_start(epoch, model, loaders["train"])
         sums: dict[str, float] = {}
         steps = 0
-        lr = optimizer.param_groups[0]["lr"]
+        lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr
         batches = tqdm(_batches(loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
                        disable=not config.progress)
         for batch in batches:

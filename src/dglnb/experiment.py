@@ -76,7 +76,8 @@ class TrainConfig:
         defaults = training_settings(self.dataset, self.profile)
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
         values["milestones"] = tuple(values["milestones"])
-        return dataclasses.replace(self, **values)
+        paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
+        return dataclasses.replace(self, **values, **paths)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready fields (paths as strings)."""
@@ -126,7 +127,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
 
 def _train(config: TrainConfig) -> dict[str, Any]:
-    out = Path(config.out)
+    out = config.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
