@@ -27,13 +27,16 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models.fusion import ConcatFusion
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1")
 
@@ -103,7 +106,7 @@ def measure(model: nn.Module, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None):
+def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Figure:
     """Fig. 3-style panels from ``diagnostics.csv`` files (``{label: path}``, e.g. per method).
 
     Columns: s per modality, then the multimodal and the unimodal gradient at each encoder, against
