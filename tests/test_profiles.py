@@ -1,7 +1,47 @@
+"""Profiles: every dataset trains in every profile, and the full profile is the official setting."""
+
 import pytest
 
-from dglnb.profiles import check_profile, settings
+from dglnb.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
 from dglnb.registry import UnknownNameError
+
+
+def test_the_notebook_settings_are_kept():
+    assert settings("gradient_suppression", "quick")["n_classes"] == 10
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "synthetic3", "avdigits", "cremad", "ks", "vggsound", "mosi"])
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_dataset_has_complete_settings_in_every_profile(dataset, profile):
+    values = training_settings(dataset, profile)
+    assert set(values) == set(TRAIN_DEFAULTS)
+    assert values["lr"] > 0 and values["batch_size"] > 0 and values["epochs"] > 0
+
+
+def test_smoke_is_one_short_epoch():
+    for dataset in TRAINING:
+        values = training_settings(dataset, "smoke")
+        assert values["epochs"] == 1 and values["max_steps"] <= 5
+
+
+def test_quick_synthetic_follows_the_measured_recipe():
+    values = training_settings("synthetic", "quick")
+    assert (values["lr"], values["batch_size"], values["epochs"], values["hidden"], values["alpha"]) == (0.04, 64, 50, 128, 4.0)
+    assert (values["momentum"], values["weight_decay"]) == (0.9, 1e-4)
+
+
+def test_full_cremad_is_the_official_setting():
+    values = training_settings("cremad", "full")
+    assert values["lr"] == 2e-3 and values["batch_size"] == 64 and values["epochs"] == 100
+    assert tuple(values["milestones"]) == (70,) and values["gamma"] == 0.1
+    assert values["alpha"] == 4.0 and values["width"] == 64 and values["grad_clip"] == 40.0
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(UnknownNameError, match="valid profiles: smoke, quick, full"):
+        training_settings("synthetic", "fast")
+    with pytest.raises(UnknownNameError, match="synthetic"):
+        training_settings("imagenet", "quick")
 
 
 def test_unknown_profile_lists_the_valid_ones():

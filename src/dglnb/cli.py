@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .profiles import PROFILES
+from .registry import UnknownNameError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--selection", default="val", choices=["val", "test"],
+                       help="model selection: best validation epoch, or best test epoch as the official code does")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
+    train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
+    train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
     data = commands.add_parser("data", help="dataset utilities")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -35,15 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "train":
-        from .experiment import train_from_args
+    """Run the command; an unknown dataset/method/fusion name exits with status 2 and a one-line message."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            from .experiment import train_from_args
 
-        train_from_args(args)
-    elif args.command == "data" and args.data_command == "check":
-        from .data.check import check_dataset
+            train_from_args(args)
+        elif args.command == "data" and args.data_command == "check":
+            from .data.check import check_dataset
 
-        print(check_dataset(args.dataset, args.data_root))
+            print(check_dataset(args.dataset, args.data_root))
+    except UnknownNameError as error:
+        parser.exit(2, f"dglnb: error: {error}\n")
     return 0
 
 

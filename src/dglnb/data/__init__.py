@@ -39,3 +39,7 @@ def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Pa
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     return DATASETS.get(name)(split, profile=profile, data_root=data_root, seed=seed)
+
+
+# Registration: one line per dataset module.
+from . import synthetic  # noqa: E402,F401

@@ -5,3 +5,6 @@ from __future__ import annotations
 from ..registry import Registry
 
 METHODS: Registry[type] = Registry("method")
+
+# Importing a method's module registers it.
+from . import dgl, unimodal, vanilla, vanilla_lr  # noqa: E402,F401

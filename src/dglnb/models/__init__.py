@@ -1,0 +1,48 @@
+"""Models: encoders by input kind, late fusion modules by name, and the classifier that joins them.
+
+``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..data import DatasetInfo
+from .classifier import MultimodalClassifier
+from .encoders import build_encoder
+from .fusion import FUSIONS
+
+__all__ = ["FUSIONS", "MultimodalClassifier", "build_model", "init_weights"]
+
+
+def init_weights(module: nn.Module) -> None:
+    """Initialise every layer in ``module`` as the official code does.
+
+    Convolutions: Kaiming normal (fan_out, ReLU); batch norm: weight 1, bias 0; linear layers:
+    Xavier normal, bias 0.
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.ones_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.Linear):
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidden: int = 128) -> MultimodalClassifier:
+    """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised.
+
+    ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
+    """
+    fusion_cls = FUSIONS.get(fusion)
+    encoders = {
+        m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden) for m in info.modalities
+    }
+    model = MultimodalClassifier(
+        encoders, fusion_cls({m: e.out_dim for m, e in encoders.items()}, info.num_classes), info.num_classes
+    )
+    init_weights(model)
+    return model

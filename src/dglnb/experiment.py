@@ -1,0 +1,195 @@
+"""One training run from a config: the Python API the notebooks call, and the CLI's ``dglnb train``.
+
+``train(TrainConfig(dataset="synthetic", method="dgl", profile="quick", out=Path("runs/x")))``
+writes into ``out``:
+
+* ``metrics.json``: ``test_accuracy`` and ``val_accuracy`` (the selected epoch's; keys
+  ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head),
+  ``linear_probe`` (per modality), ``best_epoch``, ``selection``, ``seconds`` and ``config``;
+* ``history.csv``: one row per epoch (see :func:`dglnb.engine.fit`);
+* ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.diagnostics`);
+* ``last.pt`` (the checkpoint ``resume`` continues from) and ``best.pt`` (the selected model).
+
+Hyperparameters left as ``None`` are filled from :func:`dglnb.profiles.training_settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from . import engine
+from .data import DATASETS, load_dataset
+from .methods import METHODS
+from .models import FUSIONS, build_model
+from .profiles import check_profile, training_settings
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; ``None`` hyperparameters come from the dataset's profile."""
+
+    dataset: str
+    method: str
+    fusion: str = "concat"
+    profile: str = "quick"
+    seed: int = 0
+    alpha: float | None = None
+    epochs: int | None = None
+    data_root: Path | None = None
+    device: str = "cpu"
+    out: Path | None = None
+    resume: bool = False
+    selection: str = "val"  # "val" (clean protocol) or "test" (the official code's best-on-test)
+    data_seed: int = 0  # fixes generated data and splits; independent of the training seed
+    progress: bool = True
+    num_workers: int = 0
+    # training hyperparameters (None: from the profile)
+    lr: float | None = None
+    batch_size: int | None = None
+    milestones: tuple[int, ...] | None = None
+    gamma: float | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    grad_clip: float | None = None
+    width: int | None = None
+    hidden: int | None = None
+    max_steps: int | None = None
+    diag_every: int | None = None
+    eval_batch_size: int | None = None
+    threads: int | None = None
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every ``None`` hyperparameter taken from the profile (names checked first)."""
+        check_profile(self.profile)
+        DATASETS.get(self.dataset)
+        METHODS.get(self.method)
+        FUSIONS.get(self.fusion)
+        defaults = training_settings(self.dataset, self.profile)
+        values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
+        values["milestones"] = tuple(values["milestones"])
+        paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
+        return dataclasses.replace(self, **values, **paths)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready fields (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
+    """The dataset info and the loaders the engine needs."""
+    def split(name: str):
+        return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
+
+    train, val, test = split("train"), split("val"), split("test")
+    bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
+    loaders = {
+        "train": engine.make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
+        "train_eval": engine.make_loader(train, bs, shuffle=False, num_workers=workers),
+        "val": engine.make_loader(val, bs, shuffle=False, num_workers=workers),
+        "test": engine.make_loader(test, bs, shuffle=False, num_workers=workers),
+    }
+    return train.info, loaders
+
+
+def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
+    """``multimodal`` and every modality, None where the method has no such head."""
+    return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (unchanged if None), restoring the previous count on exit."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train one model as ``config`` says, write its run folder, and return the metrics dict."""
+    config = config.resolved()
+    if config.out is None:
+        raise ValueError("TrainConfig.out is required: the folder for metrics, logs and checkpoints")
+    with torch_threads(config.threads):
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> dict[str, Any]:
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    engine.seed_everything(config.seed)
+    info, loaders = _loaders(config)
+    model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    method = METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip)
+    method.setup(model)
+    model.to(config.device)
+
+    result = engine.fit(model, method, loaders, config, out)
+    metrics = {
+        "test_accuracy": _with_all_heads(result["test_accuracy"], info.modalities),
+        "val_accuracy": _with_all_heads(result["val_accuracy"], info.modalities),
+        "linear_probe": result["linear_probe"],
+        "best_epoch": result["best_epoch"],
+        "selection": config.selection,
+        "seconds": round(time.perf_counter() - started, 2),
+        "config": config.to_json(),
+    }
+    engine.atomic_write_json(metrics, out / "metrics.json")
+    return metrics
+
+
+def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
+    """Train once per seed (into ``out/seed<k>``) and summarise: ``{"runs": [...], "summary": ...}``.
+
+    ``summary`` maps each metric (``"test_accuracy.multimodal"``, ``"linear_probe.hard"``, ...) to
+    ``{"mean", "std", "n"}`` over the seeds where it is defined (std: sample standard deviation, 0 for one seed).
+    """
+    if config.out is None:
+        raise ValueError("TrainConfig.out is required")
+    runs = [train(dataclasses.replace(config, seed=s, out=Path(config.out) / f"seed{s}")) for s in seeds]
+    return {"runs": runs, "summary": summarize(runs)}
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean, sample std and count per metric over several runs' metrics dicts (nulls skipped)."""
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for group in ("test_accuracy", "val_accuracy", "linear_probe"):
+            for head, v in run[group].items():
+                if v is not None:
+                    values.setdefault(f"{group}.{head}", []).append(v)
+    return {
+        name: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
+        for name, v in values.items()
+    }
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``dglnb train``: train, print the test accuracies, return the metrics."""
+    metrics = train(config_from_args(args))
+    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_accuracy"].items() if v is not None)
+    probe = ", ".join(f"{m} {v:.4f}" for m, v in metrics["linear_probe"].items())
+    print(f"test accuracy (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
+    print(f"linear probe: {probe}")
+    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    return metrics

@@ -1,0 +1,87 @@
+"""``dgl``: Disentangled Gradient Learning (Algorithm 1, eq. 9-15), its ablations and ``joint_aux``.
+
+DGL is a rule about which loss writes which parameter group:
+
+* fusion parameters (theta_tau, W, b) receive only the multimodal loss L^d, computed on detached
+  features (eq. 9-10, *multimodal truncation*, MT);
+* encoder m receives only alpha * dL^m/dtheta_m, where L^m is the loss of the same fusion with every
+  other modality zeroed (eq. 11-14); no unimodal gradient reaches the fusion parameters
+  (*unimodal truncation*, UT).
+
+Eq. 15 writes the total loss as the pair [L^d, alpha * sum_m L^m] rather than their sum because the two
+never share a parameter: each is differentiated only with respect to its own group. Here the routing
+is explicit, ``backward(inputs=group)``, so it holds for any fusion, not only for concatenation.
+
+The two truncations are switches, giving the rows of Table 3 and Table 4:
+
+=============  =====================================  ==========================================
+method         L^Multi (L^d when detached) reaches    alpha * L^m reaches
+=============  =====================================  ==========================================
+``dgl``        fusion                                 encoder m
+``dgl_mt``     fusion                                 encoder m and fusion
+``dgl_ut``     every encoder and fusion               encoder m
+``joint_aux``  every encoder and fusion               encoder m and fusion
+=============  =====================================  ==========================================
+
+``joint_aux`` (L^Multi + alpha * sum_m L^m, no truncation) is the G-Blending-style unimodal-assistance
+baseline of Table 4, with the unimodal logits taken from the shared head by zeroing.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models import MultimodalClassifier
+from . import METHODS
+from .base import Batch, Method
+
+
+@METHODS.register("dgl")
+class DGL(Method):
+    """Both truncations (MT + UT): the paper's method. ``alpha`` defaults to 4 as in the official code."""
+
+    truncate_multimodal: ClassVar[bool] = True  # MT: L^Multi reaches the fusion parameters only
+    truncate_unimodal: ClassVar[bool] = True  # UT: L^m reaches encoder m only
+
+    def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        y = batch["label"]
+        feats = model.encode(batch)  # encoders run once
+        fusion = model.fusion_parameters()
+        losses = {}
+        for m in model.modalities:  # eq. 11-14, then alpha * dL^m routed to encoder m (and to fusion without UT)
+            loss_m = F.cross_entropy(model.fuse_alone(feats, m), y)
+            routed = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
+            (self.alpha * loss_m).backward(inputs=routed, retain_graph=True)
+            losses[f"loss_{m}"] = loss_m.detach()
+        if self.truncate_multimodal:  # eq. 9-10: L^d on detached features, routed to the fusion parameters
+            feats, routed = {m: z.detach() for m, z in feats.items()}, fusion
+        else:
+            routed = list(model.parameters())
+        loss_multi = F.cross_entropy(model.fuse(feats), y)
+        loss_multi.backward(inputs=routed)
+        return {"loss_multi": loss_multi.detach(), **losses}
+
+
+@METHODS.register("dgl_mt")
+class DGLMultimodalTruncation(DGL):
+    """MT only: encoders get no multimodal gradient; alpha * L^m updates encoder m and the fusion."""
+
+    truncate_unimodal = False
+
+
+@METHODS.register("dgl_ut")
+class DGLUnimodalTruncation(DGL):
+    """UT only: L^Multi (not detached) updates everything; alpha * L^m updates encoder m only."""
+
+    truncate_multimodal = False
+
+
+@METHODS.register("joint_aux")
+class JointAuxiliary(DGL):
+    """No truncation: L^Multi + alpha * sum_m L^m, every loss to every parameter it depends on."""
+
+    truncate_multimodal = False
+    truncate_unimodal = False

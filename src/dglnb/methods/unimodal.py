@@ -1,0 +1,48 @@
+"""``unimodal``: every modality trained as its own model, its encoder plus its own linear head.
+
+:meth:`Unimodal.setup` attaches the heads to the model as ``model.unimodal_heads`` (a ModuleDict),
+so checkpoints and the optimizer include them; call it before building the optimizer and before
+loading a checkpoint. The model's fusion module is left untouched and untrained. No parameter is
+shared between modalities and gradients are clipped per modality, so modality m's training does not
+depend on any other modality's input: each is exactly the unimodal model of eq. 7.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..models import MultimodalClassifier, init_weights
+from . import METHODS
+from .base import Batch, Method
+
+
+@METHODS.register("unimodal")
+class Unimodal(Method):
+    """sum_m CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
+
+    def setup(self, model: MultimodalClassifier) -> None:
+        heads = nn.ModuleDict({m: nn.Linear(model.encoders[m].out_dim, model.num_classes) for m in model.modalities})
+        init_weights(heads)
+        model.add_module("unimodal_heads", heads.to(next(model.parameters())))  # the model's dtype and device
+
+    def _model_parameters(self, model: MultimodalClassifier, modality: str) -> list[nn.Parameter]:
+        return model.encoder_parameters(modality) + list(model.unimodal_heads[modality].parameters())
+
+    def param_groups(self, model: MultimodalClassifier, lr: float) -> list[dict]:
+        return [{"params": [p for m in model.modalities for p in self._model_parameters(model, m)], "lr": lr}]
+
+    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
+        return [self._model_parameters(model, m) for m in model.modalities]
+
+    def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        losses = {
+            f"loss_{m}": F.cross_entropy(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
+        }
+        sum(losses.values()).backward()
+        return {name: loss.detach() for name, loss in losses.items()}
+
+    def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        """Per-modality logits only: a unimodal model has no multimodal head."""
+        feats = model.encode(batch)
+        return {m: model.unimodal_heads[m](feats[m]) for m in model.modalities}

@@ -1,0 +1,89 @@
+"""The run folder the notebooks and the CLI rely on: metrics.json, history.csv, diagnostics.csv."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dglnb.cli import main
+from dglnb.experiment import TrainConfig, summarize, train, train_seeds
+from dglnb.registry import UnknownNameError
+
+
+def smoke(out: Path, **overrides) -> TrainConfig:
+    return TrainConfig(**{**dict(dataset="synthetic", method="dgl", profile="smoke", out=out, progress=False), **overrides})
+
+
+def test_metrics_json_schema_and_ranges(tmp_path):
+    train(smoke(tmp_path))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"test_accuracy", "val_accuracy", "linear_probe", "best_epoch", "selection", "config"} <= set(metrics)
+    assert list(metrics["test_accuracy"]) == ["multimodal", "easy", "hard"]
+    assert list(metrics["linear_probe"]) == ["easy", "hard"]
+    for group in ("test_accuracy", "val_accuracy", "linear_probe"):
+        assert all(0.0 <= v <= 1.0 for v in metrics[group].values())
+    assert metrics["best_epoch"] == 0 and metrics["selection"] == "val"
+    assert metrics["config"]["lr"] == 0.04 and metrics["config"]["method"] == "dgl"
+
+
+def test_unimodal_has_no_multimodal_accuracy(tmp_path):
+    metrics = train(smoke(tmp_path, method="unimodal"))
+    assert metrics["test_accuracy"]["multimodal"] is None
+    assert all(0.0 <= metrics["test_accuracy"][m] <= 1.0 for m in ("easy", "hard"))
+
+
+def test_three_modalities_train(tmp_path):
+    metrics = train(smoke(tmp_path, dataset="synthetic3", method="vanilla"))
+    assert list(metrics["test_accuracy"]) == ["multimodal", "easy", "hard", "faint"]
+
+
+def test_explicit_hyperparameters_override_the_profile(tmp_path):
+    config = smoke(tmp_path, lr=0.5, batch_size=4).resolved()
+    assert (config.lr, config.batch_size, config.epochs) == (0.5, 4, 1)
+
+
+@pytest.mark.parametrize("field, name, listing", [
+    ("dataset", "imagenet", "valid datasets: synthetic"),
+    ("method", "sgd", "valid methods: dgl"),
+    ("fusion", "attention", "valid fusions: concat"),
+    ("profile", "fast", "valid profiles: smoke, quick, full"),
+])
+def test_unknown_names_raise_an_error_listing_the_valid_ones(tmp_path, field, name, listing):
+    with pytest.raises(UnknownNameError, match=listing):
+        train(smoke(tmp_path, **{field: name}))
+
+
+def test_cli_reports_an_unknown_method_in_one_line_with_status_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dglnb.cli", "train", "--dataset", "synthetic", "--method", "sgd", "--out", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["dglnb: error: unknown method 'sgd'; valid methods: "
+                                                 "dgl, dgl_mt, dgl_ut, joint_aux, unimodal, vanilla, vanilla_lr"]
+
+
+def test_cli_trains_dgl_on_synthetic_in_the_smoke_profile(tmp_path, capsys):
+    assert main(["train", "--dataset", "synthetic", "--method", "dgl", "--profile", "smoke", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    for name in ("metrics.json", "history.csv", "diagnostics.csv", "last.pt", "best.pt"):
+        assert (tmp_path / name).is_file()
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_several_seeds_give_mean_and_std_per_metric(tmp_path):
+    result = train_seeds(smoke(tmp_path), seeds=[0, 1])
+    assert [r["config"]["seed"] for r in result["runs"]] == [0, 1]
+    assert (tmp_path / "seed1" / "metrics.json").is_file()
+    entry = result["summary"]["test_accuracy.multimodal"]
+    assert entry["n"] == 2 and 0 <= entry["mean"] <= 1 and entry["std"] >= 0
+
+
+def test_summary_skips_missing_heads():
+    runs = [{"test_accuracy": {"multimodal": None, "a": a}, "val_accuracy": {}, "linear_probe": {}} for a in (0.5, 0.7)]
+    summary = summarize(runs)
+    assert "test_accuracy.multimodal" not in summary
+    assert summary["test_accuracy.a"]["mean"] == pytest.approx(0.6)
+    assert summary["test_accuracy.a"]["std"] == pytest.approx(0.1414213562)

@@ -1,0 +1,132 @@
+"""DGL's gradient routing (eq. 9-15), its ablations, and the paper's detach formulation."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dglnb.methods import METHODS
+from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, VECTORS, grads, make_batch, tiny_model
+
+ALPHA = 2.5
+
+
+def unimodal_loss(model, batch, m):
+    """L^m of eq. 11-14, from a fresh forward pass."""
+    return F.cross_entropy(model(batch, zero=[n for n in model.modalities if n != m]), batch["label"])
+
+
+def run(method_name, model, batch):
+    METHODS.get(method_name)(alpha=ALPHA).compute_gradients(model, batch)
+
+
+def assert_grads(params, expected):
+    for p, g in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, g)
+
+
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
+    model, batch = tiny_model(info, fusion), make_batch(info)
+    expected = {m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
+                for m in model.modalities}
+    run("dgl", model, batch)
+    for m in model.modalities:
+        assert_grads(model.encoder_parameters(m), expected[m])
+        assert any(g.abs().sum() > 0 for g in expected[m])
+
+
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
+    model, batch = tiny_model(info, fusion), make_batch(info)
+    feats = {m: z.detach() for m, z in model.encode(batch).items()}
+    expected = grads(F.cross_entropy(model.fuse(feats), batch["label"]), model.fusion_parameters())
+    run("dgl", model, batch)
+    assert_grads(model.fusion_parameters(), expected)
+
+
+@pytest.mark.parametrize("info", [VECTORS, AUDIO_VISUAL], ids=["vectors", "av"])
+def test_dgl_equals_paper_detach_formulation_for_concat(info):
+    """The official step: alpha (L^a + L^v) backward, clear the fusion gradients, then L^d on detached features."""
+    ours, paper = tiny_model(info, "concat"), tiny_model(info, "concat")
+    batch = make_batch(info)
+
+    feats = paper.encode(batch)
+    y = batch["label"]
+    loss_a = F.cross_entropy(paper.fusion.head(torch.cat([feats["audio"], torch.zeros_like(feats["visual"])], 1)), y)
+    loss_v = F.cross_entropy(paper.fusion.head(torch.cat([torch.zeros_like(feats["audio"]), feats["visual"]], 1)), y)
+    loss_d = F.cross_entropy(paper.fusion.head(torch.cat([feats["audio"].detach(), feats["visual"].detach()], 1)), y)
+    (ALPHA * (loss_a + loss_v)).backward(retain_graph=True)
+    for p in paper.fusion.parameters():
+        p.grad = None
+    loss_d.backward()
+
+    opt = torch.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    METHODS.get("dgl")(alpha=ALPHA).train_step(ours, batch, opt)
+    for p, q in zip(ours.parameters(), paper.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+    torch.optim.SGD(paper.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4).step()
+    for p, q in zip(ours.parameters(), paper.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+# method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
+ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
+
+
+@pytest.mark.parametrize("method", ROUTES)
+@pytest.mark.parametrize(("info", "fusion"), [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")],
+                         ids=["vectors-concat", "vectors-gated", "av-sum"])
+def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
+    multi_to_encoders, unimodal_to_fusion = ROUTES[method]
+    model, batch = tiny_model(info, fusion), make_batch(info)
+    fusion_params = model.fusion_parameters()
+    loss_multi = F.cross_entropy(model(batch), batch["label"])
+    expected_fusion = grads(loss_multi, fusion_params)
+    expected_encoders = {}
+    for m in model.modalities:
+        loss_m = ALPHA * unimodal_loss(model, batch, m)
+        expected_encoders[m] = grads(loss_m, model.encoder_parameters(m))
+        if multi_to_encoders:
+            from_multi = grads(loss_multi, model.encoder_parameters(m))
+            expected_encoders[m] = [a + b for a, b in zip(expected_encoders[m], from_multi)]
+        if unimodal_to_fusion:
+            expected_fusion = [a + b for a, b in zip(expected_fusion, grads(loss_m, fusion_params))]
+    run(method, model, batch)
+    assert_grads(fusion_params, expected_fusion)
+    for m in model.modalities:
+        assert_grads(model.encoder_parameters(m), expected_encoders[m])
+
+
+def test_joint_aux_is_the_plain_sum_of_losses():
+    model, batch = tiny_model(VECTORS, "concat"), make_batch(VECTORS)
+    reference = copy.deepcopy(model)
+    total = F.cross_entropy(reference(batch), batch["label"]) + ALPHA * sum(
+        unimodal_loss(reference, batch, m) for m in reference.modalities)
+    total.backward()
+    run("joint_aux", model, batch)
+    for p, q in zip(model.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad)
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+@pytest.mark.parametrize("info", [VECTORS, AUDIO_VISUAL], ids=["vectors", "av"])
+def test_encoders_run_once_per_step(method, info):
+    model, batch = tiny_model(info), make_batch(info)
+    algo = METHODS.get(method)(alpha=ALPHA)
+    algo.setup(model)
+    calls = dict.fromkeys(model.modalities, 0)
+    for m in model.modalities:
+        model.encoders[m].register_forward_hook(lambda *_, m=m: calls.__setitem__(m, calls[m] + 1))
+    algo.train_step(model, batch, torch.optim.SGD(algo.param_groups(model, 0.1)))
+    assert calls == dict.fromkeys(model.modalities, 1)
+
+
+def test_dgl_returns_the_multimodal_and_every_unimodal_loss():
+    model, batch = tiny_model(AUDIO_VISUAL), make_batch(AUDIO_VISUAL)
+    losses = METHODS.get("dgl")().train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert set(losses) == {"loss_multi", "loss_audio", "loss_visual"}
+    assert all(isinstance(v, float) and v > 0 for v in losses.values())

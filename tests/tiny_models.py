@@ -1,0 +1,46 @@
+"""Tiny float64 models and batches shared by the model, routing and method tests."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dglnb.data import DatasetInfo
+from dglnb.models import MultimodalClassifier, build_model
+
+VECTORS = DatasetInfo("vectors", ("audio", "visual"), {"audio": "vector", "visual": "vector"}, 5,
+                      shapes={"audio": (6,), "visual": (4,)})
+AUDIO_VISUAL = DatasetInfo("av", ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, 3,
+                           shapes={"audio": (1, 32, 32), "visual": (3, 2, 32, 32)})
+THREE = DatasetInfo("three", ("audio", "visual", "text"), {"audio": "vector", "visual": "sequence", "text": "vector"},
+                    4, shapes={"audio": (6,), "visual": (3, 5), "text": (7,)})
+
+# (info, fusion) pairs; film and gated take two modalities.
+CONFIGS = [(VECTORS, f) for f in ("concat", "sum", "film", "gated")] + [
+    (AUDIO_VISUAL, "concat"), (AUDIO_VISUAL, "film"), (THREE, "concat"), (THREE, "sum"),
+]
+CONFIG_IDS = [f"{info.name}-{fusion}" for info, fusion in CONFIGS]
+
+
+def tiny_model(info: DatasetInfo, fusion: str = "concat", seed: int = 0) -> MultimodalClassifier:
+    """A narrow float64 model whose every parameter (biases included) is random, so no gradient is zero by accident."""
+    torch.manual_seed(seed)
+    model = build_model(info, fusion, width=4, hidden=8).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)
+    return model
+
+
+def make_batch(info: DatasetInfo, n: int = 6, seed: int = 1) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    batch: dict = {m: torch.randn(n, *info.shapes[m], generator=g, dtype=torch.float64) for m in info.modalities}
+    batch["label"] = torch.randint(info.num_classes, (n,), generator=g)
+    batch["id"] = [str(i) for i in range(n)]
+    return batch
+
+
+def grads(loss: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
+    """d loss / d params by autograd, zeros where a parameter does not affect the loss."""
+    out = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, out)]
