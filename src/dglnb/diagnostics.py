@@ -138,3 +138,63 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig
+
+
+def plot_gradient_ratio(csv_paths: list[Path], title: str = "") -> Figure:
+    """``grad_multimodal / grad_unimodal`` per encoder against the epoch, one thin line per run
+    (e.g. per seed) and their mean thick; eq. 8 says the ratio stays below 1."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frames = [pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True) for p in csv_paths]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, m in enumerate(dict.fromkeys(frames[0].index.get_level_values("modality"))):
+        ratios = pd.concat([(f.loc[m, "grad_multimodal"] / f.loc[m, "grad_unimodal"]) for f in frames], axis=1)
+        for _, run in ratios.items():
+            ax.plot(run.index, run.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
+        ax.plot(ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}")
+    ax.axhline(1, color="k", linewidth=0.8, linestyle="--")
+    ax.set(yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title)
+    ax.legend(frameon=False)
+    return fig
+
+
+def gradient_ratio_by_epoch(csv_paths: list[Path], epochs: list[int]) -> "pandas.DataFrame":
+    """``grad_multimodal / grad_unimodal`` per encoder at the given epochs (negative counts from
+    the end), "mean ± std" over runs."""
+    import pandas as pd
+
+    from .tables import mean_std
+
+    rows = []
+    for p in csv_paths:
+        frame = pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True)
+        ratio = frame["grad_multimodal"] / frame["grad_unimodal"]
+        for m in dict.fromkeys(frame.index.get_level_values("modality")):
+            series = ratio.loc[m]
+            rows.append({"encoder": m, **{f"epoch {series.index[e]}": series.iloc[e] for e in epochs}})
+    return mean_std(rows, by="encoder")
+
+
+def eq8_on_run(run_dir: Path, split: str = "test") -> dict[str, dict[str, float]]:
+    """Where eq. 5 and eq. 8 hold on a trained concat model's ``split`` features, per modality."""
+    from . import engine, theory
+    from .data import load_dataset
+    from .experiment import load_trained
+
+    model, config = load_trained(run_dir)
+    if not isinstance(model.fusion, ConcatFusion):
+        raise ValueError(f"eq. 8 is derived for concat fusion; {run_dir} used {config.fusion!r}")
+    data = load_dataset(config.dataset, split, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
+    feats, labels = engine.encode_split(model, engine.make_loader(data, 1000, shuffle=False), torch.device("cpu"))
+    feats = {m: torch.as_tensor(feats[m], dtype=torch.float64) for m in model.modalities}
+    head = model.fusion.head
+    return theory.eq8_on_features(head.weight.detach().double(), head.bias.detach().double(), feats, torch.as_tensor(labels))
+
+
+def eq8_table_on_runs(run_dirs: list[Path], split: str = "test") -> "pandas.DataFrame":
+    """:func:`eq8_on_run` over several runs (e.g. seeds): one row per modality, "mean ± std"."""
+    from .tables import mean_std
+
+    rows = [{"encoder": m, **fractions} for d in run_dirs for m, fractions in eq8_on_run(d, split).items()]
+    return mean_std(rows, by="encoder")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -193,3 +194,17 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
     print(f"linear probe: {probe}")
     print(f"wrote {Path(args.out) / 'metrics.json'}")
     return metrics
+
+
+def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.Module, TrainConfig]:
+    """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config."""
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): train it first")
+    config = TrainConfig(**json.loads(metrics.read_text())["config"]).resolved()
+    info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
+    model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip).setup(model)
+    model.load_state_dict(torch.load(run_dir / checkpoint, map_location="cpu", weights_only=False)["model"])
+    return model.eval(), config

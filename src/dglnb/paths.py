@@ -32,3 +32,8 @@ def cache_dir() -> Path:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dglnb"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def runs_dir(profile: str, name: str) -> Path:
+    """Where a notebook's training runs go: ``build/runs/<profile>/<name>`` (never in git)."""
+    return repo_root() / "build" / "runs" / profile / name

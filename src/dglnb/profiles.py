@@ -20,9 +20,9 @@ PROFILES: dict[str, str] = {
 SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 01: eq. 3-8 on random and trained concat models
     "gradient_suppression": {
-        "smoke": dict(n_random=200, n_classes=6, dims=(8, 8), train_epochs=3, n_train=256, seeds=(0,)),
-        "quick": dict(n_random=5000, n_classes=10, dims=(32, 32), train_epochs=40, n_train=1000, seeds=(0, 1, 2)),
-        "full": dict(n_random=20000, n_classes=10, dims=(64, 64), train_epochs=100, n_train=4000, seeds=(0, 1, 2, 3, 4)),
+        "smoke": dict(n_random=200, n_classes=6, dims=(8, 8), seeds=(0,), dataset="synthetic"),
+        "quick": dict(n_random=5000, n_classes=10, dims=(32, 32), seeds=(0, 1, 2), dataset="synthetic"),
+        "full": dict(n_random=20000, n_classes=10, dims=(64, 64), seeds=(0, 1, 2), dataset="cremad"),
     },
 }
 

@@ -193,18 +193,16 @@ def eq8_fractions(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> dict[s
     }
 
 
-def eq8_table(n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]) -> "pd.DataFrame":
+def eq8_table(n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]) -> "pandas.DataFrame":
     """``eq8_fractions`` on random problems of every regime, "mean ± std" over ``seeds``."""
-    import pandas as pd
+    from .tables import mean_std
 
     rows = [
         {"regime": regime, **eq8_fractions(*random_problem(n, n_classes, dims, seed, regime))}
         for regime in ("random", "m2_right", "m2_wrong")
         for seed in seeds
     ]
-    grouped = pd.DataFrame(rows).groupby("regime", sort=False)
-    mean, std = grouped.mean(), grouped.std(ddof=0)
-    return mean.map("{:.3f}".format) + " ± " + std.map("{:.3f}".format)
+    return mean_std(rows, by="regime")
 
 
 def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, path: str = "full") -> dict[str, Tensor]:
