@@ -39,3 +39,6 @@ def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Pa
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     return DATASETS.get(name)(split, profile=profile, data_root=data_root, seed=seed)
+
+# Each dataset module registers itself; one line per dataset.
+from . import avdigits  # noqa: E402,F401
