@@ -118,9 +118,10 @@ def report_bad(bad: dict[str, str], strict: bool, fix: str) -> list[dict[str, st
     """Raise a DataError naming every bad clip when ``strict``; else warn and return them for the manifest."""
     if not bad:
         return []
-    error = problems_error("bad clips", (f"{name}: {why}" for name, why in sorted(bad.items())), fix)
+    problems = [f"{name}: {why}" for name, why in sorted(bad.items())]
     if strict:
-        raise error
+        raise problems_error("bad clips", problems, f"{fix}; or run without --strict to skip them")
+    error = problems_error("bad clips", problems, fix)
     tqdm.write(f"skipping {error}")
     return [{"id": name, "reason": why} for name, why in sorted(bad.items())]
 

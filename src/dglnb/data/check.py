@@ -1,0 +1,64 @@
+"""``dglnb data check``: validate a prepared dataset and summarise it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import SPLITS
+from .errors import problems_error
+from .prep import read_manifest
+from .prepared import split_entries
+
+
+def _readable(path: Path, problems: list[str]) -> np.ndarray | None:
+    try:
+        return np.load(path, mmap_mode="r")
+    except FileNotFoundError:
+        problems.append(f"{path}: missing")
+    except (OSError, ValueError) as exc:
+        problems.append(f"{path}: unreadable ({exc})")
+    return None
+
+
+def check_av(name: str, root: Path) -> str:
+    """Counts per split and class against the manifest, ids unique across splits, every file
+    readable with the recorded shape, audio and frames paired by id."""
+    manifest = read_manifest(root, name)
+    audio_shape, visual_shape = tuple(manifest["shapes"]["audio"]), tuple(manifest["shapes"]["visual"])
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    lines = [f"{name} at {root}: {len(manifest['classes'])} classes, options {manifest.get('options', {})}"]
+    for split in SPLITS:
+        ids, labels = split_entries(manifest, split, root)
+        for sample_id in ids:
+            if sample_id in seen:
+                problems.append(f"id {sample_id} is in both {seen[sample_id]} and {split}")
+            seen[sample_id] = split
+            audio = _readable(root / "audio" / f"{sample_id}.npy", problems)
+            visual = _readable(root / "visual" / f"{sample_id}.npy", problems)
+            if audio is not None and audio.shape != audio_shape:
+                problems.append(f"{root / 'audio' / sample_id}.npy: shape {audio.shape}, manifest says {audio_shape}")
+            if visual is not None and (visual.ndim != 4 or len(visual) < 1 or any(
+                    want not in (-1, got) for want, got in zip(visual_shape, visual.shape))):
+                problems.append(f"{root / 'visual' / sample_id}.npy: shape {visual.shape}, manifest says {visual_shape}")
+        lines.append(f"  {split:5s} {len(ids):6d} clips, per class {manifest['class_counts'][split]}")
+    if problems:
+        raise problems_error(f"{name} at {root} failed the check", problems,
+                             f"re-run data_prep/{name}.py with the same --out: it rewrites missing clips")
+    skipped = manifest.get("skipped", [])
+    lines.append(f"  all {len(seen)} clips readable, shapes audio {audio_shape} visual {visual_shape}; "
+                 f"{len(skipped)} clip(s) skipped at prep (listed in manifest.json)")
+    return "\n".join(lines)
+
+
+CHECKS: dict[str, Callable[[str, Path], str]] = {"cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av}
+
+
+def check_dataset(name: str, data_root: Path) -> str:
+    """Validate the prepared dataset ``name`` under ``data_root``; return a summary or raise DataError."""
+    if name not in CHECKS:
+        raise ValueError(f"no check for dataset {name!r}; checkable datasets: {', '.join(sorted(CHECKS))}")
+    return CHECKS[name](name, Path(data_root))
