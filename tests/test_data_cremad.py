@@ -69,7 +69,7 @@ def test_official_split_files_decide_the_test_set(raw, tmp_path):
     names = clip_names(4)
     test = names[::4]
     split_dir = write_split_files(tmp_path / "splits", [n for n in names if n not in test], test)
-    manifest = prepare(raw, tmp_path / "out", split_dir=split_dir, spectrogram="official", frame_side=32)
+    manifest = prepare(raw, tmp_path / "out", split_dir=split_dir, spectrogram_name="official", frame_side=32)
     assert manifest["splits"]["test"]["ids"] == sorted(test)
     assert manifest["shapes"]["audio"] == [257, 188]
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import DATASETS
 from .audio import file_spectrogram, get_spec
 from .errors import problems_error
-from .prep import atomic_save_npy, class_counts, report_bad, require_dir, run_clips, stratified_split, write_manifest
+from .prep import atomic_save_npy, av_manifest, report_bad, require_dir, run_clips, stratified_split, write_manifest
 from .prepared import PreparedAV
 from .video import frames_per_second
 
@@ -79,7 +79,7 @@ def prepare(
     split_dir: Path | None = None,
     workers: int = 1,
     strict: bool = False,
-    spectrogram: str = "paper",
+    spectrogram_name: str = "paper",
     frame_side: int = 224,
     val_share: float = 0.1,
     seed: int = 0,
@@ -100,22 +100,16 @@ def prepare(
         except ValueError as exc:
             bad[name] = f"{wavs[name]}: {exc}"
     todo = [n for n in sorted(labels) if not all((out / m / f"{n}.npy").is_file() for m in ("audio", "visual"))]
-    tasks = [(wavs[n], flvs[n], out, spectrogram, frame_side) for n in todo]
+    tasks = [(wavs[n], flvs[n], out, spectrogram_name, frame_side) for n in todo]
     bad |= run_clips(_prepare_clip, tasks, todo, workers=workers, desc="CREMA-D")
     skipped = report_bad(bad, strict, fix)
     good = {n: y for n, y in labels.items() if n not in bad}
 
     splits = _splits(good, split_dir, val_share, seed)
-    manifest = {
-        "dataset": "cremad",
-        "classes": list(CLASSES),
-        "options": {"spectrogram": spectrogram, "frame_side": frame_side, "fps": 1.0, "val_share": val_share,
-                    "seed": seed, "split_files": str(split_dir) if split_dir else None},
-        "shapes": {"audio": list(get_spec(spectrogram).shape), "visual": [-1, frame_side, frame_side, 3]},
-        "splits": {s: {"ids": ids, "labels": [good[i] for i in ids]} for s, ids in splits.items()},
-        "class_counts": {s: class_counts((good[i] for i in ids), len(CLASSES)) for s, ids in splits.items()},
-        "skipped": skipped,
-    }
+    options = {"spectrogram": spectrogram_name, "frame_side": frame_side, "fps": 1.0, "val_share": val_share,
+               "seed": seed, "split_files": str(split_dir) if split_dir else None}
+    shapes = {"audio": list(get_spec(spectrogram_name).shape), "visual": [-1, frame_side, frame_side, 3]}
+    manifest = av_manifest("cremad", CLASSES, good, splits, options, shapes, skipped)
     write_manifest(out, manifest)
     return manifest
 

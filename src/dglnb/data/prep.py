@@ -3,6 +3,7 @@ resumable, parallel, progress-reporting loop over clips that reports bad clips a
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -43,6 +44,20 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     path = out / MANIFEST
     atomic_write_bytes(path, (json.dumps({"format": MANIFEST_FORMAT, **manifest}, indent=1) + "\n").encode())
     return path
+
+
+def av_manifest(dataset: str, classes: Sequence[str], labels: dict[str, int], splits: dict[str, list[str]],
+                options: dict[str, Any], shapes: dict[str, list[int]], skipped: list[dict[str, str]]) -> dict[str, Any]:
+    """The manifest of a prepared classification set: ids, labels and class counts per split."""
+    return {
+        "dataset": dataset,
+        "classes": list(classes),
+        "options": options,
+        "shapes": shapes,
+        "splits": {s: {"ids": ids, "labels": [labels[i] for i in ids]} for s, ids in splits.items()},
+        "class_counts": {s: class_counts((labels[i] for i in ids), len(classes)) for s, ids in splits.items()},
+        "skipped": skipped,
+    }
 
 
 def read_manifest(root: Path | None, dataset: str) -> dict[str, Any]:
@@ -131,3 +146,35 @@ def require_dir(path: Path, what: str, fix: str) -> Path:
     if not Path(path).is_dir():
         raise DataError(f"{what} folder {path} does not exist. What to do: {fix}")
     return Path(path)
+
+
+def add_prep_arguments(parser: argparse.ArgumentParser, spectrograms: Sequence[str], default: str) -> None:
+    """The options every ``data_prep/`` script shares."""
+    parser.add_argument("--out", type=Path, required=True, help="prepared folder (re-running resumes)")
+    parser.add_argument("--workers", type=int, default=1, help="processes decoding clips")
+    parser.add_argument("--strict", action="store_true", help="stop, naming every bad clip, instead of skipping them")
+    parser.add_argument("--spectrogram", default=default, choices=list(spectrograms), help="dglnb.data.audio.SPECS name")
+    parser.add_argument("--frame-side", type=int, default=224, help="frames are stored as side x side RGB")
+    parser.add_argument("--val-share", type=float, default=0.1, help="share of train held out for validation")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def prep_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared options of :func:`add_prep_arguments` as keyword arguments."""
+    return {"workers": args.workers, "strict": args.strict, "frame_side": args.frame_side,
+            "val_share": args.val_share, "seed": args.seed}
+
+
+def run_prep(prepare: Callable[[], dict[str, Any]], out: Path) -> int:
+    """Run a prep, print the split sizes (exit 0) or the DataError (exit 1)."""
+    import sys
+
+    try:
+        manifest = prepare()
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for split, counts in manifest["class_counts"].items():
+        print(f"{split:5s} {sum(counts):6d} clips, per class {counts}")
+    print(f"skipped {len(manifest['skipped'])} bad clip(s); wrote {Path(out) / MANIFEST}")
+    return 0
