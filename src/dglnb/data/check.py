@@ -9,7 +9,7 @@ import numpy as np
 
 from . import SPLITS
 from .errors import problems_error
-from .prep import read_manifest
+from .prep import class_counts, read_manifest
 from .prepared import split_entries
 
 
@@ -54,7 +54,27 @@ def check_av(name: str, root: Path) -> str:
     return "\n".join(lines)
 
 
-CHECKS: dict[str, Callable[[str, Path], str]] = {"cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av}
+def check_mosi(name: str, root: Path) -> str:
+    """Every split readable, modalities of equal length, ids unique; sizes and class balance."""
+    from .mosi import MOSI
+
+    lines, seen = [], set()
+    for split in SPLITS:
+        data = MOSI(root, split)
+        duplicates = seen & set(data.ids)
+        if duplicates:
+            raise problems_error(f"{data.path}: ids in more than one split", sorted(duplicates),
+                                 "re-download the pickle")
+        seen |= set(data.ids)
+        lines.append(f"  {split:5s} {len(data):5d} samples (neutral excluded), negative/positive "
+                     f"{class_counts(data.labels, 2)}")
+    shapes = {m: tuple(f.shape[1:]) for m, f in data.features.items()}
+    return "\n".join([f"mosi from {data.path} ({data.format} format), shapes {shapes}", *lines])
+
+
+CHECKS: dict[str, Callable[[str, Path], str]] = {
+    "cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av, "mosi": check_mosi,
+}
 
 
 def check_dataset(name: str, data_root: Path) -> str:
