@@ -46,3 +46,4 @@ from . import cremad  # noqa: E402,F401
 from . import kinetics_sounds  # noqa: E402,F401
 from . import vggsound  # noqa: E402,F401
 from . import mosi  # noqa: E402,F401
+from . import nyuv2  # noqa: E402,F401

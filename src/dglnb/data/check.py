@@ -72,8 +72,29 @@ def check_mosi(name: str, root: Path) -> str:
     return "\n".join([f"mosi from {data.path} ({data.format} format), shapes {shapes}", *lines])
 
 
+def check_nyuv2(name: str, root: Path) -> str:
+    """Every image readable with the recorded shape, labels in 0-39 or 255, ids unique."""
+    manifest = read_manifest(root, name)
+    shapes = {m: tuple(s) for m, s in manifest["shapes"].items()}
+    problems: list[str] = []
+    ids = [i for split in SPLITS for i in manifest["splits"][split]]
+    problems += [f"id {i} is in more than one split" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    for sample_id in ids:
+        for modality, shape in shapes.items():
+            array = _readable(root / modality / f"{sample_id}.npy", problems)
+            if array is not None and array.shape != shape:
+                problems.append(f"{root / modality / sample_id}.npy: shape {array.shape}, manifest says {shape}")
+            elif array is not None and modality == "label" and not np.isin(array, [*range(40), 255]).all():
+                problems.append(f"{root / modality / sample_id}.npy: labels outside 0-39 and 255")
+    if problems:
+        raise problems_error(f"{name} at {root} failed the check", problems,
+                             "re-run data_prep/nyuv2.py with the same --out: it rewrites missing images")
+    sizes = ", ".join(f"{s} {len(manifest['splits'][s])}" for s in SPLITS)
+    return f"nyuv2 at {root}: {sizes}; all {len(ids)} images readable, shapes {shapes}"
+
+
 CHECKS: dict[str, Callable[[str, Path], str]] = {
-    "cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av, "mosi": check_mosi,
+    "cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av, "mosi": check_mosi, "nyuv2": check_nyuv2,
 }
 
 
