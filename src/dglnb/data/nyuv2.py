@@ -99,7 +99,7 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
             raise DataError(f"{mat} lacks {missing}. What to do: pass nyu_depth_v2_labeled.mat")
         count = handle["images"].shape[0]
         splits = read_splits(splits_mat, count)
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         for index in tqdm(sorted(i for idx in splits.values() for i in idx), desc="NYUv2", unit="image"):
             name = f"{index + 1:04d}"
