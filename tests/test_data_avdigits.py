@@ -70,3 +70,9 @@ def test_visual_is_coarse_audio_is_complete_and_both_complement(arrays):
     probes = linear_probes()
     assert 0.6 < probes["visual"] < probes["audio"] < probes["audio+visual"]
     assert probes["audio+visual"] - max(probes["visual"], probes["audio"]) > 0.05
+
+
+def test_data_check_reports_the_cache(arrays, tmp_path):
+    from dglnb.data.check import check_dataset
+
+    assert "train 1077, val 180, test 540" in check_dataset("avdigits", tmp_path)

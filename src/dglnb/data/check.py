@@ -93,7 +93,18 @@ def check_nyuv2(name: str, root: Path) -> str:
     return f"nyuv2 at {root}: {sizes}; all {len(ids)} images readable, shapes {shapes}"
 
 
+def check_avdigits(name: str, root: Path) -> str:
+    """AV-Digits is generated, not prepared: report its cache folder and split sizes."""
+    from ..paths import cache_dir
+    from .avdigits import cached
+
+    split = np.asarray(cached()["split"])
+    sizes = ", ".join(f"{s} {int((split == k).sum())}" for k, s in enumerate(SPLITS))
+    return f"avdigits (embedded; --data-root is not used) cached in {cache_dir()}: {sizes}"
+
+
 CHECKS: dict[str, Callable[[str, Path], str]] = {
+    "avdigits": check_avdigits,
     "cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av, "mosi": check_mosi, "nyuv2": check_nyuv2,
 }
 

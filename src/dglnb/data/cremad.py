@@ -25,7 +25,6 @@ from .video import frames_per_second
 
 CLASSES = ("NEU", "HAP", "SAD", "FEA", "DIS", "ANG")
 TEST_SHARE = 744 / 7442
-OFFICIAL_COUNTS = {"train": [973, 1148, 1131, 1138, 1142, 1166], "test": [114, 123, 140, 133, 129, 105]}
 
 
 def label_of(name: str) -> int:

@@ -31,7 +31,6 @@ from .prep import atomic_save_npy, read_manifest, stratified_split, write_manife
 
 NUM_CLASSES = 40
 IGNORE = 255
-OFFICIAL_SIZES = {"train": 795, "test": 654}
 # profile -> (height, width) the loader returns
 INPUT_SIZES = {"smoke": (60, 80), "quick": (120, 160), "full": (480, 640)}
 
