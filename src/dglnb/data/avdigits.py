@@ -12,7 +12,13 @@ The built-in imbalance (recipe in :class:`Recipe`):
 
 Generation is deterministic (espeak-ng runs the ordered requests in one fresh subprocess, numpy
 draws come from one seeded generator) and cached under ``cache_dir()/avdigits-v1``.
-Splits are stratified and fixed: 60 % train, 10 % val, 30 % test.
+Splits are stratified and fixed: 60 % train, 10 % val, 30 % test (1,077 / 180 / 540).
+
+Input sizes per profile (``INPUT_SIZES``): ``full`` gives the stored 1x257x98 spectrogram (the
+paper's window and hop over 1 s) and a 1x32x32 image; ``quick`` average-pools the spectrogram 2x2
+and keeps 48 frames (1x128x48) so a narrow ResNet trains in minutes on two cores; ``smoke`` pools
+4x4 (1x64x24) with 1x16x16 images. Spectrograms are standardised with the training split's
+mean and std.
 """
 
 from __future__ import annotations
