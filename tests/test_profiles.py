@@ -3,6 +3,7 @@
 import pytest
 
 from dglnb.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
+from dglnb.data import DATASETS
 from dglnb.registry import UnknownNameError
 
 
@@ -10,7 +11,7 @@ def test_the_notebook_settings_are_kept():
     assert settings("gradient_suppression", "quick")["n_classes"] == 10
 
 
-@pytest.mark.parametrize("dataset", ["synthetic", "synthetic3", "avdigits", "cremad", "ks", "vggsound", "mosi"])
+@pytest.mark.parametrize("dataset", DATASETS.names())
 @pytest.mark.parametrize("profile", list(PROFILES))
 def test_every_dataset_has_complete_settings_in_every_profile(dataset, profile):
     values = training_settings(dataset, profile)

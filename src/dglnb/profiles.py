@@ -51,19 +51,21 @@ _SYNTHETIC = dict(
 # Quick profile: narrow ResNet18 (width 16) on the data engineer's CPU-sized inputs; provisional.
 _AUDIO_VISUAL_QUICK = dict(width=16, batch_size=16, lr=0.01, epochs=10, milestones=(), diag_every=10)
 _OFFICIAL = dict(grad_clip=40.0)
+# MOSI: aligned feature sequences through MLP encoders (a stand-in; no official code exists).
+_MOSI = dict(
+    smoke=_SMOKE,
+    quick=dict(lr=0.01, batch_size=32, epochs=30, milestones=(), hidden=64, diag_every=10, threads=1),
+    full=dict(lr=0.01, batch_size=64, epochs=100, milestones=(70,), hidden=128),
+)
 TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "synthetic": _SYNTHETIC,
     "synthetic3": _SYNTHETIC,
     "avdigits": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=4.0)),
-    "ks": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=3.0)),
+    "kinetics_sounds": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=3.0)),
     "vggsound": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=2.0)),
-    # MOSI: aligned feature sequences through MLP encoders (a stand-in; no official code exists).
-    "mosi": dict(
-        smoke=_SMOKE,
-        quick=dict(lr=0.01, batch_size=32, epochs=30, milestones=(), hidden=64, diag_every=10, threads=1),
-        full=dict(lr=0.01, batch_size=64, epochs=100, milestones=(70,), hidden=128),
-    ),
+    "mosi": _MOSI,
+    "mosi_with_zero": _MOSI,
 }
 
 

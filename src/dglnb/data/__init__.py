@@ -41,5 +41,11 @@ def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Pa
     return DATASETS.get(name)(split, profile=profile, data_root=data_root, seed=seed)
 
 
-# Registration: one line per dataset module.
+# Each dataset module registers itself; one line per dataset.
 from . import synthetic  # noqa: E402,F401
+from . import avdigits  # noqa: E402,F401
+from . import cremad  # noqa: E402,F401
+from . import kinetics_sounds  # noqa: E402,F401
+from . import vggsound  # noqa: E402,F401
+from . import mosi  # noqa: E402,F401
+from . import nyuv2  # noqa: E402,F401

@@ -1,0 +1,107 @@
+"""Reading an audio-visual dataset written by ``data_prep/`` (CREMA-D, Kinetics-Sounds, VGGSound).
+
+Layout of a prepared folder::
+
+    manifest.json         classes, options, per split the ids and labels, class counts, stored shapes
+    audio/<id>.npy        float16 log spectrogram (F, T)
+    visual/<id>.npy       uint8 RGB frames (T, H, W, 3)
+
+Modalities are paired by id: both files of a sample are named by it. Inputs shrink per profile
+(``INPUT_SIZES``) so that CPU runs stay affordable; ``full`` keeps the prepared sizes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from . import DatasetInfo
+from .errors import DataError, problems_error
+from .prep import class_counts, read_manifest
+
+# profile -> (frame side in pixels, spectrogram average-pooling factor); None keeps the prepared size
+INPUT_SIZES: dict[str, tuple[int | None, int]] = {"smoke": (32, 4), "quick": (64, 2), "full": (None, 1)}
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1)
+
+
+def split_entries(manifest: dict[str, Any], split: str, root: Path) -> tuple[list[str], list[int]]:
+    """(ids, labels) of ``split``, checked against the manifest's class counts."""
+    if split not in manifest["splits"]:
+        raise DataError(f"{root / 'manifest.json'} has no split {split!r}. What to do: re-run the data_prep script")
+    entry = manifest["splits"][split]
+    ids, labels = list(entry["ids"]), [int(y) for y in entry["labels"]]
+    num_classes = len(manifest["classes"])
+    outside = [f"{i}: label {y}" for i, y in zip(ids, labels) if not 0 <= y < num_classes]
+    if outside:
+        raise problems_error(
+            f"labels outside the {num_classes} classes in {root / 'manifest.json'}", outside, "re-run the data_prep script"
+        )
+    counted, recorded = class_counts(labels, num_classes), manifest["class_counts"][split]
+    if counted != recorded:
+        raise DataError(
+            f"{root / 'manifest.json'}: {split} class counts {counted} differ from the recorded {recorded}. "
+            "What to do: the manifest was edited or truncated; re-run the data_prep script"
+        )
+    return ids, labels
+
+
+def missing_files(root: Path, ids: list[str], modalities: tuple[str, ...]) -> list[str]:
+    """Every ``<modality>/<id>.npy`` that does not exist."""
+    return [str(root / m / f"{i}.npy") for i in ids for m in modalities if not (root / m / f"{i}.npy").is_file()]
+
+
+class PreparedAV(Dataset):
+    """Audio spectrogram (1, F, T) + frames (3, T, H, W) + label, read from a prepared folder."""
+
+    modalities = ("audio", "visual")
+
+    def __init__(self, root: Path | None, dataset: str, split: str, *, profile: str, frames: int, seed: int = 0) -> None:
+        self.manifest = read_manifest(root, dataset)
+        self.root = Path(root)  # type: ignore[arg-type]
+        self.ids, self.labels = split_entries(self.manifest, split, self.root)
+        missing = missing_files(self.root, self.ids, self.modalities)
+        if missing:
+            raise problems_error(f"{dataset} {split}: files listed in the manifest are missing", missing,
+                                 "re-run the data_prep script with the same --out (it resumes)")
+        self.frames = frames
+        self.random_frames = split == "train" and frames == 1
+        self.generator = torch.Generator().manual_seed(seed)
+        self.frame_side, self.pool = INPUT_SIZES[profile]
+        freq, time = self.manifest["shapes"]["audio"]
+        side = self.frame_side or self.manifest["shapes"]["visual"][1]
+        self.info = DatasetInfo(
+            name=dataset,
+            modalities=self.modalities,
+            kinds={"audio": "spectrogram", "visual": "frames"},
+            num_classes=len(self.manifest["classes"]),
+            shapes={"audio": (1, freq // self.pool, time // self.pool), "visual": (3, frames, side, side)},
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _audio(self, sample_id: str) -> torch.Tensor:
+        spec = torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy").astype(np.float32))[None]
+        return F.avg_pool2d(spec[None], self.pool)[0] if self.pool > 1 else spec
+
+    def _visual(self, sample_id: str) -> torch.Tensor:
+        stored = np.load(self.root / "visual" / f"{sample_id}.npy")
+        if self.random_frames:  # the paper's "one frame per clip", drawn afresh each epoch when training
+            pick = [int(torch.randint(len(stored), (1,), generator=self.generator))]
+        else:
+            pick = np.linspace(0, len(stored) - 1, self.frames).round().astype(int).tolist() if self.frames > 1 else [0]
+        video = torch.from_numpy(stored[pick]).permute(3, 0, 1, 2).float().div_(255)  # (3, T, H, W)
+        if self.frame_side and video.shape[-1] != self.frame_side:
+            video = F.interpolate(video, size=(self.frame_side, self.frame_side), mode="bilinear", antialias=True)
+        return (video - IMAGENET_MEAN) / IMAGENET_STD
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        sample_id = self.ids[index]
+        return {"audio": self._audio(sample_id), "visual": self._visual(sample_id),
+                "label": self.labels[index], "id": sample_id}
