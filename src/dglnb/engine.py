@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 Batch = dict[str, Any]
 SELECTIONS = ("val", "test")
+OPTIMIZERS = ("sgd", "adam")
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -100,11 +101,16 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
 # ----------------------------------------------------------------------------- optimisation
 
 
-def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum and weight decay over the method's parameter groups (gradient clipping,
-    when configured, is done by the method inside its step)."""
+def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
+    (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
+    unused). Gradient clipping, when configured, is done by the method inside its step."""
     groups = method.param_groups(model, config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:

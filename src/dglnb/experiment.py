@@ -58,6 +58,7 @@ class TrainConfig:
     num_workers: int = 0
     # training hyperparameters (None: from the profile)
     lr: float | None = None
+    optimizer: str | None = None  # "sgd" or "adam"
     batch_size: int | None = None
     milestones: tuple[int, ...] | None = None
     gamma: float | None = None
