@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .models.fusion import ConcatFusion
@@ -90,11 +89,11 @@ def measure(model: nn.Module, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
     with preserved_state(model), torch.enable_grad():
         labels = batch["label"]
         feats = model.encode(batch)
-        multi = F.cross_entropy(model.fuse(feats), labels)
+        multi = model.loss(model.fuse(feats), labels)
         s = concat_s(model, feats, labels)
         for m in model.modalities:
             params = [p for p in model.encoder_parameters(m) if p.requires_grad]
-            uni = F.cross_entropy(model.fuse(feats, zero=[n for n in model.modalities if n != m]), labels)
+            uni = model.loss(model.fuse(feats, zero=[n for n in model.modalities if n != m]), labels)
             s_mean, s_below = s.get(m, (float("nan"), float("nan")))
             rows.append({
                 "modality": m,

@@ -4,7 +4,7 @@ The engine owns the loop; a method (``dglnb.methods``) owns one training step. P
 ``method.on_epoch_start``, then ``method.train_step`` on every batch (with optional diagnostics
 measured just before it), a learning-rate schedule step, evaluation on val and test, one row of
 ``history.csv`` and a checkpoint ``last.pt``. At the end the selected epoch's model is restored and
-a linear probe is fitted per modality on its frozen features.
+a linear probe is fitted per modality on its frozen features (classification only).
 
 Model selection: ``selection="val"`` (default) keeps the epoch with the best validation accuracy;
 ``selection="test"`` keeps the best *test* accuracy, as the official code does (an optimistic
@@ -37,13 +37,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from . import diagnostics
+from . import diagnostics, metrics
 
 if TYPE_CHECKING:
     from .experiment import TrainConfig
 
 Batch = dict[str, Any]
 SELECTIONS = ("val", "test")
+OPTIMIZERS = ("sgd", "adam")
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -100,11 +101,16 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
 # ----------------------------------------------------------------------------- optimisation
 
 
-def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum and weight decay over the method's parameter groups (gradient clipping,
-    when configured, is done by the method inside its step)."""
+def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
+    (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
+    unused). Gradient clipping, when configured, is done by the method inside its step."""
     groups = method.param_groups(model, config.lr)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
@@ -124,18 +130,18 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.device) -> dict[str, float]:
-    """Accuracy (a fraction) of every head ``method.predict`` returns, over the whole loader."""
+    """Scores of every head ``method.predict`` returns, over the whole loader, by ``model.task``
+    (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a fraction; mIoU for
+    segmentation), any other as ``"<head>/<metric>"``."""
     model.eval()
-    correct: dict[str, int] = {}
-    total = 0
+    scorers: dict[str, metrics.Scorer] = {}
     for batch in loader:
         batch = to_device(batch, device)
         with autocast(device):
             logits = method.predict(model, batch)
         for head, out in logits.items():
-            correct[head] = correct.get(head, 0) + int((out.argmax(dim=1) == batch["label"]).sum())
-        total += len(batch["label"])
-    return {head: c / total for head, c in correct.items()}
+            scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
+    return metrics.flat_scores(scorers)
 
 
 @torch.no_grad()
@@ -167,11 +173,13 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
     return scores
 
 
-def selection_score(accuracy: dict[str, float]) -> float:
-    """The number model selection maximises: multimodal accuracy, else the mean over the heads."""
-    if "multimodal" in accuracy:
-        return accuracy["multimodal"]
-    return sum(accuracy.values()) / len(accuracy)
+def selection_score(scores: dict[str, float]) -> float:
+    """The number model selection maximises: the multimodal head's primary score (accuracy, or mIoU),
+    else the mean over the heads' primary scores."""
+    if "multimodal" in scores:
+        return scores["multimodal"]
+    primary = [v for k, v in scores.items() if "/" not in k]
+    return sum(primary) / len(primary)
 
 
 # ----------------------------------------------------------------------------- files
@@ -237,9 +245,12 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     fixed order, for the linear probe). Val and test are evaluated after every epoch (history.csv
     shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
-    losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (accuracy per head of
-    ``method.predict``) and ``seconds``. Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy``
-    (the selected epoch's, per head) and ``linear_probe`` (per modality, on the selected model).
+    losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (per head of ``method.predict``,
+    its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
+    and ``test_<head>/pixel_accuracy``; see :func:`evaluate`) and ``seconds``. Returns ``best_epoch``,
+    ``val_accuracy``, ``test_accuracy`` (the selected epoch's :func:`evaluate` dicts) and
+    ``linear_probe`` (per modality, on the selected model; None for segmentation, whose features are
+    dense maps).
     """
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
@@ -302,7 +313,9 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     best = state["best"]
     model.load_state_dict(best["model"])
     atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
-    probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
+    probe = None
+    if model.task == "classification":
+        probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
     return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
             "linear_probe": probe}
 

@@ -4,8 +4,11 @@
 writes into ``out``:
 
 * ``metrics.json``: ``test_accuracy`` and ``val_accuracy`` (the selected epoch's; keys
-  ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head),
-  ``linear_probe`` (per modality), ``best_epoch``, ``selection``, ``seconds`` and ``config``;
+  ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
+  they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
+  segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
+  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection``, ``seconds``
+  and ``config``;
 * ``history.csv``: one row per epoch (see :func:`dglnb.engine.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.diagnostics`);
 * ``last.pt`` (the checkpoint ``resume`` continues from) and ``best.pt`` (the selected model).
@@ -30,6 +33,7 @@ import torch
 from . import engine
 from .data import DATASETS, load_dataset
 from .methods import METHODS
+from .metrics import scorer_class
 from .models import FUSIONS, build_model
 from .profiles import check_profile, training_settings
 
@@ -55,6 +59,7 @@ class TrainConfig:
     num_workers: int = 0
     # training hyperparameters (None: from the profile)
     lr: float | None = None
+    optimizer: str | None = None  # "sgd" or "adam"
     batch_size: int | None = None
     milestones: tuple[int, ...] | None = None
     gamma: float | None = None
@@ -106,6 +111,12 @@ def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> di
     return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
 
 
+def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
+    """``{head: score}`` of the secondary metric ``name`` from :func:`engine.evaluate`'s ``"<head>/<name>"`` keys."""
+    suffix = f"/{name}"
+    return {k.removesuffix(suffix): v for k, v in scores.items() if k.endswith(suffix)}
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run with ``n`` torch CPU threads (unchanged if None), restoring the previous count on exit."""
@@ -140,9 +151,13 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     model.to(config.device)
 
     result = engine.fit(model, method, loaders, config, out)
+    primary, *others = scorer_class(model.task).names
     metrics = {
+        "metric": primary,
         "test_accuracy": _with_all_heads(result["test_accuracy"], info.modalities),
         "val_accuracy": _with_all_heads(result["val_accuracy"], info.modalities),
+        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_accuracy"], name), info.modalities)
+           for split in ("test", "val") for name in others},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
         "selection": config.selection,
@@ -169,8 +184,8 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean, sample std and count per metric over several runs' metrics dicts (nulls skipped)."""
     values: dict[str, list[float]] = {}
     for run in runs:
-        for group in ("test_accuracy", "val_accuracy", "linear_probe"):
-            for head, v in run[group].items():
+        for group in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe"):
+            for head, v in (run.get(group) or {}).items():
                 if v is not None:
                     values.setdefault(f"{group}.{head}", []).append(v)
     return {
@@ -189,9 +204,9 @@ def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """``dglnb train``: train, print the test accuracies, return the metrics."""
     metrics = train(config_from_args(args))
     heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_accuracy"].items() if v is not None)
-    probe = ", ".join(f"{m} {v:.4f}" for m, v in metrics["linear_probe"].items())
-    print(f"test accuracy (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
-    print(f"linear probe: {probe}")
+    print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
+    if metrics["linear_probe"] is not None:
+        print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
     print(f"wrote {Path(args.out) / 'metrics.json'}")
     return metrics
 

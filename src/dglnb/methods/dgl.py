@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..models import MultimodalClassifier
@@ -52,7 +51,7 @@ class DGL(Method):
         fusion = model.fusion_parameters()
         losses = {}
         for m in model.modalities:  # eq. 11-14, then alpha * dL^m routed to encoder m (and to fusion without UT)
-            loss_m = F.cross_entropy(model.fuse_alone(feats, m), y)
+            loss_m = model.loss(model.fuse_alone(feats, m), y)
             routed = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
             (self.alpha * loss_m).backward(inputs=routed, retain_graph=True)
             losses[f"loss_{m}"] = loss_m.detach()
@@ -60,7 +59,7 @@ class DGL(Method):
             feats, routed = {m: z.detach() for m, z in feats.items()}, fusion
         else:
             routed = list(model.parameters())
-        loss_multi = F.cross_entropy(model.fuse(feats), y)
+        loss_multi = model.loss(model.fuse(feats), y)
         loss_multi.backward(inputs=routed)
         return {"loss_multi": loss_multi.detach(), **losses}
 

@@ -1,4 +1,5 @@
-"""``unimodal``: every modality trained as its own model, its encoder plus its own linear head.
+"""``unimodal``: every modality trained as its own model, its encoder plus its own head (``model.unimodal_head``:
+a linear layer for classification, a decoder for segmentation).
 
 :meth:`Unimodal.setup` attaches the heads to the model as ``model.unimodal_heads`` (a ModuleDict),
 so checkpoints and the optimizer include them; call it before building the optimizer and before
@@ -9,7 +10,6 @@ depend on any other modality's input: each is exactly the unimodal model of eq. 
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models import MultimodalClassifier, init_weights
@@ -19,10 +19,10 @@ from .base import Batch, Method
 
 @METHODS.register("unimodal")
 class Unimodal(Method):
-    """sum_m CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
+    """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
 
     def setup(self, model: MultimodalClassifier) -> None:
-        heads = nn.ModuleDict({m: nn.Linear(model.encoders[m].out_dim, model.num_classes) for m in model.modalities})
+        heads = nn.ModuleDict({m: model.unimodal_head(m) for m in model.modalities})
         init_weights(heads)
         model.add_module("unimodal_heads", heads.to(next(model.parameters())))  # the model's dtype and device
 
@@ -37,7 +37,7 @@ class Unimodal(Method):
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         losses = {
-            f"loss_{m}": F.cross_entropy(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
+            f"loss_{m}": model.loss(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
         }
         sum(losses.values()).backward()
         return {name: loss.detach() for name, loss in losses.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..models import MultimodalClassifier
@@ -15,6 +14,6 @@ class Vanilla(Method):
     """Every parameter receives the gradient of L^Multi."""
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
-        loss = F.cross_entropy(model(batch), batch["label"])
+        loss = model.loss(model(batch), batch["label"])
         loss.backward()
         return {"loss_multi": loss.detach()}

@@ -1,6 +1,7 @@
 """Models: encoders by input kind, late fusion modules by name, and the classifier that joins them.
 
-``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset.
+``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset, or for a
+segmentation dataset an :class:`RGBDSegmenter` (same interface; its fusion is fixed).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from ..data import DatasetInfo
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
+from .segmentation import RGBDSegmenter, build_segmenter
 
-__all__ = ["FUSIONS", "MultimodalClassifier", "build_model", "init_weights"]
+__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "init_weights"]
 
 
 def init_weights(module: nn.Module) -> None:
@@ -33,16 +35,20 @@ def init_weights(module: nn.Module) -> None:
 
 
 def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidden: int = 128) -> MultimodalClassifier:
-    """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised.
+    """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised;
+    for a segmentation dataset the ESANet-style :class:`RGBDSegmenter` (see :func:`build_segmenter`).
 
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """
-    fusion_cls = FUSIONS.get(fusion)
-    encoders = {
-        m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden) for m in info.modalities
-    }
-    model = MultimodalClassifier(
-        encoders, fusion_cls({m: e.out_dim for m, e in encoders.items()}, info.num_classes), info.num_classes
-    )
+    if info.task == "segmentation":
+        model = build_segmenter(info, fusion, width=width)
+    else:
+        fusion_cls = FUSIONS.get(fusion)
+        encoders = {
+            m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden) for m in info.modalities
+        }
+        model = MultimodalClassifier(
+            encoders, fusion_cls({m: e.out_dim for m, e in encoders.items()}, info.num_classes), info.num_classes
+        )
     init_weights(model)
     return model

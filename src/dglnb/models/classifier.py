@@ -1,10 +1,15 @@
-"""A multimodal classifier: one encoder per modality, then a late fusion module that ends in the head."""
+"""A multimodal classifier: one encoder per modality, then a late fusion module that ends in the head.
+
+The methods use only this interface (encode / fuse / fuse_alone, the parameter groups, ``loss`` and
+``unimodal_head``), so a model for another task subclasses it (:mod:`dglnb.models.segmentation`).
+"""
 
 from __future__ import annotations
 
-from typing import Collection, Mapping
+from typing import Any, ClassVar, Collection, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -14,6 +19,8 @@ class MultimodalClassifier(nn.Module):
     The groups are each modality's encoder (theta_m) and the fusion module with its head
     (theta_tau, W, b); they are disjoint and together hold every parameter of the model.
     """
+
+    task: ClassVar[str] = "classification"
 
     def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, num_classes: int) -> None:
         super().__init__()
@@ -33,7 +40,11 @@ class MultimodalClassifier(nn.Module):
             raise ValueError(
                 f"cannot zero unknown modalities {sorted(unknown)}; the model has {', '.join(self.modalities)}"
             )
-        return self.fusion({m: torch.zeros_like(feats[m]) if m in zero else feats[m] for m in self.modalities})
+        return self.fusion({m: self.zero_features(feats[m]) if m in zero else feats[m] for m in self.modalities})
+
+    def zero_features(self, z: Any) -> Any:
+        """The stand-in for a dropped modality's features z: zeros of the same shape."""
+        return torch.zeros_like(z)
 
     def fuse_alone(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
         """The unimodal logits of ``modality``: the same fusion with every other modality zeroed."""
@@ -41,6 +52,14 @@ class MultimodalClassifier(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
         return self.fuse(self.encode(batch), zero)
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """The task loss: cross-entropy, averaged over the batch."""
+        return F.cross_entropy(logits, labels)
+
+    def unimodal_head(self, modality: str) -> nn.Module:
+        """A new head reading ``modality``'s features alone (the ``unimodal`` method's model of eq. 7)."""
+        return nn.Linear(self.encoders[modality].out_dim, self.num_classes)
 
     def encoder_parameters(self, modality: str) -> list[nn.Parameter]:
         """theta_m: the parameters of ``modality``'s encoder."""

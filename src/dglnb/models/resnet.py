@@ -7,7 +7,7 @@ have ``width * (1, 2, 4, 8)`` channels, so the feature map has ``8 * width`` cha
 Submodule names follow torchvision (``conv1``, ``bn1``, ``layer1.0.conv1``, ``layer1.0.downsample.0``,
 ...), so a torchvision ResNet18 state dict without ``fc.*`` loads with ``strict=True`` at width 64
 (its ``conv1`` must match ``in_channels``). There is no ``fc``: the module returns the last feature map
-and the encoders pool it.
+and the encoders pool it; :meth:`ResNet18.stages` gives every stage's map (for segmentation).
 """
 
 from __future__ import annotations
@@ -48,19 +48,27 @@ class ResNet18(nn.Module):
         if in_channels < 1 or width < 1:
             raise ValueError(f"in_channels and width must be positive, got {in_channels} and {width}")
         self.out_dim = 8 * width
+        self.stage_channels = tuple(width * 2**stage for stage in range(len(BLOCKS_PER_STAGE)))
         self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         planes = width
-        for stage, blocks in enumerate(BLOCKS_PER_STAGE):
-            out_planes = width * 2**stage
+        for stage, (blocks, out_planes) in enumerate(zip(BLOCKS_PER_STAGE, self.stage_channels)):
             stride = 1 if stage == 0 else 2
             layers = [BasicBlock(planes, out_planes, stride)]
             layers += [BasicBlock(out_planes, out_planes) for _ in range(blocks - 1)]
             self.add_module(f"layer{stage + 1}", nn.Sequential(*layers))
             planes = out_planes
 
-    def forward(self, x: Tensor) -> Tensor:
+    def stages(self, x: Tensor) -> list[Tensor]:
+        """The outputs of layer1..layer4: ``width * (1, 2, 4, 8)`` channels at strides 4, 8, 16, 32."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        outputs = []
+        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = stage(x)
+            outputs.append(x)
+        return outputs
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.stages(x)[-1]

@@ -1,0 +1,209 @@
+"""RGB-D segmentation: the ESANet-style segmenter under the same routing rule, its loss, and a run end to end."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from dglnb.data import DATASETS, DatasetInfo
+from dglnb.engine import build_optimizer
+from dglnb.experiment import TrainConfig, train
+from dglnb.methods import METHODS
+from dglnb.metrics import IGNORE_INDEX
+from dglnb.models import RGBDSegmenter, build_model
+from dglnb.models.resnet import ResNet18
+from dglnb.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
+from tiny_models import grads, tiny_model
+
+ALPHA = 2.5
+RGBD = DatasetInfo("tiny_rgbd", ("rgb", "depth"), {"rgb": "image", "depth": "image"}, 5, task="segmentation",
+                   shapes={"rgb": (3, 32, 32), "depth": (1, 32, 32)})
+
+
+def make_batch(n: int = 2, seed: int = 1) -> dict:
+    """Random images and labels, about a fifth of the pixels unlabelled."""
+    g = torch.Generator().manual_seed(seed)
+    batch: dict = {m: torch.randn(n, *RGBD.shapes[m], generator=g, dtype=torch.float64) for m in RGBD.modalities}
+    label = torch.randint(RGBD.num_classes, (n, 32, 32), generator=g)
+    batch["label"] = label.masked_fill(torch.rand(n, 32, 32, generator=g) < 0.2, IGNORE_INDEX)
+    batch["id"] = [str(i) for i in range(n)]
+    return batch
+
+
+def unimodal_loss(model, batch, m):
+    """L^m from a fresh forward pass: the whole network with the other modality zeroed at every scale."""
+    return model.loss(model(batch, zero=[n for n in model.modalities if n != m]), batch["label"])
+
+
+def assert_grads(params, expected):
+    for p, g in zip(params, expected, strict=True):
+        torch.testing.assert_close(p.grad, g)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def test_a_segmentation_dataset_builds_the_segmenter_with_per_pixel_logits():
+    model = tiny_model(RGBD)
+    assert isinstance(model, RGBDSegmenter) and model.task == "segmentation"
+    assert model(make_batch()).shape == (2, RGBD.num_classes, 32, 32)
+
+
+def test_parameter_groups_are_disjoint_and_cover_the_segmenter():
+    model = tiny_model(RGBD)
+    groups = [model.encoder_parameters(m) for m in model.modalities] + [model.fusion_parameters()]
+    ids = [id(p) for group in groups for p in group]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    fusion = {id(p) for p in model.fusion_parameters()}
+    assert all(id(p) in fusion for p in model.fusion.context.parameters())  # context and decoder are fusion
+
+
+def test_stages_are_the_trunk_at_strides_4_to_32():
+    net = ResNet18(3, width=4).eval()
+    x = torch.randn(1, 3, 64, 64)
+    stages = net.stages(x)
+    assert [s.shape[1:] for s in stages] == [(4, 16, 16), (8, 8, 8), (16, 4, 4), (32, 2, 2)]
+    torch.testing.assert_close(stages[-1], net(x))
+
+
+def test_each_encoder_sees_only_its_own_input():
+    model = tiny_model(RGBD)
+    batch, other = make_batch(), make_batch(seed=2)
+    swapped = {**batch, "depth": other["depth"]}
+    for a, b in zip(model.encode(batch)["rgb"], model.encode(swapped)["rgb"], strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_zeroing_a_modality_drops_it_at_every_scale():
+    model = tiny_model(RGBD)
+    batch, other = make_batch(), make_batch(seed=2)
+    feats, swapped = model.encode(batch), model.encode({**batch, "depth": other["depth"]})
+    assert all(torch.count_nonzero(z) == 0 for z in model.zero_features(feats["depth"]))
+    torch.testing.assert_close(model.fuse_alone(feats, "rgb"), model.fuse_alone(swapped, "rgb"))
+    assert not torch.allclose(model.fuse(feats), model.fuse(swapped))
+
+
+def test_the_loss_ignores_unlabelled_pixels():
+    model, batch = tiny_model(RGBD), make_batch()
+    logits, label = model(batch), batch["label"]
+    labelled = label != IGNORE_INDEX
+    expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[labelled], label[labelled])
+    torch.testing.assert_close(model.loss(logits, label), expected)
+    shifted = logits + 5.0 * (~labelled)[:, None] * torch.randn_like(logits)  # change only unlabelled pixels
+    torch.testing.assert_close(model.loss(shifted, label), expected)
+
+
+def test_image_sides_must_be_multiples_of_4():
+    batch = make_batch()
+    batch["rgb"] = batch["rgb"][..., :30]
+    with pytest.raises(ValueError, match="multiples of 4"):
+        tiny_model(RGBD).encode(batch)
+
+
+def test_segmentation_has_no_choice_of_fusion():
+    with pytest.raises(ValueError, match="its own SE-add fusion"):
+        build_model(RGBD, "film", width=4)
+
+
+# ----------------------------------------------------------------------------- DGL's routing (eq. 9-14)
+
+
+def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient():
+    model, batch = tiny_model(RGBD), make_batch()
+    expected = {m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
+                for m in model.modalities}
+    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, batch)
+    for m in model.modalities:
+        assert_grads(model.encoder_parameters(m), expected[m])
+        assert any(g.abs().sum() > 0 for g in expected[m])
+
+
+def test_dgl_fusion_gradient_is_the_multimodal_gradient_on_detached_features():
+    model, batch = tiny_model(RGBD), make_batch()
+    reference = copy.deepcopy(model)
+    feats = {m: z.detach() for m, z in reference.encode(batch).items()}
+    expected = grads(reference.loss(reference.fuse(feats), batch["label"]), reference.fusion_parameters())
+    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, batch)
+    assert_grads(model.fusion_parameters(), expected)
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
+    model, batch = tiny_model(RGBD), make_batch()
+    algo = METHODS.get(method)(alpha=ALPHA)
+    algo.setup(model)
+    calls = dict.fromkeys(model.modalities, 0)
+    for m in model.modalities:
+        model.encoders[m].register_forward_hook(lambda *_, m=m: calls.__setitem__(m, calls[m] + 1))
+    before = copy.deepcopy(model.encoders)
+    losses = algo.train_step(model, batch, torch.optim.SGD(algo.param_groups(model, 0.1)))
+    assert calls == dict.fromkeys(model.modalities, 1)
+    assert losses and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    for m in model.modalities:
+        assert not torch.equal(model.encoders[m].backbone.conv1.weight, before[m].backbone.conv1.weight)
+
+
+# ----------------------------------------------------------------------------- settings and a run
+
+
+def test_nyuv2_full_is_the_papers_setting():
+    values = training_settings("nyuv2", "full")
+    assert set(values) == set(TRAIN_DEFAULTS)
+    assert (values["optimizer"], values["lr"], values["batch_size"], values["epochs"]) == ("adam", 1e-2, 8, 300)
+    assert values["width"] == 64
+
+
+def test_the_optimizer_is_a_setting():
+    model = tiny_model(RGBD)
+    algo = METHODS.get("dgl")()
+    config = SimpleNamespace(**training_settings("nyuv2", "full"))
+    assert isinstance(build_optimizer(algo, model, config), torch.optim.Adam)
+    config.optimizer = "lbfgs"
+    with pytest.raises(ValueError, match="valid optimizers: sgd, adam"):
+        build_optimizer(algo, model, config)
+
+
+class TinyRGBD(Dataset):
+    """Four random 32x32 RGB-D images per split, some pixels unlabelled."""
+
+    def __init__(self, split: str, profile: str = "smoke", data_root=None, seed: int = 0) -> None:
+        self.info = RGBD
+        batch = make_batch(n=4, seed=seed + ("train", "val", "test").index(split))
+        self.items = [{"rgb": batch["rgb"][i].float(), "depth": batch["depth"][i].float(), "label": batch["label"][i],
+                       "id": f"{split}{i}"} for i in range(4)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+@pytest.fixture
+def tiny_rgbd(monkeypatch):
+    """Register TinyRGBD as the dataset "tiny_rgbd", with nyuv2's training settings, for one test."""
+    if "tiny_rgbd" not in DATASETS:
+        DATASETS.register("tiny_rgbd")(TinyRGBD)
+    monkeypatch.setitem(TRAINING, "tiny_rgbd", TRAINING["nyuv2"])
+
+
+@pytest.mark.parametrize("method", ["dgl", "unimodal"])
+def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path, method):
+    metrics = train(TrainConfig(dataset="tiny_rgbd", method=method, profile="smoke", out=tmp_path, progress=False))
+    assert json.loads(json.dumps(metrics)) == json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["metric"] == "miou" and metrics["linear_probe"] is None
+    for key in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy"):
+        assert list(metrics[key]) == ["multimodal", "rgb", "depth"]
+        for head, value in metrics[key].items():
+            assert (value is None) == (method == "unimodal" and head == "multimodal")
+            assert value is None or 0.0 <= value <= 1.0
+    with (tmp_path / "history.csv").open(newline="") as f:
+        row = next(csv.DictReader(f))
+    assert {"val_rgb", "val_rgb/pixel_accuracy", "test_depth/pixel_accuracy"} <= set(row)
