@@ -16,7 +16,7 @@ import numpy as np
 
 from .audio import get_spec, spectrogram
 from .errors import DataError
-from .prep import atomic_save_npy, av_manifest, report_bad, require_dir, run_clips, stratified_split, write_manifest
+from .prep import av_manifest, report_bad, require_dir, run_clips, save_av_sample, stratified_split, write_manifest
 from .video import audio_track, evenly_spaced, frames_per_second
 
 FRAMES_PER_CLIP = 3
@@ -40,8 +40,7 @@ def _prepare_clip(task: tuple[Path, Path, str, str, int]) -> str | None:
         spec_array = spectrogram(audio_track(path, spec.sample_rate), spec)
     except Exception as exc:  # noqa: BLE001 - any decoding failure makes the clip bad
         return f"{path}: {exc}"
-    atomic_save_npy(out / "audio" / f"{clip_id}.npy", spec_array.astype(np.float16))
-    atomic_save_npy(out / "visual" / f"{clip_id}.npy", frames)
+    save_av_sample(out, clip_id, spec_array, frames)
     return None
 
 

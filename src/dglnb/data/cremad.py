@@ -19,7 +19,7 @@ import numpy as np
 from . import DATASETS
 from .audio import file_spectrogram, get_spec
 from .errors import problems_error
-from .prep import atomic_save_npy, av_manifest, report_bad, require_dir, run_clips, stratified_split, write_manifest
+from .prep import av_manifest, report_bad, require_dir, run_clips, save_av_sample, stratified_split, write_manifest
 from .prepared import PreparedAV
 from .video import frames_per_second
 
@@ -66,8 +66,7 @@ def _prepare_clip(task: tuple[Path, Path, Path, str, int]) -> str | None:
         frames = frames_per_second(flv, fps=1.0, size=frame_side)
     except Exception as exc:  # noqa: BLE001
         return f"unreadable video {flv}: {exc}"
-    atomic_save_npy(out / "audio" / f"{name}.npy", spec.astype(np.float16))
-    atomic_save_npy(out / "visual" / f"{name}.npy", frames)
+    save_av_sample(out, name, spec, frames)
     return None
 
 

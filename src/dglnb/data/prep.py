@@ -39,6 +39,12 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def save_av_sample(out: Path, sample_id: str, spectrogram: np.ndarray, frames: np.ndarray) -> None:
+    """One prepared audio-visual sample: ``audio/<id>.npy`` (float16) and ``visual/<id>.npy`` (uint8)."""
+    atomic_save_npy(out / "audio" / f"{sample_id}.npy", spectrogram.astype(np.float16))
+    atomic_save_npy(out / "visual" / f"{sample_id}.npy", frames)
+
+
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     """Write ``out/manifest.json`` atomically (the last step of a prep: its presence means done)."""
     path = out / MANIFEST
