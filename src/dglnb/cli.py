@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, UnknownNameError) as error:
         parser.exit(getattr(error, "exit_status", 2), f"dglnb: error: {error}\n")
     except KeyboardInterrupt:
-        parser.exit(130, "dglnb: interrupted; the last checkpoint is intact: rerun with --resume to continue\n")
+        parser.exit(130, "dglnb: interrupted; a training run continues from its last checkpoint with --resume\n")
     return 0
 
 
