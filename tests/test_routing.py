@@ -1,17 +1,31 @@
-"""DGL's gradient routing (eq. 9-15), its ablations, and the paper's detach formulation."""
+"""DGL's gradient routing (eq. 9-15), its ablations, and the paper's detach formulation.
+
+Each check is a plain function that asserts; the tests below run it over its configurations, and
+``ROUTING_CHECKS`` lists every (name, call) pair so test_mutations.py can run the same checks
+against deliberately broken versions of DGL and show that each break is caught.
+"""
 
 from __future__ import annotations
 
 import copy
+from functools import partial
+from typing import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
 from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.5
+# method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
+ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
+ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")]
+ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum"]
+PAPER_INFOS = [VECTORS, AUDIO_VISUAL]
+PAPER_IDS = ["vectors", "av"]
 
 
 def unimodal_loss(model, batch, m):
@@ -28,8 +42,10 @@ def assert_grads(params, expected):
         torch.testing.assert_close(p.grad, g)
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
-def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
+# ----------------------------------------------------------------------------- the checks
+
+
+def check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info: DatasetInfo, fusion: str) -> None:
     model, batch = tiny_model(info, fusion), make_batch(info)
     expected = {m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
                 for m in model.modalities}
@@ -39,8 +55,7 @@ def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
         assert any(g.abs().sum() > 0 for g in expected[m])
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
-def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
+def check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info: DatasetInfo, fusion: str) -> None:
     model, batch = tiny_model(info, fusion), make_batch(info)
     feats = {m: z.detach() for m, z in model.encode(batch).items()}
     expected = grads(F.cross_entropy(model.fuse(feats), batch["label"]), model.fusion_parameters())
@@ -48,8 +63,7 @@ def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, f
     assert_grads(model.fusion_parameters(), expected)
 
 
-@pytest.mark.parametrize("info", [VECTORS, AUDIO_VISUAL], ids=["vectors", "av"])
-def test_dgl_equals_paper_detach_formulation_for_concat(info):
+def check_dgl_equals_paper_detach_formulation_for_concat(info: DatasetInfo) -> None:
     """The official step: alpha (L^a + L^v) backward, clear the fusion gradients, then L^d on detached features."""
     ours, paper = tiny_model(info, "concat"), tiny_model(info, "concat")
     batch = make_batch(info)
@@ -73,14 +87,7 @@ def test_dgl_equals_paper_detach_formulation_for_concat(info):
         torch.testing.assert_close(p, q)
 
 
-# method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
-ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
-
-
-@pytest.mark.parametrize("method", ROUTES)
-@pytest.mark.parametrize(("info", "fusion"), [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")],
-                         ids=["vectors-concat", "vectors-gated", "av-sum"])
-def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
+def check_each_loss_reaches_exactly_the_groups_its_method_names(method: str, info: DatasetInfo, fusion: str) -> None:
     multi_to_encoders, unimodal_to_fusion = ROUTES[method]
     model, batch = tiny_model(info, fusion), make_batch(info)
     fusion_params = model.fusion_parameters()
@@ -101,7 +108,7 @@ def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fus
         assert_grads(model.encoder_parameters(m), expected_encoders[m])
 
 
-def test_joint_aux_is_the_plain_sum_of_losses():
+def check_joint_aux_is_the_plain_sum_of_losses() -> None:
     model, batch = tiny_model(VECTORS, "concat"), make_batch(VECTORS)
     reference = copy.deepcopy(model)
     total = F.cross_entropy(reference(batch), batch["label"]) + ALPHA * sum(
@@ -112,8 +119,50 @@ def test_joint_aux_is_the_plain_sum_of_losses():
         torch.testing.assert_close(p.grad, q.grad)
 
 
+# Every check of DGL's gradients by name, in the configurations of the tests below that use MLP
+# encoders (the convolutional ones check the same rule, more slowly).
+ROUTING_CHECKS: dict[str, Callable[[], None]] = {
+    **{f"encoder gradient [{i}]": partial(check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c)
+       for c, i in zip(CONFIGS, CONFIG_IDS) if c[0] is not AUDIO_VISUAL},
+    **{f"fusion gradient [{i}]": partial(check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c)
+       for c, i in zip(CONFIGS, CONFIG_IDS) if c[0] is not AUDIO_VISUAL},
+    "paper formulation [vectors]": partial(check_dgl_equals_paper_detach_formulation_for_concat, VECTORS),
+    **{f"routes [{method}-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, method, *c)
+       for method in ROUTES for c, i in zip(ROUTE_CONFIGS, ROUTE_IDS) if c[0] is not AUDIO_VISUAL},
+    "joint_aux sum": check_joint_aux_is_the_plain_sum_of_losses,
+}
+
+
+# ----------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
+    check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion)
+
+
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
+    check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion)
+
+
+@pytest.mark.parametrize("info", PAPER_INFOS, ids=PAPER_IDS)
+def test_dgl_equals_paper_detach_formulation_for_concat(info):
+    check_dgl_equals_paper_detach_formulation_for_concat(info)
+
+
+@pytest.mark.parametrize("method", ROUTES)
+@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS, ids=ROUTE_IDS)
+def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
+    check_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion)
+
+
+def test_joint_aux_is_the_plain_sum_of_losses():
+    check_joint_aux_is_the_plain_sum_of_losses()
+
+
 @pytest.mark.parametrize("method", METHODS.names())
-@pytest.mark.parametrize("info", [VECTORS, AUDIO_VISUAL], ids=["vectors", "av"])
+@pytest.mark.parametrize("info", PAPER_INFOS, ids=PAPER_IDS)
 def test_encoders_run_once_per_step(method, info):
     model, batch = tiny_model(info), make_batch(info)
     algo = METHODS.get(method)(alpha=ALPHA)

@@ -1,4 +1,9 @@
-"""The ``dglnb`` command: ``dglnb train ...`` and ``dglnb data check ...``."""
+"""The ``dglnb`` command: ``dglnb train ...`` and ``dglnb data check ...``.
+
+A mistake the user can fix (an unknown name, an invalid value, a missing or unprepared dataset, a
+checkpoint from another run) is printed as ``dglnb: error: <message>`` without a traceback, with
+status 2; a run stopped by its environment (full disk, crashed data-loader worker) exits with 1.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import UserError
 from .profiles import PROFILES
 from .registry import UnknownNameError
 
@@ -25,7 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", type=Path, default=None)
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--out", type=Path, required=True)
-    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the last checkpoint in --out (it must come from a run with the same settings)")
+    train.add_argument("--deterministic", action="store_true",
+                       help="CUDA: deterministic kernels only (slower; CPU runs are deterministic without it)")
+    train.add_argument("--num-workers", type=int, default=0, help="data-loader worker processes")
     train.add_argument("--selection", default="val", choices=["val", "test"],
                        help="model selection: best validation epoch, or best test epoch as the official code does")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
@@ -41,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command; an unknown dataset/method/fusion name exits with status 2 and a one-line message."""
+    """Run the command; a user-fixable error exits with its status and a message, never a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -53,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             from .data.check import check_dataset
 
             print(check_dataset(args.dataset, args.data_root))
-    except UnknownNameError as error:
-        parser.exit(2, f"dglnb: error: {error}\n")
+    except (UserError, UnknownNameError) as error:
+        parser.exit(getattr(error, "exit_status", 2), f"dglnb: error: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "dglnb: interrupted; a training run continues from its last checkpoint with --resume\n")
     return 0
 
 

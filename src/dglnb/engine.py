@@ -13,6 +13,14 @@ estimate: the maximum over epochs of a noisy test score, reported as the result)
 Schedule: ``MultiStepLR`` stepped after every epoch, so with ``milestones=(70,)`` epochs 0-69 run
 at ``lr`` and epochs 70-99 at ``gamma * lr``. (The official code steps its scheduler at the start
 of an epoch, which moves the decay one epoch earlier.)
+
+Interruption: ``last.pt`` holds everything the rest of the run depends on after an epoch (model,
+optimizer, scheduler, method state, the global random states, the best epoch so far and the log
+rows). Epoch ``e`` shuffles with a generator seeded from ``(seed, e)``, so the sampler needs no
+saved state, and bf16 autocast needs no loss scaler, so there is no scaler state. A run killed at
+any moment and resumed repeats the unfinished epoch exactly and ends with the same files, bit for
+bit. Every file is written whole or not at all (a temporary file, fsync, rename); the logs are
+rewritten from the checkpoint, so they never hold a row the checkpoint does not.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
+import io
 import json
 import os
 import random
@@ -38,6 +47,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import diagnostics, metrics
+from .errors import CheckpointError, RunStopped
 
 if TYPE_CHECKING:
     from .experiment import TrainConfig
@@ -45,6 +55,8 @@ if TYPE_CHECKING:
 Batch = dict[str, Any]
 SELECTIONS = ("val", "test")
 OPTIMIZERS = ("sgd", "adam")
+LOGS = ("history", "diagnostics", "timing")  # the run folder's CSV logs, kept as rows in the checkpoint
+RESUMABLE_CHANGES = ("epochs", "num_workers")  # settings a resumed run may change (train longer, other workers)
 
 
 # ----------------------------------------------------------------------------- determinism
@@ -57,6 +69,24 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """With ``enabled``, let torch run only deterministic kernels (an op without one raises a
+    RuntimeError naming it), restoring the previous setting on exit.
+
+    On a CPU training is deterministic without it. On CUDA it also needs ``CUBLAS_WORKSPACE_CONFIG``
+    (set here unless the user set it; cuBLAS reads it when its first handle is created).
+    """
+    before = torch.are_deterministic_algorithms_enabled()
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
 
 
 def rng_state() -> dict[str, Any]:
@@ -98,6 +128,28 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
     )
 
 
+def batches(loader: DataLoader, max_steps: int | None = None) -> Iterator[Batch]:
+    """The loader's batches, at most ``max_steps``; a data-loader worker that dies (killed for memory,
+    a crash in native code) stops the run with :class:`RunStopped` instead of torch's traceback."""
+    iterator = iter(loader)
+    step = 0
+    while max_steps is None or step < max_steps:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except RuntimeError as error:
+            if loader.num_workers == 0:
+                raise
+            raise RunStopped(
+                f"a data-loader worker failed: {str(error).splitlines()[0]}. Files already written (the last "
+                "checkpoint, the logs) are intact. What to do: rerun with --num-workers 0 to see the error in the "
+                "main process, or give the workers more memory (a larger /dev/shm); add --resume to continue"
+            ) from error
+        step += 1
+        yield batch
+
+
 # ----------------------------------------------------------------------------- optimisation
 
 
@@ -135,7 +187,7 @@ def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.de
     segmentation), any other as ``"<head>/<metric>"``."""
     model.eval()
     scorers: dict[str, metrics.Scorer] = {}
-    for batch in loader:
+    for batch in batches(loader):
         batch = to_device(batch, device)
         with autocast(device):
             logits = method.predict(model, batch)
@@ -150,7 +202,7 @@ def encode_split(model: nn.Module, loader: DataLoader, device: torch.device) -> 
     model.eval()
     feats: dict[str, list[np.ndarray]] = {}
     labels = []
-    for batch in loader:
+    for batch in batches(loader):
         batch = to_device(batch, device)
         with autocast(device):
             z = model.encode(batch)
@@ -185,43 +237,78 @@ def selection_score(scores: dict[str, float]) -> float:
 # ----------------------------------------------------------------------------- files
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file, then rename it over ``path`` (never a half-written file)."""
+def atomic_write(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file, fsync, then a rename.
+
+    A failed write (a full disk, a folder gone read-only) leaves the previous ``path`` untouched and
+    raises :class:`RunStopped` naming the file and the cause.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise RunStopped(
+            f"could not write {path}: {error.strerror or error}. The previous {path.name} and the other files "
+            "already written are intact. What to do: free space (or fix the folder), then rerun with --resume"
+        ) from error
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through :func:`atomic_write` (never a half-written checkpoint)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(buffer.getvalue(), path)
 
 
 def atomic_write_json(obj: Any, path: Path) -> None:
-    """Write ``obj`` as indented JSON through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    """Write ``obj`` as indented JSON through :func:`atomic_write`."""
+    atomic_write((json.dumps(obj, indent=2) + "\n").encode(), path)
 
 
-class CsvLog:
-    """Append-only CSV whose header is the first row's keys; ``keep_until`` drops rows of later epochs
-    (left by a run that stopped between writing a row and writing its checkpoint)."""
+def atomic_write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write ``rows`` (header: the first row's keys) through :func:`atomic_write`; no rows, no file."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(text.getvalue().encode(), path)
 
-    def __init__(self, path: Path, keep_until: int | None = None) -> None:
-        self.path = path
-        if keep_until is None:
-            path.unlink(missing_ok=True)
-        elif path.exists():
-            with path.open(newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= keep_until]
-            path.unlink()
-            self.write(rows)
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        new = not self.path.exists()
-        with self.path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
+def load_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The checkpoint at ``path``, checked to come from a run with the same settings as ``run``
+    (a :meth:`TrainConfig.to_json`; ``RESUMABLE_CHANGES`` may differ); :class:`CheckpointError` if it
+    is unreadable or from another run."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # a truncated or foreign file fails in many ways inside torch.load
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). What to "
+            "do: delete it to start the run over, or resume from another --out"
+        ) from error
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise CheckpointError(f"{path} is not a dglnb checkpoint. What to do: delete it, or use another --out")
+    differences = [f"{k}={saved['config'].get(k)!r} there, {v!r} here" for k, v in run.items()
+                   if k not in RESUMABLE_CHANGES and saved["config"].get(k) != v]
+    if differences:
+        raise CheckpointError(
+            f"{path} was written by a run with other settings ({'; '.join(differences)}). What to do: resume with "
+            "the checkpoint's settings, use another --out, or leave out --resume to start over"
+        )
+    return saved
+
+
+def write_logs(state: dict[str, Any], out: Path) -> None:
+    """Render the log rows kept in ``state`` as ``history.csv``, ``diagnostics.csv`` and ``timing.csv``."""
+    for name in LOGS:
+        atomic_write_csv(state[name], out / f"{name}.csv")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -229,13 +316,6 @@ class CsvLog:
 
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
-
-
-def _batches(loader: DataLoader, max_steps: int | None) -> Iterator[Batch]:
-    for i, batch in enumerate(loader):
-        if max_steps is not None and i >= max_steps:
-            return
-        yield batch
 
 
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
@@ -247,30 +327,30 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
     losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (per head of ``method.predict``,
     its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
-    and ``test_<head>/pixel_accuracy``; see :func:`evaluate`) and ``seconds``. Returns ``best_epoch``,
-    ``val_accuracy``, ``test_accuracy`` (the selected epoch's :func:`evaluate` dicts) and
-    ``linear_probe`` (per modality, on the selected model; None for segmentation, whose features are
-    dense maps).
+    and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
+    ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
+    settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
+    :func:`load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
+    selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
+    model; None for segmentation, whose features are dense maps).
     """
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
     device = torch.device(config.device)
     optimizer = build_optimizer(method, model, config)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
-    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None}
+    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
 
     checkpoint = out / "last.pt"
     if config.resume and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        saved = load_checkpoint(checkpoint, config.to_json(), device)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         method.load_state_dict(saved["method"])
         set_rng_state(saved["rng"])
         state = {k: saved[k] for k in state}
-    resumed_at = state["epoch"] if config.resume else None
-    history = CsvLog(out / "history.csv", keep_until=resumed_at)
-    diag_log = CsvLog(out / "diagnostics.csv", keep_until=resumed_at)
+    write_logs(state, out)  # drops rows a killed run wrote after its last checkpoint, and a new run's stale files
 
     epochs = tqdm(range(state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
     for epoch in epochs:
@@ -281,12 +361,13 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         sums: dict[str, float] = {}
         steps = 0
         lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr
-        batches = tqdm(_batches(loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
-                       disable=not config.progress)
-        for batch in batches:
+        progress = tqdm(batches(loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
+                        disable=not config.progress)
+        for batch in progress:
             batch = to_device(batch, device)
             if config.diag_every and state["step"] % config.diag_every == 0:
-                diag_log.write([{"epoch": epoch, "step": state["step"], **row} for row in diagnostics.measure(model, batch)])
+                state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
+                                         for row in diagnostics.measure(model, batch)]
             with autocast(device):
                 logs = method.train_step(model, batch, optimizer)
             for k, v in logs.items():
@@ -303,11 +384,13 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
                              "model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch
         train_logs = {k: v / max(steps, 1) for k, v in sums.items()}
-        history.write([{"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
-                        **_prefixed("test", test), "seconds": round(time.perf_counter() - started, 3)}])
+        state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
+                                 **_prefixed("test", test)})
+        state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
         atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state()},
-                    checkpoint)
+                     "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
+                     "config": config.to_json()}, checkpoint)
+        write_logs(state, out)
         epochs.set_postfix(val=f"{selection_score(val):.3f}", test=f"{selection_score(test):.3f}")
 
     best = state["best"]
@@ -318,4 +401,3 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
     return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
             "linear_probe": probe}
-

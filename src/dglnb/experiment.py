@@ -7,13 +7,17 @@ writes into ``out``:
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
   they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
   segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
-  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection``, ``seconds``
-  and ``config``;
+  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection`` and
+  ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.engine.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.diagnostics`);
+* ``timing.csv``: wall-clock seconds per epoch (the only file that differs between identical runs);
 * ``last.pt`` (the checkpoint ``resume`` continues from) and ``best.pt`` (the selected model).
 
-Hyperparameters left as ``None`` are filled from :func:`dglnb.profiles.training_settings`.
+On a CPU the same settings give the same ``metrics.json``, ``history.csv`` and ``diagnostics.csv``
+byte for byte, whether the run went through uninterrupted or was killed and resumed.
+Hyperparameters left as ``None`` are filled from :func:`dglnb.profiles.training_settings`; every
+setting is checked before anything runs (:func:`check_settings`).
 """
 
 from __future__ import annotations
@@ -22,20 +26,25 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
+import os
+import re
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
 from . import engine
 from .data import DATASETS, load_dataset
+from .errors import ConfigError
 from .methods import METHODS
 from .metrics import scorer_class
 from .models import FUSIONS, build_model
 from .profiles import check_profile, training_settings
+
+EXECUTION_FIELDS = ("out", "resume", "progress")  # how a run is carried out, not what it computes
 
 
 @dataclass
@@ -57,6 +66,7 @@ class TrainConfig:
     data_seed: int = 0  # fixes generated data and splits; independent of the training seed
     progress: bool = True
     num_workers: int = 0
+    deterministic: bool = False  # CUDA: deterministic kernels only (slower); CPU runs are deterministic anyway
     # training hyperparameters (None: from the profile)
     lr: float | None = None
     optimizer: str | None = None  # "sgd" or "adam"
@@ -74,20 +84,126 @@ class TrainConfig:
     threads: int | None = None
 
     def resolved(self) -> TrainConfig:
-        """A copy with every ``None`` hyperparameter taken from the profile (names checked first)."""
-        check_profile(self.profile)
-        DATASETS.get(self.dataset)
-        METHODS.get(self.method)
-        FUSIONS.get(self.fusion)
+        """A checked copy with every ``None`` hyperparameter taken from the profile; a
+        :class:`~dglnb.errors.ConfigError` (or an UnknownNameError) says which setting is wrong."""
+        check_settings(profile=self.profile, dataset=self.dataset, method=self.method, fusion=self.fusion)
         defaults = training_settings(self.dataset, self.profile)
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
+        check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
         return dataclasses.replace(self, **values, **paths)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields (paths as strings)."""
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+        """The settings that define the run (not ``EXECUTION_FIELDS``), JSON-ready (paths as strings)."""
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
+                if k not in EXECUTION_FIELDS}
+
+
+# ----------------------------------------------------------------------------- checking settings
+# A check takes a value and returns None if it is valid, else what a valid value is.
+Check = Callable[[Any], str | None]
+
+
+def _integer(low: int, high: int | None = None) -> Check:
+    """An int (not a bool) in [low, high)."""
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low or (high is not None and v >= high):
+            return f"an integer >= {low}" + ("" if high is None else f" and < {high}")
+        return None
+    return check
+
+
+def _number(low: float, *, inclusive: bool) -> Check:
+    """A finite real number above ``low`` (or equal to it, when ``inclusive``)."""
+    def check(v: Any) -> str | None:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < low \
+                or (v == low and not inclusive):
+            return f"a number {'>=' if inclusive else '>'} {low}"
+        return None
+    return check
+
+
+def _optional(check: Check) -> Check:
+    """``check``, or None."""
+    def optional(v: Any) -> str | None:
+        problem = None if v is None else check(v)
+        return None if problem is None else f"{problem}, or None"
+    return optional
+
+
+def _flag(v: Any) -> str | None:
+    """A bool."""
+    return None if isinstance(v, bool) else "True or False"
+
+
+def _milestones(v: Any) -> str | None:
+    """Strictly increasing epoch numbers >= 1 (possibly none)."""
+    ok = isinstance(v, (list, tuple)) and all(_integer(1)(m) is None for m in v) and list(v) == sorted(set(v))
+    return None if ok else "increasing epoch numbers >= 1, e.g. (70,)"
+
+
+def _device(v: Any) -> str | None:
+    """A device torch has here: cpu, or a CUDA device that exists."""
+    if not isinstance(v, str) or not re.fullmatch(r"cpu|cuda(:\d+)?", v):
+        return "'cpu', 'cuda' or 'cuda:N'"
+    if v.startswith("cuda") and not torch.cuda.is_available():
+        return f"'cpu' on this machine: torch {torch.__version__} sees no CUDA GPU"
+    if v.startswith("cuda:") and int(v[5:]) >= torch.cuda.device_count():
+        return f"one of cuda:0..cuda:{torch.cuda.device_count() - 1}"
+    return None
+
+
+def _data_root(v: Any) -> str | None:
+    """None (embedded data) or an existing path; whether it is prepared is the dataset loader's check."""
+    if v is None or isinstance(v, (str, os.PathLike)) and Path(v).exists():
+        return None
+    return ("an existing path: prepare the dataset with its data_prep/ script (see data_prep/README.md) "
+            "and pass the folder it wrote")
+
+
+def _out(v: Any) -> str | None:
+    """None or a path that is not an existing file (train() creates the folder)."""
+    return "a folder, not a file" if v is not None and Path(v).is_file() else None
+
+
+def _one_of(names: Sequence[str]) -> Check:
+    """One of ``names``."""
+    return lambda v: None if v in names else f"one of {', '.join(names)}"
+
+
+_CHECKS: dict[str, Check] = {
+    "seed": _integer(0, 2**32), "data_seed": _integer(0, 2**32), "epochs": _integer(1),
+    "alpha": _number(0, inclusive=True), "lr": _number(0, inclusive=False), "batch_size": _integer(1),
+    "eval_batch_size": _optional(_integer(1)), "gamma": _number(0, inclusive=False),
+    "momentum": _number(0, inclusive=True), "weight_decay": _number(0, inclusive=True),
+    "grad_clip": _optional(_number(0, inclusive=False)), "width": _integer(1), "hidden": _integer(1),
+    "max_steps": _optional(_integer(1)), "diag_every": _integer(0), "threads": _optional(_integer(1)),
+    "num_workers": _integer(0), "milestones": _milestones, "selection": _one_of(engine.SELECTIONS),
+    "optimizer": _one_of(engine.OPTIMIZERS),
+    "device": _device, "data_root": _data_root, "out": _out,
+    "resume": _flag, "progress": _flag, "deterministic": _flag,
+}
+
+
+def check_settings(**settings: Any) -> None:
+    """Check run settings by TrainConfig field name, e.g. a notebook's papermill parameters:
+    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``.
+
+    Unknown profile, dataset, method or fusion names raise an UnknownNameError listing the valid
+    ones; any other invalid value a :class:`~dglnb.errors.ConfigError` saying what a valid one is.
+    """
+    unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ConfigError(f"unknown settings {sorted(unknown)}; TrainConfig has no such fields")
+    registries = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
+    for name, value in settings.items():
+        if name == "profile":
+            check_profile(value)
+        elif name in registries:
+            registries[name].get(value)
+        elif name in _CHECKS and (problem := _CHECKS[name](value)) is not None:
+            raise ConfigError(f"{name} must be {problem}; got {str(value) if isinstance(value, Path) else value!r}")
 
 
 def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
@@ -133,16 +249,17 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train one model as ``config`` says, write its run folder, and return the metrics dict."""
     config = config.resolved()
     if config.out is None:
-        raise ValueError("TrainConfig.out is required: the folder for metrics, logs and checkpoints")
-    with torch_threads(config.threads):
+        raise ConfigError("TrainConfig.out is required: the folder for metrics, logs and checkpoints")
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the run folder {config.out}: {error.strerror or error}") from error
+    with torch_threads(config.threads), engine.deterministic_algorithms(config.deterministic):
         return _train(config)
 
 
 def _train(config: TrainConfig) -> dict[str, Any]:
     out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-
     engine.seed_everything(config.seed)
     info, loaders = _loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
@@ -161,7 +278,6 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
         "selection": config.selection,
-        "seconds": round(time.perf_counter() - started, 2),
         "config": config.to_json(),
     }
     engine.atomic_write_json(metrics, out / "metrics.json")
@@ -175,7 +291,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
     ``{"mean", "std", "n"}`` over the seeds where it is defined (std: sample standard deviation, 0 for one seed).
     """
     if config.out is None:
-        raise ValueError("TrainConfig.out is required")
+        raise ConfigError("TrainConfig.out is required")
     runs = [train(dataclasses.replace(config, seed=s, out=Path(config.out) / f"seed{s}")) for s in seeds]
     return {"runs": runs, "summary": summarize(runs)}
 

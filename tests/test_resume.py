@@ -1,0 +1,147 @@
+"""Interrupted runs: a run SIGKILLed at any moment and resumed ends with the files of an uninterrupted
+run, byte for byte; a checkpoint that is unreadable or from other settings is refused, by name."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dglnb.errors import CheckpointError
+from dglnb.experiment import TrainConfig, train
+from dglnb.methods.dgl import DGL
+
+# 3 epochs of 3 steps: steps 1-3 are epoch 0, 4-6 epoch 1, 7-9 epoch 2.
+SETTINGS = dict(dataset="synthetic", method="dgl", profile="smoke", epochs=3, progress=False)
+RESULTS = ("metrics.json", "history.csv", "diagnostics.csv")
+
+# Runs SETTINGS into argv[1] and SIGKILLs itself at a chosen moment: "step N" just before the N-th
+# training step, or "<file> N" halfway through the N-th write of that file (a half-written .tmp is left).
+KILLER = """
+import json, os, signal, sys
+from pathlib import Path
+from dglnb import engine
+from dglnb.experiment import TrainConfig, train
+from dglnb.methods.base import Method
+
+out, target, n, settings = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+seen = 0
+
+def nth_time():
+    global seen
+    seen += 1
+    return seen == n
+
+if target == "step":
+    step = Method.train_step
+    def train_step(self, *args):
+        if nth_time():
+            os.kill(os.getpid(), signal.SIGKILL)
+        return step(self, *args)
+    Method.train_step = train_step
+else:
+    write = engine.atomic_write
+    def atomic_write(data, path):
+        if path.name == target and nth_time():
+            path.with_name(path.name + ".tmp").write_bytes(data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        write(data, path)
+    engine.atomic_write = atomic_write
+train(TrainConfig(**settings, out=out))
+"""
+
+
+def config(out: Path, **overrides) -> TrainConfig:
+    return TrainConfig(**{**SETTINGS, "out": out, **overrides})
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The run folder of SETTINGS trained in one go."""
+    out = tmp_path_factory.mktemp("uninterrupted")
+    train(config(out))
+    return out
+
+
+def kill_run(out: Path, target: str, n: int) -> None:
+    """Start SETTINGS in a fresh Python process and let it SIGKILL itself at ``target``'s n-th occurrence."""
+    result = subprocess.run([sys.executable, "-c", KILLER, str(out), target, str(n), json.dumps(SETTINGS)],
+                            capture_output=True, text=True)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+
+
+@pytest.mark.parametrize(("target", "n"), [("step", 5), ("last.pt", 2), ("history.csv", 3)],
+                         ids=["mid-epoch", "writing-the-checkpoint", "writing-the-log-after-the-last-epoch"])
+def test_a_run_killed_and_resumed_ends_with_the_files_of_an_uninterrupted_run(tmp_path, uninterrupted, target, n):
+    kill_run(tmp_path, target, n)
+    assert not (tmp_path / "metrics.json").exists()
+    train(config(tmp_path, resume=True))
+    for name in RESULTS:
+        assert (tmp_path / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resuming_without_a_checkpoint_starts_the_run_from_the_beginning(tmp_path, uninterrupted):
+    kill_run(tmp_path, "step", 2)
+    assert not (tmp_path / "last.pt").exists()
+    train(config(tmp_path, resume=True))
+    assert (tmp_path / "metrics.json").read_bytes() == (uninterrupted / "metrics.json").read_bytes()
+
+
+def copy_checkpoint(run: Path, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(run / "last.pt", out / "last.pt"))
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (dict(method="vanilla"), "method='dgl' there, 'vanilla' here"),
+    (dict(dataset="synthetic3"), "dataset='synthetic' there, 'synthetic3' here"),
+    (dict(lr=0.5, seed=1), "seed=0 there, 1 here; lr=0.04 there, 0.5 here"),
+])
+def test_resuming_a_checkpoint_of_other_settings_fails_naming_each_difference(tmp_path, uninterrupted, change, named):
+    checkpoint = copy_checkpoint(uninterrupted, tmp_path)
+    with pytest.raises(CheckpointError, match=f"{checkpoint} was written by a run with other settings") as error:
+        train(config(tmp_path, resume=True, **change))
+    assert named in str(error.value) and "use another --out" in str(error.value)
+
+
+def test_a_truncated_checkpoint_fails_with_a_clear_message(tmp_path, uninterrupted):
+    checkpoint = copy_checkpoint(uninterrupted, tmp_path)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="is not a readable checkpoint .*delete it to start the run over"):
+        train(config(tmp_path, resume=True))
+
+
+def test_a_run_can_be_resumed_with_more_epochs_or_other_workers(tmp_path, uninterrupted):
+    copy_checkpoint(uninterrupted, tmp_path)
+    metrics = train(config(tmp_path, resume=True, epochs=4, num_workers=1))
+    history = (tmp_path / "history.csv").read_text()
+    assert metrics["config"]["epochs"] == 4 and history.count("\n") == 1 + 4
+    assert history.startswith((uninterrupted / "history.csv").read_text())
+
+
+def test_resuming_restores_the_random_states_a_method_draws_from(tmp_path, monkeypatch):
+    """A step that draws from torch's, NumPy's and Python's global generators (as dropout or a random
+    re-initialisation would) continues after a resume exactly as without the interruption."""
+    step = DGL.train_step
+
+    def noisy_step(self, model, batch, optimizer):
+        losses = step(self, model, batch, optimizer)
+        with torch.no_grad():
+            model.fusion.head.bias += 1e-3 * (torch.randn(()) + np.random.rand() + random.random())
+        return losses
+
+    monkeypatch.setattr(DGL, "train_step", noisy_step)
+    train(config(tmp_path / "full"))
+    train(config(tmp_path / "cut", epochs=2))
+    train(config(tmp_path / "cut", resume=True))
+    for name in RESULTS:
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
