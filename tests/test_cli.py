@@ -79,3 +79,11 @@ def test_resuming_from_a_corrupt_checkpoint_is_one_line_without_a_traceback(tmp_
     assert result.returncode == 2
     assert result.stderr.startswith(f"dglnb: error: {tmp_path / 'last.pt'} is not a readable checkpoint (")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_data_check_of_an_unprepared_folder_is_one_line_and_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["data", "check", "--dataset", "cremad", "--data-root", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dglnb: error: ") and "data_prep/cremad.py" in err and "Traceback" not in err

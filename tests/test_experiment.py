@@ -45,7 +45,7 @@ def test_explicit_hyperparameters_override_the_profile(tmp_path):
 
 
 @pytest.mark.parametrize("field, name, listing", [
-    ("dataset", "imagenet", "valid datasets: synthetic"),
+    ("dataset", "imagenet", "valid datasets: avdigits, cremad, kinetics_sounds"),
     ("method", "sgd", "valid methods: dgl"),
     ("fusion", "attention", "valid fusions: concat"),
     ("profile", "fast", "valid profiles: smoke, quick, full"),

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .errors import UserError
 from .profiles import PROFILES
-from .registry import UnknownNameError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             from .data.check import check_dataset
 
             print(check_dataset(args.dataset, args.data_root))
-    except (UserError, UnknownNameError) as error:
-        parser.exit(getattr(error, "exit_status", 2), f"dglnb: error: {error}\n")
+    except UserError as error:
+        parser.exit(error.exit_status, f"dglnb: error: {error}\n")
     except KeyboardInterrupt:
         parser.exit(130, "dglnb: interrupted; a training run continues from its last checkpoint with --resume\n")
     return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
 
+from .errors import UserError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError, ValueError):
+class UnknownNameError(UserError, KeyError, ValueError):
     """An unknown name was asked of a registry; the message lists the valid ones."""
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ..errors import UserError
 
-class DataError(RuntimeError):
+
+class DataError(UserError, RuntimeError):
     """Bad or missing data; the message lists each offending file and says what to do."""
 
 
