@@ -142,12 +142,16 @@ def epoch_curves(
     return pd.DataFrame(curves)
 
 
-def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
-    """|g^Multi| / |g^Uni| at one encoder (``diagnostics.csv``), averaged over the first ``early`` and
-    the last ``late`` epochs of each run; ``{"early": stats, "late": stats}`` over runs (``mean``, ``std``, ``n``)."""
-    multi = epoch_curves(runs, "grad_multimodal", "diagnostics.csv", modality)
-    uni = epoch_curves(runs, "grad_unimodal", "diagnostics.csv", modality)
-    ratio = multi / uni
-    phases = {"early": ratio.iloc[:early].mean(), "late": ratio.iloc[-late:].mean()}
+def phase_stats(curves: pd.DataFrame, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
+    """Per-epoch curves (one column per run) averaged over the first ``early`` and the last ``late``
+    epochs of each run, then summarised over runs: ``{"early": stats, "late": stats}`` (``mean``, ``std``, ``n``)."""
+    phases = {"early": curves.iloc[:early].mean(), "late": curves.iloc[-late:].mean()}
     return {name: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else 0.0, "n": len(v)}
             for name, v in phases.items()}
+
+
+def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
+    """:func:`phase_stats` of |g^Multi| / |g^Uni| at ``modality``'s encoder (per-epoch means from ``diagnostics.csv``)."""
+    multi = epoch_curves(runs, "grad_multimodal", "diagnostics.csv", modality)
+    uni = epoch_curves(runs, "grad_unimodal", "diagnostics.csv", modality)
+    return phase_stats(multi / uni, early, late)
