@@ -19,6 +19,7 @@ SUMMARY = summarize([run(0.88, 0.70, 0.30, 0.66), run(0.90, 0.72, 0.28, 0.68)])
 
 def test_mean_std_prints_percent_with_one_decimal():
     assert report.mean_std({"mean": 0.879, "std": 0.0134}) == "87.9 ± 1.3"
+    assert report.mean_std({"mean": 0.879, "std": 0.0, "n": 1}) == "87.9"  # one seed: no spread
     assert report.mean_std(None) == "-"
 
 

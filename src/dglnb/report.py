@@ -19,9 +19,12 @@ MISSING = "-"
 
 
 def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: int = 1) -> str:
-    """``"87.9 ± 1.3"`` from one summary entry (scaled, e.g. fractions to percent); ``"-"`` if None."""
+    """``"87.9 ± 1.3"`` from one summary entry (scaled, e.g. fractions to percent); ``"87.9"`` for a
+    single run (no spread to report); ``"-"`` if None."""
     if stats is None:
         return MISSING
+    if stats.get("n") == 1:
+        return f"{stats['mean'] * scale:.{digits}f}"
     return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
 
 
