@@ -48,6 +48,7 @@ def test_sweep_versus_paper_pairs_each_method_with_the_paper_row_it_names():
 
 def test_run_label_names_profile_dataset_and_seed_count():
     assert report.run_label("quick", "synthetic", [0, 1, 2]) == "this run (quick, synthetic, 3 seeds)"
+    assert report.run_label("quick", "synthetic", [0]) == "this run (quick, synthetic, 1 seed)"
 
 
 def write_run(folder, seed):

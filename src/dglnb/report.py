@@ -35,7 +35,7 @@ def paper_value(value: float | None, digits: int = 2) -> str:
 
 def run_label(profile: str, dataset: str, seeds: Sequence[int]) -> str:
     """Names a column of this run's numbers: profile, dataset and seeds."""
-    return f"this run ({profile}, {dataset}, {len(seeds)} seeds)"
+    return f"this run ({profile}, {dataset}, {len(seeds)} seed{'' if len(seeds) == 1 else 's'})"
 
 
 def metric_table(summaries: Mapping[str, Summary], metrics: Mapping[str, str], digits: int = 1) -> pd.DataFrame:
