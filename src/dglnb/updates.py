@@ -59,7 +59,11 @@ def compare_steps(
 
 
 def load_run_model(run: Path, checkpoint: str = "best.pt") -> MultimodalClassifier:
-    """The model a run folder saved (``best.pt``: the selected epoch), rebuilt from its ``metrics.json``."""
+    """The model a run folder saved (``best.pt``: the selected epoch), rebuilt from its ``metrics.json``.
+
+    For methods that keep all their parameters in the multimodal model (not ``unimodal``, whose
+    extra heads its ``setup`` attaches).
+    """
     config = json.loads((Path(run) / "metrics.json").read_text())["config"]
     info = load_dataset(config["dataset"], "val", profile=config["profile"], seed=config["data_seed"]).info
     model = build_model(info, config["fusion"], width=config["width"], hidden=config["hidden"])
