@@ -44,11 +44,12 @@ def test_s_is_the_mean_over_samples_and_wrong_classes_of_exp_w_difference_times_
         ]
         assert s[m][0] == pytest.approx(sum(values) / len(values), rel=1e-6)
         assert s[m][1] == pytest.approx(sum(v < 1 for v in values) / len(values))
+        assert s[m][2] == pytest.approx(sorted(values)[(len(values) - 1) // 2], rel=1e-6)  # the lower median
 
 
 def test_s_is_nan_for_a_fusion_without_a_concat_head():
     rows = diagnostics.measure(build_model(VECTOR, fusion="sum", hidden=8), batch_for(VECTOR))
-    assert all(math.isnan(r["s_mean"]) for r in rows)
+    assert all(math.isnan(r["s_mean"]) and math.isnan(r["s_median"]) for r in rows)
 
 
 def test_measuring_leaves_batchnorm_statistics_grads_and_random_state_untouched():

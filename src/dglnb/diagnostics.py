@@ -11,8 +11,9 @@ method's step. For every method (vanilla included) and every modality m it recor
 * for concat fusion, ``s_mean``: the mean over samples i and classes k != y_i of
   ``s = exp((W_k^m - W_y^m) z_i^m)``, where W^m are the head's columns that read z^m (eq. 4-5: s of
   the *other* modality scales down encoder m's multimodal gradient), and ``s_frac_below_1``, the
-  fraction of those (i, k) pairs with s < 1 (the paper's eq. 5 claims all of them). NaN for other
-  fusions.
+  fraction of those (i, k) pairs with s < 1 (the paper's eq. 5 claims all of them), and
+  ``s_median``, their (lower) median (a few very large s, from samples the modality gets wrong, can dominate
+  the mean while most s are far below 1). NaN for other fusions.
 
 The mean is over all parameter entries of the encoder (the official logger instead sums per-tensor
 means, after gradient clipping, for the DGL step it applies). Nothing is applied: gradients come from
@@ -37,7 +38,7 @@ from .models.fusion import ConcatFusion
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1")
+COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1", "s_median")
 
 
 @contextlib.contextmanager
@@ -64,8 +65,8 @@ def mean_abs_grad(loss: Tensor, params: list[nn.Parameter]) -> float:
     return total / sum(p.numel() for p in params)
 
 
-def concat_s(model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor) -> dict[str, tuple[float, float]]:
-    """Per modality, (mean of s, fraction of s < 1) over samples and k != y; empty if not concat fusion."""
+def concat_s(model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor) -> dict[str, tuple[float, float, float]]:
+    """Per modality, (mean of s, fraction of s < 1, median of s) over samples and k != y; empty if not concat fusion."""
     fusion = getattr(model, "fusion", None)
     if not isinstance(fusion, ConcatFusion):
         return {}
@@ -79,7 +80,7 @@ def concat_s(model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor) -> d
         exponent = scores - scores.gather(1, labels[:, None])  # (W_k^m - W_y^m) z^m
         others = torch.ones_like(exponent, dtype=torch.bool).scatter_(1, labels[:, None], False)
         s = exponent[others].exp()
-        out[m] = (s.mean().item(), (s < 1).double().mean().item())
+        out[m] = (s.mean().item(), (s < 1).double().mean().item(), s.median().item())
     return out
 
 
@@ -94,13 +95,14 @@ def measure(model: nn.Module, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
         for m in model.modalities:
             params = [p for p in model.encoder_parameters(m) if p.requires_grad]
             uni = model.loss(model.fuse(feats, zero=[n for n in model.modalities if n != m]), labels)
-            s_mean, s_below = s.get(m, (float("nan"), float("nan")))
+            s_mean, s_below, s_median = s.get(m, (float("nan"),) * 3)
             rows.append({
                 "modality": m,
                 "grad_multimodal": mean_abs_grad(multi, params),
                 "grad_unimodal": mean_abs_grad(uni, params),
                 "s_mean": s_mean,
                 "s_frac_below_1": s_below,
+                "s_median": s_median,
             })
     return rows
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt
 
 from .paths import figures_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False, "font.size": 9})
 
@@ -30,4 +35,32 @@ def ratio_histograms(ratios: dict[str, "np.ndarray"], title: str) -> plt.Figure:
     ax.axvline(0, color="k", linewidth=0.8, linestyle="--")
     ax.set(xlabel=r"$\log_{10}\,|g^{Multi}| / |g^{Uni}|$", ylabel="samples", title=title)
     ax.legend(frameon=False)
+    return fig
+
+
+def seed_band(ax: plt.Axes, curves: pd.DataFrame, label: str, **style) -> None:
+    """The mean over runs (columns) of per-epoch curves, with a min-max band across runs."""
+    line, = ax.plot(curves.index, curves.mean(axis=1), label=label, **style)
+    ax.fill_between(curves.index, curves.min(axis=1), curves.max(axis=1), color=line.get_color(), alpha=0.2,
+                    linewidth=0)
+
+
+def curve_panels(panels: Sequence[tuple[str, dict[str, pd.DataFrame]]], ylabel: str | None = None,
+                 log: Sequence[bool] | bool = False, ncols: int | None = None) -> plt.Figure:
+    """One axis per ``(title, {label: curves})`` panel, each curve a :func:`seed_band` against the epoch.
+
+    ``log`` (one flag, or one per panel) puts an axis on a log scale; ``ylabel`` labels every axis.
+    """
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    logs = [log] * len(panels) if isinstance(log, bool) else list(log)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    for ax, (title, curves), is_log in zip(axes.flat, panels, logs, strict=False):
+        for label, frame in curves.items():
+            seed_band(ax, frame, label)
+        ax.set(title=title, xlabel="epoch", ylabel=ylabel or "", yscale="log" if is_log else "linear")
+        ax.legend(frameon=False, fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.remove()
+    fig.tight_layout()
     return fig

@@ -24,6 +24,27 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(n_random=5000, n_classes=10, dims=(32, 32), seeds=(0, 1, 2), dataset="synthetic"),
         "full": dict(n_random=20000, n_classes=10, dims=(64, 64), seeds=(0, 1, 2), dataset="cremad"),
     },
+    # notebooks 02, 03, 08: the dataset, the seeds, and which of this run's modalities stands in for
+    # which of the paper's CREMA-D columns (the modality that dominates the fused model ~ audio).
+    "gradient_detaching": {
+        "smoke": dict(dataset="synthetic", seeds=(0,), paper_names={"easy": "audio", "hard": "visual"}),
+        "quick": dict(dataset="synthetic", seeds=(0, 1, 2), paper_names={"easy": "audio", "hard": "visual"}),
+        "full": dict(dataset="cremad", seeds=(0, 1, 2), paper_names={"audio": "audio", "visual": "visual"}),
+    },
+    # Table 4's alpha sweep: ``sweep_seeds`` and ``sweep_epochs`` (None: the profile's epochs) keep the
+    # quick notebook within minutes; Table 3 and the lr control use ``seeds`` at the profile's epochs.
+    "gradient_reorganizing": {
+        "smoke": dict(dataset="synthetic", seeds=(0,), alphas=(1.0, 4.0), sweep_seeds=(0,), sweep_epochs=None),
+        "quick": dict(dataset="synthetic", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0,),
+                      sweep_epochs=25),
+        "full": dict(dataset="cremad", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0, 1, 2),
+                     sweep_epochs=None),
+    },
+    "training_dynamics": {
+        "smoke": dict(dataset="synthetic", seeds=(0,), paper_names={"easy": "audio", "hard": "visual"}),
+        "quick": dict(dataset="synthetic", seeds=(0, 1, 2), paper_names={"easy": "audio", "hard": "visual"}),
+        "full": dict(dataset="cremad", seeds=(0, 1, 2), paper_names={"audio": "audio", "visual": "visual"}),
+    },
 }
 
 

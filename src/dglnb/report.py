@@ -1,0 +1,160 @@
+"""Tables and curves for the book: this run's numbers (``mean ± std`` over seeds) beside the paper's.
+
+The table functions take the ``summary`` that :func:`dglnb.experiment.train_seeds` returns (metric
+name, e.g. ``"test_accuracy.multimodal"`` or ``"linear_probe.hard"``, -> ``{"mean", "std", "n"}``)
+and the paper's numbers from :mod:`dglnb.paper`. Accuracies are fractions in a summary and
+percentages in the paper; the tables print both as percentages. A missing number prints as ``"-"``.
+The curve functions read run folders' ``history.csv`` and ``diagnostics.csv`` (one run per seed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Hashable, Mapping, Sequence
+
+import pandas as pd
+
+Summary = Mapping[str, Mapping[str, float]]
+MISSING = "-"
+
+
+def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: int = 1) -> str:
+    """``"87.9 ± 1.3"`` from one summary entry (scaled, e.g. fractions to percent); ``"87.9"`` for a
+    single run (no spread to report); ``"-"`` if None."""
+    if stats is None:
+        return MISSING
+    if stats.get("n") == 1:
+        return f"{stats['mean'] * scale:.{digits}f}"
+    return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def paper_value(value: float | None, digits: int = 2) -> str:
+    """A paper number as printed (a percentage), ``"-"`` if the paper has none."""
+    return MISSING if value is None else f"{value:.{digits}f}"
+
+
+def run_label(profile: str, dataset: str, seeds: Sequence[int]) -> str:
+    """Names a column of this run's numbers: profile, dataset and seeds."""
+    return f"this run ({profile}, {dataset}, {len(seeds)} seed{'' if len(seeds) == 1 else 's'})"
+
+
+def metric_table(summaries: Mapping[str, Summary], metrics: Mapping[str, str], digits: int = 1) -> pd.DataFrame:
+    """Rows: ``summaries``' labels; columns: ``metrics`` (column name -> metric name), ``mean ± std`` in %."""
+    return pd.DataFrame(
+        {col: [mean_std(s.get(metric), digits=digits) for s in summaries.values()] for col, metric in metrics.items()},
+        index=list(summaries),
+    )
+
+
+def accuracy_metrics(modalities: Sequence[str], probe: bool = True) -> dict[str, str]:
+    """The usual columns: multimodal accuracy, each modality through the shared head with the
+    others zeroed, and (if ``probe``) each modality's linear probe on frozen features."""
+    metrics = {"multimodal": "test_accuracy.multimodal"}
+    metrics |= {f"{m} (zeroed head)": f"test_accuracy.{m}" for m in modalities}
+    if probe:
+        metrics |= {f"{m} (linear probe)": f"linear_probe.{m}" for m in modalities}
+    return metrics
+
+
+def versus_paper(
+    summaries: Mapping[Hashable, Summary],
+    paper: Mapping[Hashable, float | None],
+    ours: str,
+    theirs: str = "paper (CREMA-D)",
+    metric: str = "test_accuracy.multimodal",
+    names: Mapping[Hashable, str] | None = None,
+) -> pd.DataFrame:
+    """One row per key of ``paper`` (in its order): this run's ``metric`` (column ``ours``) and the
+    paper's number (column ``theirs``). ``names`` relabels the rows (e.g. ``"dgl_mt"`` -> ``"+MT"``)."""
+    names = names or {}
+    rows = {
+        names.get(key, str(key)): {ours: mean_std(summaries[key].get(metric) if key in summaries else None),
+                                   theirs: paper_value(value)}
+        for key, value in paper.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def sweep_versus_paper(
+    summaries: Mapping[str, Mapping[Hashable, Summary]],
+    paper: Mapping[str, Mapping[Hashable, float | None]],
+    ours: str,
+    theirs: str = "paper (CREMA-D)",
+    metric: str = "test_accuracy.multimodal",
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """A hyperparameter sweep (e.g. Table 4's alpha) as two rows per method, this run and the paper.
+
+    ``summaries[method][value]`` and ``paper[method][value]``; ``names`` maps this run's method
+    names to the paper's (e.g. ``{"joint_aux": "gblending"}``). Columns: the paper's sweep values.
+    """
+    names = names or {}
+    rows = {}
+    for method, runs in summaries.items():
+        reference = paper.get(names.get(method, method), {})
+        values = list(dict.fromkeys([*reference, *runs]))
+        rows[(method, ours)] = {v: mean_std(runs[v].get(metric) if v in runs else None) for v in values}
+        rows[(method, theirs)] = {v: paper_value(reference.get(v)) for v in values}
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna(MISSING)
+    table.index.names = ["method", "source"]
+    return table
+
+
+def heads_versus_paper(
+    summaries: Mapping[str, Summary],
+    paper: Mapping[str, Sequence[float | None]],
+    heads: Mapping[str, str],
+    ours: str,
+    theirs: str = "paper (CREMA-D)",
+) -> pd.DataFrame:
+    """Table 1-style rows (one per method in ``summaries``), each head's test accuracy, ours and the paper's.
+
+    ``heads`` maps this run's head names (``"multimodal"``, a modality) to column names, in the
+    order of the paper's tuples: ``paper[method]`` lists one number (or None) per head.
+    """
+    columns = pd.MultiIndex.from_product([list(heads.values()), [ours, theirs]])
+    rows = []
+    for method, summary in summaries.items():
+        reference = paper.get(method, (None,) * len(heads))
+        cells = []
+        for (head, _), value in zip(heads.items(), reference, strict=True):
+            cells += [mean_std(summary.get(f"test_accuracy.{head}")), paper_value(value)]
+        rows.append(cells)
+    return pd.DataFrame(rows, index=list(summaries), columns=columns)
+
+
+def epoch_curves(
+    runs: Sequence[Path],
+    column: str,
+    file: str = "history.csv",
+    modality: str | None = None,
+    scale: float = 1.0,
+    reduce: str = "mean",
+) -> pd.DataFrame:
+    """``column`` of each run folder's ``file`` against the epoch, one column per run, times ``scale``.
+
+    For ``diagnostics.csv`` give the ``modality``; its step-level rows are reduced per epoch
+    (``reduce``: ``"mean"`` or ``"median"``).
+    """
+    curves = {}
+    for run in runs:
+        frame = pd.read_csv(Path(run) / file)
+        if modality is not None:
+            frame = frame[frame["modality"] == modality]
+        curves[Path(run).name] = frame.groupby("epoch")[column].agg(reduce) * scale
+    return pd.DataFrame(curves)
+
+
+def phase_stats(curves: pd.DataFrame, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
+    """Per-epoch curves (one column per run) averaged over the first ``early`` and the last ``late``
+    epochs of each run, then summarised over runs: ``{"early": stats, "late": stats}`` (``mean``, ``std``, ``n``)."""
+    phases = {"early": curves.iloc[:early].mean(), "late": curves.iloc[-late:].mean()}
+    return {name: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else 0.0, "n": len(v)}
+            for name, v in phases.items()}
+
+
+def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
+    """:func:`phase_stats` of |g^Multi| / |g^Uni| at ``modality``'s encoder (per-epoch means from ``diagnostics.csv``)."""
+    multi = epoch_curves(runs, "grad_multimodal", "diagnostics.csv", modality)
+    uni = epoch_curves(runs, "grad_unimodal", "diagnostics.csv", modality)
+    return phase_stats(multi / uni, early, late)

@@ -1,0 +1,71 @@
+"""The gradient one training step writes into each parameter group, to compare methods on one batch.
+
+Eq. 15 writes DGL's objective as the pair ``[L^d, alpha * sum_m L^m]``: each loss is differentiated
+only with respect to its own group. :func:`compare_steps` puts that update beside another method's
+(e.g. ``joint_aux``, the sum ``L^Multi + alpha * sum_m L^m`` differentiated everywhere) group by group,
+on the same model and batch, without changing the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from .data import load_dataset
+from .methods import METHODS
+from .models import MultimodalClassifier, build_model
+
+
+def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
+    """The routing groups: ``"encoder <m>"`` per modality and ``"fusion"`` (fusion module and head)."""
+    return {**{f"encoder {m}": model.encoder_parameters(m) for m in model.modalities}, "fusion": model.fusion_parameters()}
+
+
+def step_gradients(model: MultimodalClassifier, method: str, batch: Mapping[str, Any], alpha: float) -> dict[str, Tensor]:
+    """The gradient ``method`` computes on ``batch``, flattened per group (zeros where none reaches).
+
+    Works on a copy: ``model``'s parameters, buffers and ``.grad`` are left as they were.
+    """
+    clone = copy.deepcopy(model)
+    clone.zero_grad(set_to_none=True)
+    METHODS.get(method)(alpha=alpha).compute_gradients(clone, batch)
+    return {
+        name: torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in params])
+        for name, params in parameter_groups(clone).items()
+    }
+
+
+def compare_steps(
+    model: MultimodalClassifier, batch: Mapping[str, Any], first: str, second: str, alpha: float
+) -> pd.DataFrame:
+    """Per group: the gradient norm under each method, their cosine, and ``|g_1 - g_2| / |g_1|``."""
+    a, b = step_gradients(model, first, batch, alpha), step_gradients(model, second, batch, alpha)
+    rows = {}
+    for group in a:
+        na, nb = a[group].norm().item(), b[group].norm().item()
+        rows[group] = {
+            f"|g| {first}": na,
+            f"|g| {second}": nb,
+            "cosine": torch.nn.functional.cosine_similarity(a[group], b[group], dim=0).item(),
+            "relative difference": (a[group] - b[group]).norm().item() / na if na > 0 else float("nan"),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def load_run_model(run: Path, checkpoint: str = "best.pt") -> MultimodalClassifier:
+    """The model a run folder saved (``best.pt``: the selected epoch), rebuilt from its ``metrics.json``.
+
+    For methods that keep all their parameters in the multimodal model (not ``unimodal``, whose
+    extra heads its ``setup`` attaches).
+    """
+    config = json.loads((Path(run) / "metrics.json").read_text())["config"]
+    info = load_dataset(config["dataset"], "val", profile=config["profile"], seed=config["data_seed"]).info
+    model = build_model(info, config["fusion"], width=config["width"], hidden=config["hidden"])
+    model.load_state_dict(torch.load(Path(run) / checkpoint, map_location="cpu", weights_only=False)["model"])
+    return model

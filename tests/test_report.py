@@ -1,0 +1,93 @@
+"""The book's "this run vs the paper" tables: mean ± std strings in percent beside the paper's numbers."""
+
+import matplotlib
+import pandas as pd
+
+from dglnb import paper, plots, report
+from dglnb.experiment import summarize
+
+matplotlib.use("Agg")
+
+
+def run(multi, easy, hard, probe_hard):
+    return {"test_accuracy": {"multimodal": multi, "easy": easy, "hard": hard}, "val_accuracy": {},
+            "linear_probe": {"easy": 0.7, "hard": probe_hard}}
+
+
+SUMMARY = summarize([run(0.88, 0.70, 0.30, 0.66), run(0.90, 0.72, 0.28, 0.68)])
+
+
+def test_mean_std_prints_percent_with_one_decimal():
+    assert report.mean_std({"mean": 0.879, "std": 0.0134}) == "87.9 ± 1.3"
+    assert report.mean_std({"mean": 0.879, "std": 0.0, "n": 1}) == "87.9"  # one seed: no spread
+    assert report.mean_std(None) == "-"
+
+
+def test_metric_table_has_one_row_per_run_and_one_column_per_metric():
+    table = report.metric_table({"vanilla": SUMMARY}, report.accuracy_metrics(["easy", "hard"]))
+    assert list(table.columns) == ["multimodal", "easy (zeroed head)", "hard (zeroed head)",
+                                   "easy (linear probe)", "hard (linear probe)"]
+    assert table.loc["vanilla", "multimodal"] == "89.0 ± 1.4"
+    assert table.loc["vanilla", "hard (linear probe)"] == "67.0 ± 1.4"
+
+
+def test_versus_paper_follows_the_paper_rows_and_marks_missing_runs():
+    table = report.versus_paper({"baseline": SUMMARY}, paper.TABLE3, ours="ours", names={"dgl_mt": "+MT"})
+    assert list(table.index) == ["baseline", "+MT", "dgl_ut", "dgl"]
+    assert table.loc["baseline"].tolist() == ["89.0 ± 1.4", "65.10"]
+    assert table.loc["+MT", "ours"] == "-" and table.loc["+MT", "paper (CREMA-D)"] == "73.31"
+
+
+def test_sweep_versus_paper_pairs_each_method_with_the_paper_row_it_names():
+    table = report.sweep_versus_paper({"joint_aux": {1: SUMMARY}}, paper.TABLE4, ours="ours",
+                                      names={"joint_aux": "gblending"})
+    assert list(table.columns) == [1, 2, 3, 4, 5]
+    assert table.loc[("joint_aux", "ours")].tolist() == ["89.0 ± 1.4", "-", "-", "-", "-"]
+    assert table.loc[("joint_aux", "paper (CREMA-D)"), 4] == "69.21"
+
+
+def test_run_label_names_profile_dataset_and_seed_count():
+    assert report.run_label("quick", "synthetic", [0, 1, 2]) == "this run (quick, synthetic, 3 seeds)"
+    assert report.run_label("quick", "synthetic", [0]) == "this run (quick, synthetic, 1 seed)"
+
+
+def write_run(folder, seed):
+    folder.mkdir()
+    pd.DataFrame({"epoch": [0, 1, 2], "test_hard": [0.1 * seed, 0.2, 0.3]}).to_csv(folder / "history.csv", index=False)
+    rows = [{"epoch": e, "step": 2 * e + k, "modality": m, "grad_multimodal": g * (1 if e == 0 else 0.5),
+             "grad_unimodal": g} for e in range(3) for k in range(2) for m, g in (("easy", 2.0), ("hard", 1.0 + k))]
+    pd.DataFrame(rows).to_csv(folder / "diagnostics.csv", index=False)
+
+
+def test_epoch_curves_has_one_column_per_run_indexed_by_epoch(tmp_path):
+    runs = [tmp_path / "seed0", tmp_path / "seed1"]
+    for seed, run in enumerate(runs):
+        write_run(run, seed)
+    history = report.epoch_curves(runs, "test_hard", scale=100)
+    assert list(history.columns) == ["seed0", "seed1"] and list(history.index) == [0, 1, 2]
+    assert history.loc[0].tolist() == [0.0, 10.0]
+    hard = report.epoch_curves(runs, "grad_unimodal", "diagnostics.csv", modality="hard", reduce="median")
+    assert hard.loc[1, "seed0"] == 1.5  # median of the epoch's two steps (1.0, 2.0)
+
+
+def test_ratio_by_phase_averages_multimodal_over_unimodal_gradient(tmp_path):
+    runs = [tmp_path / "seed0", tmp_path / "seed1"]
+    for seed, run in enumerate(runs):
+        write_run(run, seed)
+    phases = report.ratio_by_phase(runs, "easy", early=1, late=2)
+    assert phases["early"] == {"mean": 1.0, "std": 0.0, "n": 2}
+    assert phases["late"]["mean"] == 0.5
+
+
+def test_heads_versus_paper_puts_each_head_beside_the_paper_number():
+    table = report.heads_versus_paper({"vanilla": SUMMARY}, {"vanilla": (59.62, 36.71, 65.1)},
+                                      {"easy": "easy", "hard": "hard", "multimodal": "multimodal"}, ours="ours")
+    assert table.loc["vanilla", ("hard", "ours")] == "29.0 ± 1.4"
+    assert table.loc["vanilla", ("multimodal", "paper (CREMA-D)")] == "65.10"
+
+
+def test_curve_panels_draws_one_axis_per_panel(tmp_path):
+    curves = pd.DataFrame({"seed0": [1.0, 2.0], "seed1": [1.5, 2.5]})
+    fig = plots.curve_panels([("a", {"vanilla": curves}), ("b", {"dgl": curves, "vanilla": curves})], log=[False, True])
+    assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
+    assert len(fig.axes[1].get_lines()) == 2
