@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from dglnb import diagnostics, tables
+from dglnb import diagnostics, report
 from dglnb.data import load_dataset
 from dglnb.experiment import TrainConfig, load_trained, train
 
@@ -39,10 +39,10 @@ def test_eq8_on_run_reports_fractions_per_encoder(run_dir):
 
 
 def test_gradient_ratio_by_epoch_reads_the_diagnostics_log(run_dir):
-    table = diagnostics.gradient_ratio_by_epoch([run_dir / "diagnostics.csv"], epochs=[0])
+    table = diagnostics.gradient_ratio_by_epoch([run_dir], epochs=[0])
     assert list(table.index) == ["easy", "hard"] and list(table.columns) == ["epoch 0"]
 
 
 def test_mean_std_formats_each_group():
     rows = [{"g": "a", "x": 1.0}, {"g": "a", "x": 3.0}, {"g": "b", "x": 2.0}]
-    assert tables.mean_std(rows, by="g", digits=1)["x"].tolist() == ["2.0 ± 1.0", "2.0 ± 0.0"]
+    assert report.mean_std_table(rows, by="g", digits=1)["x"].tolist() == ["2.0 ± 1.0", "2.0 ± 0.0"]

@@ -4,7 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from dglnb import updates
-from dglnb.experiment import TrainConfig, train
 from tiny_models import VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.0
@@ -45,10 +44,3 @@ def test_compare_steps_leaves_the_model_untouched_and_tells_dgl_from_joint_aux()
                                                                         torch.ones(3, dtype=torch.float64))
     assert (diff["relative difference"] > 1e-3).all()
     assert list(diff.index) == ["encoder audio", "encoder visual", "fusion"]
-
-
-def test_load_run_model_restores_the_selected_model(tmp_path):
-    train(TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", out=tmp_path, progress=False))
-    model = updates.load_run_model(tmp_path)
-    saved = torch.load(tmp_path / "best.pt", weights_only=False)["model"]
-    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())

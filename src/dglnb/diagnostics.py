@@ -141,18 +141,29 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
     return fig
 
 
-def plot_gradient_ratio(csv_paths: list[Path], title: str = "") -> Figure:
-    """``grad_multimodal / grad_unimodal`` per encoder against the epoch, one thin line per run
-    (e.g. per seed) and their mean thick; eq. 8 says the ratio stays below 1."""
-    import matplotlib.pyplot as plt
+def gradient_ratio_curves(run_dirs: list[Path], modality: str) -> "pandas.DataFrame":
+    """``grad_multimodal / grad_unimodal`` at ``modality``'s encoder per epoch, one column per run."""
+    from .report import epoch_curves
+
+    multi = epoch_curves(run_dirs, "grad_multimodal", "diagnostics.csv", modality)
+    return multi / epoch_curves(run_dirs, "grad_unimodal", "diagnostics.csv", modality)
+
+
+def _modalities(run_dir: Path) -> list[str]:
     import pandas as pd
 
-    frames = [pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True) for p in csv_paths]
+    return list(dict.fromkeys(pd.read_csv(Path(run_dir) / "diagnostics.csv")["modality"]))
+
+
+def plot_gradient_ratio(run_dirs: list[Path], title: str = "") -> Figure:
+    """:func:`gradient_ratio_curves` per encoder against the epoch, one thin line per run (e.g. per
+    seed) and their mean thick; eq. 8 says the ratio stays below 1."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 3))
-    for i, m in enumerate(dict.fromkeys(frames[0].index.get_level_values("modality"))):
-        ratios = pd.concat([(f.loc[m, "grad_multimodal"] / f.loc[m, "grad_unimodal"]) for f in frames], axis=1)
-        for _, run in ratios.items():
-            ax.plot(run.index, run.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
+    for i, m in enumerate(_modalities(run_dirs[0])):
+        ratios = gradient_ratio_curves(run_dirs, m)
+        ax.plot(ratios.index, ratios.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
         ax.plot(ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}")
     ax.axhline(1, color="k", linewidth=0.8, linestyle="--")
     ax.set(yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title)
@@ -160,21 +171,16 @@ def plot_gradient_ratio(csv_paths: list[Path], title: str = "") -> Figure:
     return fig
 
 
-def gradient_ratio_by_epoch(csv_paths: list[Path], epochs: list[int]) -> "pandas.DataFrame":
-    """``grad_multimodal / grad_unimodal`` per encoder at the given epochs (negative counts from
-    the end), "mean ± std" over runs."""
-    import pandas as pd
-
-    from .tables import mean_std
+def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> "pandas.DataFrame":
+    """:func:`gradient_ratio_curves` at the given epochs (negative counts from the end), one row per
+    encoder, "mean ± std" over runs."""
+    from .report import mean_std_table
 
     rows = []
-    for p in csv_paths:
-        frame = pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True)
-        ratio = frame["grad_multimodal"] / frame["grad_unimodal"]
-        for m in dict.fromkeys(frame.index.get_level_values("modality")):
-            series = ratio.loc[m]
-            rows.append({"encoder": m, **{f"epoch {series.index[e]}": series.iloc[e] for e in epochs}})
-    return mean_std(rows, by="encoder")
+    for m in _modalities(run_dirs[0]):
+        ratios = gradient_ratio_curves(run_dirs, m)
+        rows += [{"encoder": m, **{f"epoch {ratios.index[e]}": ratios[run].iloc[e] for e in epochs}} for run in ratios]
+    return mean_std_table(rows, by="encoder")
 
 
 def eq8_on_run(run_dir: Path, split: str = "test") -> dict[str, dict[str, float]]:
@@ -195,7 +201,7 @@ def eq8_on_run(run_dir: Path, split: str = "test") -> dict[str, dict[str, float]
 
 def eq8_table_on_runs(run_dirs: list[Path], split: str = "test") -> "pandas.DataFrame":
     """:func:`eq8_on_run` over several runs (e.g. seeds): one row per modality, "mean ± std"."""
-    from .tables import mean_std
+    from .report import mean_std_table
 
     rows = [{"encoder": m, **fractions} for d in run_dirs for m, fractions in eq8_on_run(d, split).items()]
-    return mean_std(rows, by="encoder")
+    return mean_std_table(rows, by="encoder")

@@ -292,8 +292,13 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
     """
     if config.out is None:
         raise ConfigError("TrainConfig.out is required")
-    runs = [train(dataclasses.replace(config, seed=s, out=Path(config.out) / f"seed{s}")) for s in seeds]
+    runs = [train(dataclasses.replace(config, seed=s, out=out)) for s, out in zip(seeds, seed_run_dirs(config.out, seeds))]
     return {"runs": runs, "summary": summarize(runs)}
+
+
+def seed_run_dirs(out: Path, seeds: Sequence[int]) -> list[Path]:
+    """The run folders :func:`train_seeds` writes under ``out``, one per seed."""
+    return [Path(out) / f"seed{s}" for s in seeds]
 
 
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -28,6 +28,13 @@ def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: in
     return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
 
 
+def mean_std_table(rows: Sequence[Mapping[str, float | str]], by: str, digits: int = 3) -> pd.DataFrame:
+    """Group ``rows`` by column ``by``; every other column becomes ``"mean ± std"`` (population std)."""
+    grouped = pd.DataFrame(rows).groupby(by, sort=False)
+    fmt = f"{{:.{digits}f}}".format
+    return grouped.mean().map(fmt) + " ± " + grouped.std(ddof=0).map(fmt)
+
+
 def paper_value(value: float | None, digits: int = 2) -> str:
     """A paper number as printed (a percentage), ``"-"`` if the paper has none."""
     return MISSING if value is None else f"{value:.{digits}f}"
@@ -155,6 +162,6 @@ def phase_stats(curves: pd.DataFrame, early: int = 5, late: int = 10) -> dict[st
 
 def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
     """:func:`phase_stats` of |g^Multi| / |g^Uni| at ``modality``'s encoder (per-epoch means from ``diagnostics.csv``)."""
-    multi = epoch_curves(runs, "grad_multimodal", "diagnostics.csv", modality)
-    uni = epoch_curves(runs, "grad_unimodal", "diagnostics.csv", modality)
-    return phase_stats(multi / uni, early, late)
+    from .diagnostics import gradient_ratio_curves
+
+    return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)

@@ -9,17 +9,14 @@ on the same model and batch, without changing the model.
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .data import load_dataset
 from .methods import METHODS
-from .models import MultimodalClassifier, build_model
+from .models import MultimodalClassifier
 
 
 def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
@@ -56,16 +53,3 @@ def compare_steps(
             "relative difference": (a[group] - b[group]).norm().item() / na if na > 0 else float("nan"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def load_run_model(run: Path, checkpoint: str = "best.pt") -> MultimodalClassifier:
-    """The model a run folder saved (``best.pt``: the selected epoch), rebuilt from its ``metrics.json``.
-
-    For methods that keep all their parameters in the multimodal model (not ``unimodal``, whose
-    extra heads its ``setup`` attaches).
-    """
-    config = json.loads((Path(run) / "metrics.json").read_text())["config"]
-    info = load_dataset(config["dataset"], "val", profile=config["profile"], seed=config["data_seed"]).info
-    model = build_model(info, config["fusion"], width=config["width"], hidden=config["hidden"])
-    model.load_state_dict(torch.load(Path(run) / checkpoint, map_location="cpu", weights_only=False)["model"])
-    return model
