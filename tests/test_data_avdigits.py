@@ -14,7 +14,7 @@ EXPECTED_HASHES = {
     "labels": "a3c91c262eddcf7b",
     "split": "b09929bc17a894f0",
     "coarse": "c4d79648d13effd8",
-    "waves": "6f8b684a715606af",
+    "waves": "e0a9fa9bb486e0ed",
 }
 
 
@@ -54,7 +54,7 @@ def test_cache_is_reused_and_splits_are_disjoint_and_stratified(arrays):
 
 @pytest.mark.parametrize(
     "profile,audio,visual",
-    [("smoke", (1, 64, 24), (1, 16, 16)), ("quick", (1, 128, 48), (1, 32, 32)), ("full", (1, 257, 98), (1, 32, 32))],
+    [("smoke", (1, 64, 24), (1, 16, 16)), ("quick", (1, 64, 48), (1, 32, 32)), ("full", (1, 257, 98), (1, 32, 32))],
 )
 def test_items_follow_the_data_contract(arrays, profile, audio, visual):
     data = load_dataset("avdigits", "val", profile=profile)
@@ -66,10 +66,20 @@ def test_items_follow_the_data_contract(arrays, profile, audio, visual):
     assert data.info.kinds == {"audio": "spectrogram", "visual": "image"} and data.info.num_classes == 10
 
 
-def test_visual_is_coarse_audio_is_complete_and_both_complement(arrays):
+def test_each_modality_alone_is_well_above_chance_and_clearly_below_both(arrays):
     probes = linear_probes()
-    assert 0.6 < probes["visual"] < probes["audio"] < probes["audio+visual"]
-    assert probes["audio+visual"] - max(probes["visual"], probes["audio"]) > 0.05
+    assert min(probes["visual"], probes["audio"]) > 0.5  # chance is 0.1
+    assert probes["audio+visual"] - max(probes["visual"], probes["audio"]) > 0.1
+
+
+def test_the_visual_modality_is_learned_first(arrays, tmp_path):
+    """A fair imbalance benchmark: trained alone for one epoch, the image model is far ahead of the
+    audio model, although audio alone ends up at least as good (linear probes above)."""
+    from dglnb.experiment import TrainConfig, train
+
+    first_epoch = train(TrainConfig(dataset="avdigits", method="unimodal", profile="quick", epochs=1, milestones=(),
+                                    width=8, out=tmp_path, progress=False))["test_accuracy"]
+    assert first_epoch["visual"] > first_epoch["audio"] + 0.15, first_epoch
 
 
 def test_data_check_reports_the_cache(arrays, tmp_path):

@@ -1,10 +1,12 @@
 """The committed notebooks are the golden quick-profile runs: they must carry their outputs."""
 
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from dglnb import paper
 from dglnb.paths import repo_root
 
 NOTEBOOKS = sorted((repo_root() / "notebooks").glob("*.ipynb"))
@@ -47,3 +49,51 @@ def test_a_notebook_without_outputs_is_caught(tmp_path):
     ]
     nbformat.write(nb, tmp_path / "x.ipynb")
     assert golden_problems(tmp_path / "x.ipynb") == ["2 code cell(s) have no stored outputs"]
+
+
+# ----------------------------------------------------------------------------- numbers in prose
+GLUED = re.compile(r"\{glue:[a-z]+\}`[^`]*`")  # myst-nb glue roles: the number comes from the run
+NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`|\]\([^)]*\)|§\s*\d+(\.\d+)*", re.S)  # math, code, links, §
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*%|(?<![\w.])\d+\.\d+(?![\w.])")
+
+
+def paper_numbers() -> set[str]:
+    """Every number of dglnb.paper as printed (two decimals), and with one."""
+    values: list[float] = []
+
+    def collect(x):
+        if isinstance(x, dict):
+            for v in x.values():
+                collect(v)
+        elif isinstance(x, (tuple, list)):
+            for v in x:
+                collect(v)
+        elif isinstance(x, float):
+            values.append(x)
+
+    for name in dir(paper):
+        if name.isupper():
+            collect(getattr(paper, name))
+    return {f"{v:.2f}" for v in values} | {f"{v:.1f}" for v in values}
+
+
+def unglued_numbers(markdown: str, allowed: set[str]) -> list[str]:
+    """Decimal numbers and percentages in ``markdown`` that are neither glued nor the paper's."""
+    prose = NOT_PROSE.sub(" ", GLUED.sub(" ", markdown))
+    found = [m.group(0) for m in NUMBER.finditer(prose)]
+    return [n for n in found if n.rstrip(" %") not in allowed]
+
+
+def test_prose_number_check_catches_typed_results_and_allows_glue_paper_and_math():
+    allowed = {"77.48"}
+    text = ("DGL reaches {glue:text}`dgl_acc:.1f` % against the paper's 77.48 %; $x = 0.5$, `lr=0.01`, §3.1. "
+            "Vanilla gets 87.9 %, a gain of 4 %.")
+    assert unglued_numbers(text, allowed) == ["87.9 %", "4 %"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_numbers_in_prose_are_glued_from_the_run_or_the_papers(path):
+    nb = nbformat.read(path, as_version=4)
+    allowed = paper_numbers()
+    typed = [n for c in nb.cells if c.cell_type == "markdown" for n in unglued_numbers(c.source, allowed)]
+    assert not typed, f"{path.name} types these numbers in its prose; glue them from the run: {typed}"

@@ -49,13 +49,20 @@ def tolerance(golden: Mapping[str, float], now: Mapping[str, float]) -> float:
     return SIGMAS * math.sqrt(variance_of_mean(golden) + variance_of_mean(now))
 
 
-def regression(profile: str, notebook: str, summaries: Mapping[str, Summary]) -> None:
+def checked(profile: str, sizes: str | None = None) -> bool:
+    """Whether a notebook's trained numbers are checked: in the quick profile at its own run sizes
+    (the setting of the committed goldens), not in the full profile nor with ``sizes="smoke"``."""
+    return profile == "quick" and sizes is None
+
+
+def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], sizes: str | None = None) -> None:
     """Record (under ``make golden``) or check this run's quick-profile summaries against the goldens.
 
-    ``summaries`` maps a label ("vanilla", "dgl alpha=3", ...) to a summary. Only the quick profile is
-    checked: it is the one whose goldens are committed. A failure names every metric out of tolerance.
+    ``summaries`` maps a label ("vanilla", "dgl alpha=3", ...) to a summary. Only the quick profile at
+    its own sizes is checked (:func:`checked`): it is the one whose goldens are committed. A failure
+    names every metric out of tolerance.
     """
-    if profile != "quick":
+    if not checked(profile, sizes):
         return
     path = goldens_path(notebook)
     recorded = {label: {name: dict(stats) for name, stats in summary.items()} for label, summary in summaries.items()}
@@ -86,9 +93,11 @@ class Claim:
 
     statement: str
     metric: str
-    gap: float  # mean(better) - mean(worse), a fraction
+    gap: float  # mean(better) - mean(worse), in the metric's units (accuracy: a fraction)
     spread: float  # pooled seed std, floored at CLAIM_STD_FLOOR
     sigmas: float
+    scale: float = 100.0  # how the gap is shown: fractions as points of percentage ...
+    unit: str = " points"  # ... by default
 
     @property
     def holds(self) -> bool:
@@ -101,21 +110,24 @@ class Claim:
     def describe(self) -> str:
         """E.g. ``"reproduced: +1.3 points, 4.1 x the seed std (0.3 points)"``."""
         ratio = self.gap / self.spread
-        return (f"{self.verdict}: {100 * self.gap:+.1f} points, {ratio:.1f} x the seed std "
-                f"({100 * self.spread:.1f} points; the claim needs more than {self.sigmas:g} x)")
+        digits = 1 if self.scale == 100.0 else 2
+        return (f"{self.verdict}: {self.scale * self.gap:+.{digits}f}{self.unit}, {ratio:.1f} x the seed std "
+                f"({self.scale * self.spread:.{digits}f}{self.unit}; the claim needs more than {self.sigmas:g} x)")
 
 
-def claim(statement: str, better: Summary, worse: Summary, metric: str, sigmas: float = 2.0) -> Claim:
+def claim(statement: str, better: Summary, worse: Summary, metric: str, sigmas: float = 2.0,
+          scale: float = 100.0, unit: str = " points") -> Claim:
     """The claim ``statement``: ``better``'s ``metric`` exceeds ``worse``'s by more than ``sigmas`` x the
-    pooled seed std ``sqrt((s_better**2 + s_worse**2) / 2)``."""
+    pooled seed std ``sqrt((s_better**2 + s_worse**2) / 2)``. ``scale`` and ``unit`` only change how the
+    gap is described (for a ratio: ``scale=1, unit=""``)."""
     a, b = better[metric], worse[metric]
     spread = max(math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2), CLAIM_STD_FLOOR)
-    return Claim(statement, metric, a["mean"] - b["mean"], spread, sigmas)
+    return Claim(statement, metric, a["mean"] - b["mean"], spread, sigmas, scale, unit)
 
 
-def require(claims: Sequence[Claim], profile: str) -> None:
-    """Assert every claim in the quick profile (the book's checked setting); report only elsewhere."""
-    if profile != "quick":
+def require(claims: Sequence[Claim], profile: str, sizes: str | None = None) -> None:
+    """Assert every claim where the numbers are checked (:func:`checked`); report only elsewhere."""
+    if not checked(profile, sizes):
         return
     failed = [f"{c.statement} ({c.metric}): {c.describe()}" for c in claims if not c.holds]
     assert not failed, "claims the quick profile is checked for do not hold:\n" + "\n".join(failed)

@@ -35,5 +35,12 @@ def cache_dir() -> Path:
 
 
 def runs_dir(profile: str, name: str) -> Path:
-    """Where a notebook's training runs go: ``build/runs/<profile>/<name>`` (never in git)."""
-    return repo_root() / "build" / "runs" / profile / name
+    """Where training runs go: ``build/runs/<profile>/<name>`` (never in git); ``DGLNB_RUNS``
+    overrides ``build/runs``."""
+    return Path(os.environ.get("DGLNB_RUNS") or repo_root() / "build" / "runs") / profile / name
+
+
+def dataset_root(data_root: Path | str | None, dataset: str) -> Path | None:
+    """``DATA_ROOT/<dataset>``, the folder ``data_prep/<dataset>.py --out DATA_ROOT/<dataset>`` writes;
+    None without a ``data_root`` (the embedded datasets need none)."""
+    return None if data_root is None else Path(data_root) / dataset

@@ -18,6 +18,16 @@ Summary = Mapping[str, Mapping[str, float]]
 MISSING = "-"
 
 
+class Plain:
+    """Text that displays as itself, without quotes: for myst-nb ``glue`` of a formatted string."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: int = 1) -> str:
     """``"87.9 ± 1.3"`` from one summary entry (scaled, e.g. fractions to percent); ``"87.9"`` for a
     single run (no spread to report); ``"-"`` if None."""
@@ -165,3 +175,30 @@ def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: in
     from .diagnostics import gradient_ratio_curves
 
     return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)
+
+
+def encoder_measures(methods: Mapping[str, Summary], alone: Summary,
+                     modalities: Sequence[str]) -> dict[str, dict[str, Mapping[str, float] | None]]:
+    """Three measures of each modality's encoder, ``{measure: {modality: stats}}``: the model of that
+    modality trained alone (``alone``, the paper's unimodal baseline), and inside each multimodal
+    model of ``methods`` the shared head with the other modalities zeroed and a linear probe on
+    frozen features. :func:`measures_table` prints it, :func:`dglnb.plots.measure_bars` draws it."""
+    measures = {"trained alone": {m: alone.get(f"test_accuracy.{m}") for m in modalities}}
+    for method, summary in methods.items():
+        measures[f"{method}: zeroed head"] = {m: summary.get(f"test_accuracy.{m}") for m in modalities}
+        measures[f"{method}: linear probe"] = {m: summary.get(f"linear_probe.{m}") for m in modalities}
+    return measures
+
+
+def measures_table(measures: Mapping[str, Mapping[str, Mapping[str, float] | None]]) -> pd.DataFrame:
+    """``{column: {row: stats}}`` as a table of ``mean ± std`` in %."""
+    return pd.DataFrame({col: {row: mean_std(stats) for row, stats in rows.items()} for col, rows in measures.items()})
+
+
+RUN_SETTINGS = ("dataset", "fusion", "profile", "width", "optimizer", "lr", "batch_size", "epochs", "milestones",
+                "alpha", "selection")
+
+
+def run_settings(config: object) -> str:
+    """The settings that define a chapter's runs, one line (from a resolved TrainConfig)."""
+    return ", ".join(f"{name}={getattr(config, name)!r}" for name in RUN_SETTINGS)

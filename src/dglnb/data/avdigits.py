@@ -7,17 +7,20 @@ The built-in imbalance (recipe in :class:`Recipe`):
   levels (then shown at 32x32), so a small model reads it in a few epochs, but shapes such as
   3/9/5 or 1/7 blur together;
 * audio - complete but noisy and slow: every digit is spoken (several voices, pitches, speeds, a
-  random onset) under background noise at a random SNR, so the class is always there, but a model
-  must learn time-frequency patterns through the noise.
+  random onset) under background noise at a random SNR of -9 to 0 dB, so the class is always
+  there, but a model must learn time-frequency patterns through the noise.
+
+Version 2 lowered the SNR range from -6..3 dB: with the cleaner audio a jointly trained model
+reached about 97 % and left DGL no room to show a difference beyond the seed spread.
 
 Generation is deterministic (espeak-ng runs the ordered requests in one fresh subprocess, numpy
-draws come from one seeded generator) and cached under ``cache_dir()/avdigits-v1``.
+draws come from one seeded generator) and cached under ``cache_dir()/avdigits-v2-seed<seed>``.
 Splits are stratified and fixed: 60 % train, 10 % val, 30 % test (1,077 / 180 / 540).
 
 Input sizes per profile (``INPUT_SIZES``): ``full`` gives the stored 1x257x98 spectrogram (the
-paper's window and hop over 1 s) and a 1x32x32 image; ``quick`` average-pools the spectrogram 2x2
-and keeps 48 frames (1x128x48) so a narrow ResNet trains in minutes on two cores; ``smoke`` pools
-4x4 (1x64x24) with 1x16x16 images. Spectrograms are standardised with the training split's
+paper's window and hop over 1 s) and a 1x32x32 image; ``quick`` average-pools the spectrogram 4x
+in frequency and 2x in time and keeps 48 frames (1x64x48) so a narrow ResNet trains in well under a
+minute on two cores; ``smoke`` pools 4x4 (1x64x24) with 1x16x16 images. Spectrograms are standardised with the training split's
 mean and std.
 """
 
@@ -40,12 +43,13 @@ from .audio import SpectrogramSpec, resample, spectrogram
 from .espeak import Utterance, synthesize
 from .prep import stratified_split
 
-VERSION = "avdigits-v1"
+VERSION = "avdigits-v2"
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 VOICES = ("en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-rp", "en+m3", "en-us+f2", "en+f4", "en+croak")
 SPEC = SpectrogramSpec("avdigits", 16_000, 1.0, 512, 159, center=False)  # the paper's STFT on 1 s: 257x98
-# profile -> (spectrogram pooling factor, frames kept after pooling, image side)
-INPUT_SIZES: dict[str, tuple[int, int, int]] = {"smoke": (4, 24, 16), "quick": (2, 48, 32), "full": (1, 98, 32)}
+# profile -> (spectrogram pooling (frequency, time), frames kept after pooling, image side)
+INPUT_SIZES: dict[str, tuple[tuple[int, int], int, int]] = {
+    "smoke": ((4, 4), 24, 16), "quick": ((4, 2), 48, 32), "full": ((1, 1), 98, 32)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class Recipe:
     seed: int = 0
     block: int = 2  # visual coarsening: average over block x block pixels ...
     levels: int = 3  # ... then keep this many grey levels
-    snr_db: tuple[float, float] = (-6.0, 3.0)  # speech-to-noise ratio range, uniform
+    snr_db: tuple[float, float] = (-9.0, 0.0)  # speech-to-noise ratio range, uniform
     pitch: tuple[int, int] = (20, 80)
     rate: tuple[int, int] = (130, 260)  # words per minute
     val_share: float = 0.1
@@ -158,7 +162,7 @@ class AVDigits(Dataset):
         pool, frames, side = INPUT_SIZES[profile]
         train = arrays["split"] == 0
         specs = torch.from_numpy(np.asarray(arrays["spectrograms"][index], dtype=np.float32))[:, None]
-        if pool > 1:
+        if pool != (1, 1):
             specs = F.avg_pool2d(specs, pool)
         train_specs = arrays["spectrograms"][train]
         mean, std = float(np.mean(train_specs, dtype=np.float64)), float(np.std(train_specs, dtype=np.float64))
