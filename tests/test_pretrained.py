@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from dglnb.errors import ConfigError, WeightsError
+from dglnb import experiment
 from dglnb.experiment import TrainConfig, train
 from dglnb.models import build_model
 from dglnb.models.pretrained import load_pretrained_encoders
@@ -124,3 +125,12 @@ def test_a_run_loads_the_file_and_stops_with_its_error(weights_file, tmp_path):
                          out=tmp_path / "run", progress=False)
     with pytest.raises(WeightsError, match="the model has no ResNet18 encoder"):
         train(config)
+
+
+def test_a_run_at_width_64_starts_from_the_file(weights_file, tmp_path, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(experiment, "load_pretrained_encoders",
+                        lambda model, path: loaded.append(load_pretrained_encoders(model, path)))
+    train(TrainConfig(dataset="rgbd_scenes", method="dgl", profile="smoke", width=64, pretrained=weights_file,
+                      out=tmp_path / "run", progress=False))
+    assert loaded == [["rgb", "depth"]]

@@ -97,6 +97,13 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
         quick=dict(optimizer="adam", lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10),
         full=dict(optimizer="adam", lr=1e-2, batch_size=8, epochs=300, milestones=()),
     ),
+    # Embedded RGB-D scenes (rgbd_scenes): the same segmenter, narrow, on 32x32 scenes; Adam as for NYUv2.
+    "rgbd_scenes": dict(
+        smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=4, max_steps=2, threads=1),
+        quick=dict(optimizer="adam", lr=3e-3, width=8, batch_size=16, epochs=20, milestones=(), diag_every=30,
+                   eval_batch_size=120, threads=1),
+        full=dict(optimizer="adam", lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
+    ),
 }
 
 
