@@ -40,6 +40,12 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "full": dict(dataset="cremad", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0, 1, 2),
                      sweep_epochs=None),
     },
+    # notebook 07: Table 5's rows (vanilla = the fusion baseline, dgl, unimodal) and the scenes of its figure.
+    "segmentation": {
+        "smoke": dict(dataset="rgbd_scenes", seeds=(0,), figure_scenes=(0, 1)),
+        "quick": dict(dataset="rgbd_scenes", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
+        "full": dict(dataset="nyuv2", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
+    },
     "training_dynamics": {
         "smoke": dict(dataset="synthetic", seeds=(0,), paper_names={"easy": "audio", "hard": "visual"}),
         "quick": dict(dataset="synthetic", seeds=(0, 1, 2), paper_names={"easy": "audio", "hard": "visual"}),
@@ -100,8 +106,8 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     # Embedded RGB-D scenes (rgbd_scenes): the same segmenter, narrow, on 32x32 scenes; Adam as for NYUv2.
     "rgbd_scenes": dict(
         smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=4, max_steps=2, threads=1),
-        quick=dict(optimizer="adam", lr=3e-3, width=8, batch_size=16, epochs=20, milestones=(), diag_every=30,
-                   eval_batch_size=120, threads=1),
+        quick=dict(optimizer="adam", lr=3e-3, width=8, batch_size=16, epochs=12, milestones=(), diag_every=20,
+                   eval_batch_size=80, threads=1),
         full=dict(optimizer="adam", lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
     ),
 }

@@ -29,6 +29,7 @@ class DatasetInfo:
     num_classes: int
     task: str = "classification"  # or "segmentation"
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per-sample tensor shapes
+    class_names: tuple[str, ...] = ()  # by class index, where the dataset names its classes
 
 
 DATASETS: Registry[Callable] = Registry("dataset")

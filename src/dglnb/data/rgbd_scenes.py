@@ -50,7 +50,7 @@ CLASSES = ("wall", "floor", "picture", "cabinet", "red_cushion", "blue_cushion")
 WALL, FLOOR, PICTURE, CABINET, RED, BLUE = range(len(CLASSES))
 DATA_SEED = 0
 SIDES = {"smoke": 32, "quick": 32, "full": 64}  # image side in pixels
-SIZES = {"smoke": (16, 8, 8), "quick": (480, 120, 240), "full": (4000, 500, 1000)}  # train, val, test
+SIZES = {"smoke": (16, 8, 8), "quick": (320, 64, 160), "full": (4000, 500, 1000)}  # train, val, test
 _SPLIT_INDEX = {"train": 0, "val": 1, "test": 2}
 COLOURS = {  # per-channel uniform ranges of an object's colour
     PICTURE: ((0.3, 0.85), (0.45, 0.85), (0.1, 0.4)),
@@ -130,7 +130,7 @@ def load_rgbd_scenes(split: str, *, profile: str = "quick", data_root: Path | No
     n = SIZES.get(profile, SIZES["quick"])[_SPLIT_INDEX[split]]
     arrays = generate(n, split, side, seed)
     info = DatasetInfo(name="rgbd_scenes", modalities=("rgb", "depth"), kinds={"rgb": "image", "depth": "image"},
-                       num_classes=len(CLASSES), task="segmentation",
+                       num_classes=len(CLASSES), task="segmentation", class_names=CLASSES,
                        shapes={"rgb": (3, side, side), "depth": (1, side, side)})
     inputs = {"rgb": normalise_rgb(torch.from_numpy(arrays["rgb"])),
               "depth": torch.from_numpy(arrays["depth"])[:, None] / DEPTH_SCALE}
