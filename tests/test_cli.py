@@ -31,6 +31,8 @@ def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
     (["--fusion", "attention"], "unknown fusion 'attention'; valid fusions: concat, film, gated, sum"),
     (["--batch-size", "0"], "batch_size must be an integer >= 1; got 0"),
     (["--num-workers", "-1"], "num_workers must be an integer >= 0; got -1"),
+    (["--pretrained", "/no/such.pth"], "pretrained must be an existing file: a torchvision ResNet18 state dict "
+                                       "saved with torch.save, or None; got '/no/such.pth'"),
 ])
 def test_an_invalid_argument_is_one_line_with_status_2(tmp_path, capsys, args, message):
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path / "run"), *args], capsys)

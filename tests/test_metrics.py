@@ -30,6 +30,22 @@ def test_miou_matches_the_hand_computed_example():
     assert result["pixel_accuracy"] == pytest.approx(3 / 5)
 
 
+def test_miou_averages_over_classes_in_ground_truth_or_prediction():
+    """Class 3 is absent from the ground truth but predicted on a labelled pixel: IoU 0, and it counts.
+    Class 2 is predicted only on an unlabelled pixel: absent from both, so it does not count.
+
+        gt   0 0 1 1 | 1 255 255 0     class 0: TP 2, FP 1, FN 1 -> 1/2;  class 1: TP 2, FP 0, FN 1 -> 2/3
+        pred 0 3 1 1 | 0  2   3  0     class 3: TP 0, FP 1, FN 0 -> 0;    mIoU = (1/2 + 2/3 + 0) / 3 = 7/18
+
+    (Over ground-truth classes only it would be 7/12; over all four with absent ones as 0, 7/24.)
+    """
+    target = torch.tensor([[[0, 0, 1, 1], [1, IGNORE_INDEX, IGNORE_INDEX, 0]]])
+    pred = torch.tensor([[[0, 3, 1, 1], [0, 2, 3, 0]]])
+    scores = SegmentationScores()
+    scores.update(one_hot_logits(pred), target)
+    assert scores.result() == {"miou": pytest.approx(7 / 18), "pixel_accuracy": pytest.approx(4 / 6)}
+
+
 def test_the_confusion_matrix_skips_unlabelled_pixels():
     confusion = confusion_matrix(PRED, TARGET, NUM_CLASSES)
     assert confusion.sum() == 5

@@ -3,8 +3,11 @@ routing checks of test_routing.py catch it (and pass on the unbroken code)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
+from dglnb.methods import dgl
 from dglnb.methods.dgl import DGL
 from dglnb.models import MultimodalClassifier
 from test_routing import ROUTING_CHECKS
@@ -30,12 +33,18 @@ def alpha_ignored(monkeypatch):
     monkeypatch.setattr(DGL, "alpha", property(lambda self: 1.0, lambda self, value: None), raising=False)
 
 
+def unimodal_passes_update_running_stats(monkeypatch):
+    """The zeroed passes run in training mode with batch norm updating its running statistics."""
+    monkeypatch.setattr(dgl, "frozen_running_stats", lambda module: contextlib.nullcontext())
+
+
 # mutant -> checks that must fail on it (each name is a prefix of ROUTING_CHECKS keys)
 MUTANTS = {
     multimodal_loss_reaches_the_encoders: ["encoder gradient", "routes [dgl-", "paper formulation"],
     unimodal_loss_reaches_the_fusion: ["fusion gradient", "routes [dgl-", "paper formulation"],
     other_modalities_not_zeroed: ["encoder gradient", "routes [dgl-", "paper formulation"],
     alpha_ignored: ["encoder gradient", "routes [dgl-", "paper formulation"],
+    unimodal_passes_update_running_stats: ["batchnorm [dgl-"],
 }
 
 

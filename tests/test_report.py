@@ -91,3 +91,18 @@ def test_curve_panels_draws_one_axis_per_panel(tmp_path):
     fig = plots.curve_panels([("a", {"vanilla": curves}), ("b", {"dgl": curves, "vanilla": curves})], log=[False, True])
     assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
     assert len(fig.axes[1].get_lines()) == 2
+
+
+def test_segmentation_rows_put_fused_models_then_each_unimodal_model_beside_the_paper():
+    fused = {"mIoU": {"mean": 0.7, "std": 0.01, "n": 3}, "pixel": {"mean": 0.9, "std": 0.02, "n": 3},
+             "rgb": {"mean": 0.5, "std": 0.0, "n": 3}, "depth": {"mean": 0.3, "std": 0.0, "n": 3}}
+    summary = {"test_accuracy.multimodal": fused["mIoU"], "test_pixel_accuracy.multimodal": fused["pixel"],
+               "test_accuracy.rgb": fused["rgb"], "test_accuracy.depth": fused["depth"]}
+    unimodal = {"test_accuracy.rgb": fused["rgb"], "test_pixel_accuracy.rgb": fused["pixel"],
+                "test_accuracy.depth": fused["depth"], "test_pixel_accuracy.depth": fused["pixel"]}
+    table = report.segmentation_versus_paper({"vanilla": summary}, unimodal, ["rgb", "depth"],
+                                             {"from_scratch": {"esanet": 38.59}}, ours="ours",
+                                             names={"vanilla": "baseline"}, paper_names={"vanilla": "esanet"})
+    assert list(table.index) == ["baseline", "rgb only", "depth only"]
+    assert table.loc["baseline"].tolist() == ["70.0 ± 1.0", "90.0 ± 2.0", "50.0 ± 0.0", "30.0 ± 0.0", "38.59"]
+    assert table.loc["depth only"].tolist() == ["30.0 ± 0.0", "90.0 ± 2.0", "-", "-", "-"]

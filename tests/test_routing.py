@@ -1,5 +1,7 @@
 """DGL's gradient routing (eq. 9-15), its ablations, and the paper's detach formulation.
 
+The same checks cover late fusion and the RGB-D segmenter (per-pixel losses, the other modality zeroed
+at every scale), and batch norm: only the multimodal forward pass may update running statistics.
 Each check is a plain function that asserts; the tests below run it over its configurations, and
 ``ROUTING_CHECKS`` lists every (name, call) pair so test_mutations.py can run the same checks
 against deliberately broken versions of DGL and show that each break is caught.
@@ -14,23 +16,47 @@ from typing import Callable
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
-from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, VECTORS, grads, make_batch, tiny_model
+from dglnb.models import MultimodalClassifier
+from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, RGBD, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
 ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
-ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")]
-ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum"]
+ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum"), (RGBD, "concat")]
+ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum", "rgbd"]
+GRADIENT_CONFIGS, GRADIENT_IDS = [*CONFIGS, (RGBD, "concat")], [*CONFIG_IDS, "rgbd"]
+# models with batch norm in the fusion parameters (concat + batch norm for classification; and in the
+# encoders, except for vectors)
+BATCHNORM_INFOS = {"vectors-bn": VECTORS, "av-bn": AUDIO_VISUAL, "rgbd": RGBD}
 PAPER_INFOS = [VECTORS, AUDIO_VISUAL]
 PAPER_IDS = ["vectors", "av"]
 
 
 def unimodal_loss(model, batch, m):
     """L^m of eq. 11-14, from a fresh forward pass."""
-    return F.cross_entropy(model(batch, zero=[n for n in model.modalities if n != m]), batch["label"])
+    return model.loss(model(batch, zero=[n for n in model.modalities if n != m]), batch["label"])
+
+
+def with_batchnorm_fusion(model: MultimodalClassifier) -> MultimodalClassifier:
+    """``model`` (concat fusion) with a batch norm over the joint vector before its head."""
+    head = model.fusion.head
+    model.fusion.head = nn.Sequential(nn.BatchNorm1d(head.in_features), head).to(head.weight)
+    return model
+
+
+def batchnorm_model(info: DatasetInfo) -> MultimodalClassifier:
+    """A tiny model for ``info`` with batch norm in its fusion and random running statistics."""
+    model = tiny_model(info) if info.task == "segmentation" else with_batchnorm_fusion(tiny_model(info))
+    with torch.no_grad():
+        for layer in model.modules():
+            if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                layer.running_mean.normal_()
+                layer.running_var.uniform_(0.5, 2.0)
+    return model
 
 
 def run(method_name, model, batch):
@@ -58,7 +84,7 @@ def check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info: DatasetInf
 def check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info: DatasetInfo, fusion: str) -> None:
     model, batch = tiny_model(info, fusion), make_batch(info)
     feats = {m: z.detach() for m, z in model.encode(batch).items()}
-    expected = grads(F.cross_entropy(model.fuse(feats), batch["label"]), model.fusion_parameters())
+    expected = grads(model.loss(model.fuse(feats), batch["label"]), model.fusion_parameters())
     run("dgl", model, batch)
     assert_grads(model.fusion_parameters(), expected)
 
@@ -91,7 +117,7 @@ def check_each_loss_reaches_exactly_the_groups_its_method_names(method: str, inf
     multi_to_encoders, unimodal_to_fusion = ROUTES[method]
     model, batch = tiny_model(info, fusion), make_batch(info)
     fusion_params = model.fusion_parameters()
-    loss_multi = F.cross_entropy(model(batch), batch["label"])
+    loss_multi = model.loss(model(batch), batch["label"])
     expected_fusion = grads(loss_multi, fusion_params)
     expected_encoders = {}
     for m in model.modalities:
@@ -106,6 +132,19 @@ def check_each_loss_reaches_exactly_the_groups_its_method_names(method: str, inf
     assert_grads(fusion_params, expected_fusion)
     for m in model.modalities:
         assert_grads(model.encoder_parameters(m), expected_encoders[m])
+
+
+def check_running_stats_come_from_the_multimodal_pass_alone(method: str, info: DatasetInfo) -> None:
+    """After one step, every batch-norm buffer equals that after one multimodal forward pass in training mode."""
+    model, batch = batchnorm_model(info), make_batch(info)
+    reference = copy.deepcopy(model)
+    with torch.no_grad():
+        reference(batch)
+    changed = [n for n, b in model.named_buffers() if not torch.equal(b, dict(reference.named_buffers())[n])]
+    assert any("fusion" in n for n in changed)  # the multimodal pass does update the fusion's statistics
+    run(method, model, batch)
+    for (n, b), (_, expected) in zip(model.named_buffers(), reference.named_buffers(), strict=True):
+        torch.testing.assert_close(b, expected, rtol=0, atol=0, msg=f"{n} differs")
 
 
 def check_joint_aux_is_the_plain_sum_of_losses() -> None:
@@ -130,18 +169,20 @@ ROUTING_CHECKS: dict[str, Callable[[], None]] = {
     **{f"routes [{method}-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, method, *c)
        for method in ROUTES for c, i in zip(ROUTE_CONFIGS, ROUTE_IDS) if c[0] is not AUDIO_VISUAL},
     "joint_aux sum": check_joint_aux_is_the_plain_sum_of_losses,
+    **{f"batchnorm [{method}-{name}]": partial(check_running_stats_come_from_the_multimodal_pass_alone, method, info)
+       for method in ROUTES for name, info in BATCHNORM_INFOS.items() if info is not AUDIO_VISUAL},
 }
 
 
 # ----------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS, ids=GRADIENT_IDS)
 def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
     check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion)
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS, ids=GRADIENT_IDS)
 def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
     check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion)
 
@@ -159,6 +200,12 @@ def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fus
 
 def test_joint_aux_is_the_plain_sum_of_losses():
     check_joint_aux_is_the_plain_sum_of_losses()
+
+
+@pytest.mark.parametrize("method", ROUTES)
+@pytest.mark.parametrize("info", BATCHNORM_INFOS.values(), ids=BATCHNORM_INFOS)
+def test_running_stats_come_from_the_multimodal_pass_alone(method, info):
+    check_running_stats_come_from_the_multimodal_pass_alone(method, info)
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from dglnb.data import DATASETS, DatasetInfo
+from dglnb.data import DATASETS
 from dglnb.engine import build_optimizer
 from dglnb.experiment import TrainConfig, train
 from dglnb.methods import METHODS
@@ -20,31 +20,15 @@ from dglnb.metrics import IGNORE_INDEX
 from dglnb.models import RGBDSegmenter, build_model
 from dglnb.models.resnet import ResNet18
 from dglnb.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
-from tiny_models import grads, tiny_model
+import tiny_models
+from tiny_models import RGBD, tiny_model
 
 ALPHA = 2.5
-RGBD = DatasetInfo("tiny_rgbd", ("rgb", "depth"), {"rgb": "image", "depth": "image"}, 5, task="segmentation",
-                   shapes={"rgb": (3, 32, 32), "depth": (1, 32, 32)})
 
 
 def make_batch(n: int = 2, seed: int = 1) -> dict:
-    """Random images and labels, about a fifth of the pixels unlabelled."""
-    g = torch.Generator().manual_seed(seed)
-    batch: dict = {m: torch.randn(n, *RGBD.shapes[m], generator=g, dtype=torch.float64) for m in RGBD.modalities}
-    label = torch.randint(RGBD.num_classes, (n, 32, 32), generator=g)
-    batch["label"] = label.masked_fill(torch.rand(n, 32, 32, generator=g) < 0.2, IGNORE_INDEX)
-    batch["id"] = [str(i) for i in range(n)]
-    return batch
-
-
-def unimodal_loss(model, batch, m):
-    """L^m from a fresh forward pass: the whole network with the other modality zeroed at every scale."""
-    return model.loss(model(batch, zero=[n for n in model.modalities if n != m]), batch["label"])
-
-
-def assert_grads(params, expected):
-    for p, g in zip(params, expected, strict=True):
-        torch.testing.assert_close(p.grad, g)
+    """Random RGB-D images and labels, about a fifth of the pixels unlabelled."""
+    return tiny_models.make_batch(RGBD, n, seed)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -112,26 +96,8 @@ def test_segmentation_has_no_choice_of_fusion():
         build_model(RGBD, "film", width=4)
 
 
-# ----------------------------------------------------------------------------- DGL's routing (eq. 9-14)
-
-
-def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient():
-    model, batch = tiny_model(RGBD), make_batch()
-    expected = {m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
-                for m in model.modalities}
-    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, batch)
-    for m in model.modalities:
-        assert_grads(model.encoder_parameters(m), expected[m])
-        assert any(g.abs().sum() > 0 for g in expected[m])
-
-
-def test_dgl_fusion_gradient_is_the_multimodal_gradient_on_detached_features():
-    model, batch = tiny_model(RGBD), make_batch()
-    reference = copy.deepcopy(model)
-    feats = {m: z.detach() for m, z in reference.encode(batch).items()}
-    expected = grads(reference.loss(reference.fuse(feats), batch["label"]), reference.fusion_parameters())
-    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, batch)
-    assert_grads(model.fusion_parameters(), expected)
+# ----------------------------------------------------------------------------- training steps
+# (DGL's routing and batch-norm statistics on the segmenter are checked in test_routing.py)
 
 
 @pytest.mark.parametrize("method", METHODS.names())

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from dglnb.data import DatasetInfo
+from dglnb.metrics import IGNORE_INDEX
 from dglnb.models import MultimodalClassifier, build_model
 
 VECTORS = DatasetInfo("vectors", ("audio", "visual"), {"audio": "vector", "visual": "vector"}, 5,
@@ -14,6 +15,8 @@ AUDIO_VISUAL = DatasetInfo("av", ("audio", "visual"), {"audio": "spectrogram", "
                            shapes={"audio": (1, 32, 32), "visual": (3, 2, 32, 32)})
 THREE = DatasetInfo("three", ("audio", "visual", "text"), {"audio": "vector", "visual": "sequence", "text": "vector"},
                     4, shapes={"audio": (6,), "visual": (3, 5), "text": (7,)})
+RGBD = DatasetInfo("tiny_rgbd", ("rgb", "depth"), {"rgb": "image", "depth": "image"}, 5, task="segmentation",
+                   shapes={"rgb": (3, 32, 32), "depth": (1, 32, 32)})
 
 # (info, fusion) pairs; film and gated take two modalities.
 CONFIGS = [(VECTORS, f) for f in ("concat", "sum", "film", "gated")] + [
@@ -33,9 +36,15 @@ def tiny_model(info: DatasetInfo, fusion: str = "concat", seed: int = 0) -> Mult
 
 
 def make_batch(info: DatasetInfo, n: int = 6, seed: int = 1) -> dict:
+    """Random inputs and labels; for segmentation (n, H, W) labels with about a fifth of the pixels unlabelled."""
     g = torch.Generator().manual_seed(seed)
     batch: dict = {m: torch.randn(n, *info.shapes[m], generator=g, dtype=torch.float64) for m in info.modalities}
-    batch["label"] = torch.randint(info.num_classes, (n,), generator=g)
+    if info.task == "segmentation":
+        size = (n, *info.shapes[info.modalities[0]][1:])
+        label = torch.randint(info.num_classes, size, generator=g)
+        batch["label"] = label.masked_fill(torch.rand(size, generator=g) < 0.2, IGNORE_INDEX)
+    else:
+        batch["label"] = torch.randint(info.num_classes, (n,), generator=g)
     batch["id"] = [str(i) for i in range(n)]
     return batch
 

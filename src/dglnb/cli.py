@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--alpha", type=float, default=None, help="DGL's unimodal loss weight (eq. 15)")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--data-root", type=Path, default=None)
+    train.add_argument("--pretrained", type=Path, default=None,
+                       help="a torchvision ResNet18 state dict (torch.save) to start every ResNet18 encoder from; "
+                            "one-channel encoders get its first convolution summed over RGB. Nothing is downloaded")
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     train.add_argument("--out", type=Path, required=True)
     train.add_argument("--resume", action="store_true",

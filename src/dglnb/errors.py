@@ -27,3 +27,7 @@ class RunStopped(UserError):
     cause and the last good checkpoint, which is left intact."""
 
     exit_status = 1
+
+
+class WeightsError(UserError):
+    """A supplied weights file (``--pretrained``) that is unreadable or does not fit the model."""

@@ -43,6 +43,7 @@ from .errors import ConfigError
 from .methods import METHODS
 from .metrics import scorer_class
 from .models import FUSIONS, build_model
+from .models.pretrained import load_pretrained_encoders
 from .paths import runs_dir
 from .profiles import check_profile, training_settings
 
@@ -61,6 +62,7 @@ class TrainConfig:
     alpha: float | None = None
     epochs: int | None = None
     data_root: Path | None = None
+    pretrained: Path | None = None  # a torchvision ResNet18 state dict for the encoders (None: from scratch)
     device: str = "cpu"
     out: Path | None = None
     resume: bool = False
@@ -93,7 +95,7 @@ class TrainConfig:
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
         check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
-        paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
+        paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
         return dataclasses.replace(self, **values, **paths)
 
     def to_json(self) -> dict[str, Any]:
@@ -164,6 +166,13 @@ def _data_root(v: Any) -> str | None:
             "and pass the folder it wrote")
 
 
+def _pretrained(v: Any) -> str | None:
+    """None (train from scratch) or an existing file; whether it fits is checked when it is loaded."""
+    if v is None or isinstance(v, (str, os.PathLike)) and Path(v).is_file():
+        return None
+    return "an existing file: a torchvision ResNet18 state dict saved with torch.save, or None"
+
+
 def _out(v: Any) -> str | None:
     """None or a path that is not an existing file (train() creates the folder)."""
     return "a folder, not a file" if v is not None and Path(v).is_file() else None
@@ -183,7 +192,7 @@ _CHECKS: dict[str, Check] = {
     "max_steps": _optional(_integer(1)), "diag_every": _integer(0), "threads": _optional(_integer(1)),
     "num_workers": _integer(0), "milestones": _milestones, "selection": _one_of(engine.SELECTIONS),
     "optimizer": _one_of(engine.OPTIMIZERS),
-    "device": _device, "data_root": _data_root, "out": _out,
+    "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
     "resume": _flag, "progress": _flag, "deterministic": _flag,
 }
 
@@ -265,6 +274,8 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     engine.seed_everything(config.seed)
     info, loaders = _loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    if config.pretrained is not None:
+        load_pretrained_encoders(model, config.pretrained)
     method = METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip)
     method.setup(model)
     model.to(config.device)

@@ -63,7 +63,12 @@ def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int) -> Tensor:
 
 
 def mean_iou(confusion: Tensor) -> float:
-    """Mean over the classes present in ground truth or prediction of TP / (TP + FP + FN)."""
+    """Mean of TP / (TP + FP + FN) over the classes present in the ground truth or the prediction.
+
+    A class predicted but absent from the ground truth counts with IoU 0; a class absent from both
+    (also one predicted only on unlabelled pixels, which the confusion matrix leaves out) does not
+    count. NaN when no pixel is labelled.
+    """
     tp = confusion.diag().double()
     union = confusion.sum(dim=0) + confusion.sum(dim=1) - confusion.diag()
     present = union > 0

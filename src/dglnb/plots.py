@@ -12,6 +12,7 @@ from .paths import figures_dir
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
 plt.rcParams.update({"figure.dpi": 110, "axes.spines.top": False, "axes.spines.right": False, "font.size": 9})
 
@@ -81,4 +82,45 @@ def measure_bars(measures: Mapping[str, Mapping[str, Mapping[str, float] | None]
     ax.set(ylabel=ylabel, xlabel="")
     ax.legend(frameon=False, fontsize=7, ncols=2, loc="lower right")
     fig.tight_layout()
+    return fig
+
+
+def segmentation_examples(dataset, models: Mapping[str, "torch.nn.Module"], indices: Sequence[int]) -> plt.Figure:
+    """One row per scene ``indices`` of an RGB-D segmentation ``dataset``: the colour image, the depth
+    (0 = missing), the ground truth and each model's prediction (arg-max of its multimodal logits,
+    models in eval mode). Unlabelled pixels are white in the ground truth; classes are named in a
+    legend when the dataset names them."""
+    import numpy as np
+    import torch
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .data.nyuv2 import IMAGENET_MEAN, IMAGENET_STD
+
+    items = [dataset[i] for i in indices]
+    batch = {m: torch.stack([item[m] for item in items]) for m in ("rgb", "depth")}
+    with torch.no_grad():
+        predictions = {name: model.eval()(batch).argmax(dim=1).numpy() for name, model in models.items()}
+    num_classes = dataset.info.num_classes
+    colours = ListedColormap(plt.get_cmap("tab10" if num_classes <= 10 else "tab20b", num_classes)(range(num_classes)))
+    colours.set_bad("white")
+    rgb = (batch["rgb"] * torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+    columns = ["RGB", "depth", "ground truth", *models]
+    fig, axes = plt.subplots(len(items), len(columns), figsize=(1.6 * len(columns), 1.6 * len(items)), squeeze=False)
+    for row, item in enumerate(items):
+        label = np.ma.masked_greater_equal(item["label"].numpy(), num_classes)
+        panels = [(rgb[row].permute(1, 2, 0).clamp(0, 1).numpy(), {}),
+                  (item["depth"][0].numpy(), {"cmap": "viridis"}), (label, {"cmap": colours})]
+        panels += [(predictions[name][row], {"cmap": colours}) for name in models]
+        for ax, (image, style), title in zip(axes[row], panels, columns):
+            if style.get("cmap") is colours:
+                style = {**style, "vmin": -0.5, "vmax": num_classes - 0.5}
+            ax.imshow(image, interpolation="nearest", **style)
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title)
+    if dataset.info.class_names:
+        fig.legend([Patch(color=colours(k)) for k in range(num_classes)], dataset.info.class_names, loc="lower center",
+                   ncol=num_classes, frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

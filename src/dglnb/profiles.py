@@ -38,6 +38,12 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(dataset="avdigits", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0,)),
         "full": dict(dataset="cremad", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0, 1, 2)),
     },
+    # notebook 07: Table 5's rows (vanilla = the fusion baseline, dgl, unimodal) and the scenes of its figure.
+    "segmentation": {
+        "smoke": dict(dataset="rgbd_scenes", seeds=(0,), figure_scenes=(0, 1)),
+        "quick": dict(dataset="rgbd_scenes", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
+        "full": dict(dataset="nyuv2", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
+    },
     # ``phases``: how many epochs make the "first" and the "last" phase in per-phase summaries.
     "training_dynamics": {
         "smoke": dict(dataset="avdigits", seeds=(0,), phases=(1, 1)),
@@ -97,6 +103,13 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
         smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=2, max_steps=2, threads=1),
         quick=dict(optimizer="adam", lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10),
         full=dict(optimizer="adam", lr=1e-2, batch_size=8, epochs=300, milestones=()),
+    ),
+    # Embedded RGB-D scenes (rgbd_scenes): the same segmenter, narrow, on 32x32 scenes; Adam as for NYUv2.
+    "rgbd_scenes": dict(
+        smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=4, max_steps=2, threads=1),
+        quick=dict(optimizer="adam", lr=3e-3, width=8, batch_size=16, epochs=12, milestones=(), diag_every=20,
+                   eval_batch_size=80, threads=1),
+        full=dict(optimizer="adam", lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
     ),
 }
 

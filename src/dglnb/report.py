@@ -202,3 +202,39 @@ RUN_SETTINGS = ("dataset", "fusion", "profile", "width", "optimizer", "lr", "bat
 def run_settings(config: object) -> str:
     """The settings that define a chapter's runs, one line (from a resolved TrainConfig)."""
     return ", ".join(f"{name}={getattr(config, name)!r}" for name in RUN_SETTINGS)
+
+
+def segmentation_versus_paper(
+    fused: Mapping[str, Summary],
+    unimodal: Summary,
+    modalities: Sequence[str],
+    paper: Mapping[str, Mapping[str, float]],
+    ours: str,
+    names: Mapping[str, str],
+    paper_names: Mapping[str, str],
+) -> pd.DataFrame:
+    """Table 5-style rows, in %: each fused model of ``fused`` (its mIoU and pixel accuracy, and each
+    encoder's mIoU inside it with the other modalities zeroed), then each modality's separately trained
+    model from the ``unimodal`` run; beside them the paper's mIoU per setting of ``paper`` (e.g.
+    ``{"from_scratch": {"esanet": 38.59, ...}}``), where ``paper_names`` maps a key of ``fused`` to the
+    paper's row. ``names`` relabels the rows of ``fused``."""
+    inside = {f"{m} inside": f"test_accuracy.{m}" for m in modalities}
+    rows = {}
+    for key, summary in fused.items():
+        rows[names.get(key, key)] = {
+            (ours, "mIoU"): mean_std(summary.get("test_accuracy.multimodal")),
+            (ours, "pixel accuracy"): mean_std(summary.get("test_pixel_accuracy.multimodal")),
+            **{(ours, col): mean_std(summary.get(metric)) for col, metric in inside.items()},
+            **{("paper (NYUv2 mIoU)", setting): paper_value(values.get(paper_names.get(key, key)))
+               for setting, values in paper.items()},
+        }
+    for m in modalities:
+        rows[f"{m} only"] = {
+            (ours, "mIoU"): mean_std(unimodal.get(f"test_accuracy.{m}")),
+            (ours, "pixel accuracy"): mean_std(unimodal.get(f"test_pixel_accuracy.{m}")),
+            **{(ours, col): MISSING for col in inside},
+            **{("paper (NYUv2 mIoU)", setting): MISSING for setting in paper},
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns)
+    return table

@@ -29,6 +29,7 @@ class DatasetInfo:
     num_classes: int
     task: str = "classification"  # or "segmentation"
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per-sample tensor shapes
+    class_names: tuple[str, ...] = ()  # by class index, where the dataset names its classes
 
 
 DATASETS: Registry[Callable] = Registry("dataset")
@@ -49,3 +50,4 @@ from . import kinetics_sounds  # noqa: E402,F401
 from . import vggsound  # noqa: E402,F401
 from . import mosi  # noqa: E402,F401
 from . import nyuv2  # noqa: E402,F401
+from . import rgbd_scenes  # noqa: E402,F401

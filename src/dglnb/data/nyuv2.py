@@ -31,6 +31,9 @@ from .prep import atomic_save_npy, read_manifest, stratified_split, write_manife
 
 NUM_CLASSES = 40
 IGNORE = 255
+DEPTH_SCALE = 10.0  # metres -> the network's depth input (roughly [0, 1])
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 # profile -> (height, width) the loader returns
 INPUT_SIZES = {"smoke": (60, 80), "quick": (120, 160), "full": (480, 640)}
 
@@ -121,6 +124,12 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
     return manifest
 
 
+def normalise_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) colours in [0, 1] standardised with ImageNet's channel mean and std (as ESANet does)."""
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (rgb - mean) / std
+
+
 class NYUv2(Dataset):
     """RGB (3, H, W) + depth (1, H, W) + label (H, W) long with 255 = ignore."""
 
@@ -149,15 +158,13 @@ class NYUv2(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         sample_id = self.ids[i]
         rgb = self._load("rgb", sample_id).permute(2, 0, 1)[None] / 255.0
-        depth = self._load("depth", sample_id)[None, None] / 10.0  # metres -> roughly [0, 1]
+        depth = self._load("depth", sample_id)[None, None] / DEPTH_SCALE
         label = self._load("label", sample_id)[None, None]
         if tuple(rgb.shape[-2:]) != self.size:
             rgb = F.interpolate(rgb, size=self.size, mode="bilinear", antialias=True)
             depth = F.interpolate(depth, size=self.size, mode="nearest")
             label = F.interpolate(label, size=self.size, mode="nearest")
-        mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
-        return {"rgb": (rgb[0] - mean) / std, "depth": depth[0], "label": label[0, 0].long(), "id": sample_id}
+        return {"rgb": normalise_rgb(rgb[0]), "depth": depth[0], "label": label[0, 0].long(), "id": sample_id}
 
 
 @DATASETS.register("nyuv2")

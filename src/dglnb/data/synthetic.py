@@ -54,7 +54,8 @@ _SPLIT_INDEX = {"train": 0, "val": 1, "test": 2}
 
 
 class TensorMultimodalDataset(Dataset):
-    """In-memory samples: one ``(n, ...)`` float tensor per modality, labels and ids."""
+    """In-memory samples: one ``(n, ...)`` float tensor per modality, labels (``(n,)``, or ``(n, H, W)``
+    for segmentation) and ids."""
 
     def __init__(self, info: DatasetInfo, inputs: dict[str, torch.Tensor], labels: torch.Tensor, ids: list[str]):
         self.info = info
@@ -67,7 +68,8 @@ class TensorMultimodalDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         item = {m: x[i] for m, x in self.inputs.items()}
-        item["label"] = int(self.labels[i])
+        label = self.labels[i]
+        item["label"] = int(label) if label.ndim == 0 else label
         item["id"] = self.ids[i]
         return item
 

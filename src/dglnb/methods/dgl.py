@@ -25,6 +25,11 @@ method         L^Multi (L^d when detached) reaches    alpha * L^m reaches
 
 ``joint_aux`` (L^Multi + alpha * sum_m L^m, no truncation) is the G-Blending-style unimodal-assistance
 baseline of Table 4, with the unimodal logits taken from the shared head by zeroing.
+
+Batch norm: the unimodal passes normalise by their own batch statistics (training mode) but leave
+the running statistics alone, so those used at test time come from the multimodal forward pass only
+(the encoders run once; fusion layers with batch norm, e.g. the segmentation decoder, would
+otherwise average in inputs with a modality zeroed).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ..models import MultimodalClassifier
+from ..models import MultimodalClassifier, frozen_running_stats
 from . import METHODS
 from .base import Batch, Method
 
@@ -51,7 +56,8 @@ class DGL(Method):
         fusion = model.fusion_parameters()
         losses = {}
         for m in model.modalities:  # eq. 11-14, then alpha * dL^m routed to encoder m (and to fusion without UT)
-            loss_m = model.loss(model.fuse_alone(feats, m), y)
+            with frozen_running_stats(model):  # a zeroed modality is never seen at test time
+                loss_m = model.loss(model.fuse_alone(feats, m), y)
             routed = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
             (self.alpha * loss_m).backward(inputs=routed, retain_graph=True)
             losses[f"loss_{m}"] = loss_m.detach()

@@ -12,9 +12,10 @@ from ..data import DatasetInfo
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
+from .norm import frozen_running_stats
 from .segmentation import RGBDSegmenter, build_segmenter
 
-__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "init_weights"]
+__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
 
 
 def init_weights(module: nn.Module) -> None:
