@@ -15,6 +15,18 @@ from .errors import UserError
 from .profiles import PROFILES
 
 
+class _MethodOption(argparse.Action):
+    """``--option NAME=VALUE`` (repeatable) into a dict; the value is read as YAML (1.5, true, [0.5, 0.5], text)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        import yaml
+
+        name, sep, raw = value.partition("=")
+        if not sep or not name:
+            parser.error(f"{option_string} takes NAME=VALUE, got {value!r}")
+        setattr(namespace, self.dest, {**getattr(namespace, self.dest), name: yaml.safe_load(raw)})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dglnb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -26,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--profile", default="quick", choices=list(PROFILES))
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--alpha", type=float, default=None, help="DGL's unimodal loss weight (eq. 15)")
+    train.add_argument("--option", dest="method_options", action=_MethodOption, default={}, metavar="NAME=VALUE",
+                       help="a hyperparameter of the method, e.g. --option gamma=1.5 (repeatable)")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--data-root", type=Path, default=None)
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

@@ -357,7 +357,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         started = time.perf_counter()
         loaders["train"].generator.manual_seed(epoch_seed(config.seed, epoch))
         model.train()
-        method.on_epoch_start(epoch, model, loaders["train"])
+        method.on_epoch_start(epoch, model, loaders["train"], loaders["val"])
         sums: dict[str, float] = {}
         steps = 0
         lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr

@@ -30,7 +30,7 @@ import math
 import os
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -57,6 +57,7 @@ class TrainConfig:
     profile: str = "quick"
     seed: int = 0
     alpha: float | None = None
+    method_options: dict[str, Any] = field(default_factory=dict)  # the method's own hyperparameters, by name
     epochs: int | None = None
     data_root: Path | None = None
     device: str = "cpu"
@@ -92,7 +93,9 @@ class TrainConfig:
         check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
-        return dataclasses.replace(self, **values, **paths)
+        config = dataclasses.replace(self, **values, **paths)
+        build_method(config)  # checks the method's options
+        return config
 
     def to_json(self) -> dict[str, Any]:
         """The settings that define the run (not ``EXECUTION_FIELDS``), JSON-ready (paths as strings)."""
@@ -206,6 +209,22 @@ def check_settings(**settings: Any) -> None:
             raise ConfigError(f"{name} must be {problem}; got {str(value) if isinstance(value, Path) else value!r}")
 
 
+def build_method(config: TrainConfig) -> Any:
+    """The training method ``config`` names, with ``alpha``, ``grad_clip`` and ``method_options``; a
+    :class:`~dglnb.errors.ConfigError` names an unknown or invalid option and lists the valid ones."""
+    cls = METHODS.get(config.method)
+    options = config.method_options
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ConfigError(f"method_options must be a dict of option names to values; got {options!r}")
+    shared = {"alpha", "grad_clip"} & set(options)
+    if shared:
+        raise ConfigError(f"set {', '.join(sorted(shared))} as a run setting, not in method_options")
+    try:
+        return cls(alpha=config.alpha, grad_clip=config.grad_clip, **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"method {config.method!r}: {error}") from error
+
+
 def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
     """The dataset info and the loaders the engine needs."""
     def split(name: str):
@@ -263,7 +282,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     engine.seed_everything(config.seed)
     info, loaders = _loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
-    method = METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip)
+    method = build_method(config)
     method.setup(model)
     model.to(config.device)
 
@@ -341,6 +360,6 @@ def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.M
     config = TrainConfig(**json.loads(metrics.read_text())["config"]).resolved()
     info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
-    METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip).setup(model)
+    build_method(config).setup(model)
     model.load_state_dict(torch.load(run_dir / checkpoint, map_location="cpu", weights_only=False)["model"])
     return model.eval(), config

@@ -7,6 +7,7 @@ optimisation step (zero the gradients, compute them, optionally clip, step).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterable, Mapping
 
 import torch
@@ -22,13 +23,22 @@ class Method:
 
     def __init__(self, alpha: float = 4.0, grad_clip: float | None = None, **kw: Any) -> None:
         if kw:
-            raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}")
+            raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
+                            f"valid: {', '.join(type(self).options())}")
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive or None, got {grad_clip}")
         self.alpha = alpha
         self.grad_clip = grad_clip
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """The hyperparameters the constructor takes (its own and every base class's), sorted."""
+        names = {name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
+                 for name, p in inspect.signature(klass.__init__).parameters.items()
+                 if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return sorted(names)
 
     def setup(self, model: MultimodalClassifier) -> None:
         """Attach extra modules to ``model`` before the optimizer is built (none by default)."""
@@ -62,8 +72,12 @@ class Method:
         feats = model.encode(batch)
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, train_loader: Iterable) -> None:
-        """Hook for methods with per-epoch state (none by default)."""
+    def on_epoch_start(
+        self, epoch: int, model: MultimodalClassifier, train_loader: Iterable, val_loader: Iterable | None = None
+    ) -> None:
+        """Hook for methods with per-epoch state (none by default), called in train mode before the
+        epoch's first step; ``val_loader`` (the validation split) serves methods that diagnose
+        generalisation from it (D&R). A hook that switches the model to eval mode switches it back."""
 
     def state_dict(self) -> dict:
         """The method's own state, for resuming (none by default)."""
