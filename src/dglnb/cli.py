@@ -8,11 +8,24 @@ status 2; a run stopped by its environment (full disk, crashed data-loader worke
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .profiles import PROFILES
+
+
+def method_option(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value), the value read as JSON (numbers, true/false, null) or else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model selection: best validation epoch, or best test epoch as the official code does")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
+    train.add_argument("--method-option", dest="method_options", action="append", type=method_option,
+                       metavar="NAME=VALUE", help="a hyperparameter or switch of the method, e.g. gradient_noise=false "
+                                                  "(VALUE is read as JSON, else as a string); repeatable")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
     data = commands.add_parser("data", help="dataset utilities")
