@@ -8,23 +8,24 @@ status 2; a run stopped by its environment (full disk, crashed data-loader worke
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .profiles import PROFILES
 
 
-class _MethodOption(argparse.Action):
-    """``--option NAME=VALUE`` (repeatable) into a dict; the value is read as YAML (1.5, true, [0.5, 0.5], text)."""
-
-    def __call__(self, parser, namespace, value, option_string=None):
-        import yaml
-
-        name, sep, raw = value.partition("=")
-        if not sep or not name:
-            parser.error(f"{option_string} takes NAME=VALUE, got {value!r}")
-        setattr(namespace, self.dest, {**getattr(namespace, self.dest), name: yaml.safe_load(raw)})
+def method_option(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value), the value read as JSON (numbers, true/false, null) or else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--profile", default="quick", choices=list(PROFILES))
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--alpha", type=float, default=None, help="DGL's unimodal loss weight (eq. 15)")
-    train.add_argument("--option", dest="method_options", action=_MethodOption, default={}, metavar="NAME=VALUE",
-                       help="a hyperparameter of the method, e.g. --option gamma=1.5 (repeatable)")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--data-root", type=Path, default=None)
     train.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -53,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model selection: best validation epoch, or best test epoch as the official code does")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
+    train.add_argument("--method-option", dest="method_options", action="append", type=method_option,
+                       metavar="NAME=VALUE", help="a hyperparameter or switch of the method, e.g. gradient_noise=false "
+                                                  "(VALUE is read as JSON, else as a string); repeatable")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
     data = commands.add_parser("data", help="dataset utilities")

@@ -25,23 +25,25 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from . import engine
+from . import __version__, engine
 from .data import DATASETS, load_dataset
 from .errors import ConfigError
 from .methods import METHODS
 from .metrics import scorer_class
 from .models import FUSIONS, build_model
+from .paths import runs_dir
 from .profiles import check_profile, training_settings
 
 EXECUTION_FIELDS = ("out", "resume", "progress")  # how a run is carried out, not what it computes
@@ -57,7 +59,6 @@ class TrainConfig:
     profile: str = "quick"
     seed: int = 0
     alpha: float | None = None
-    method_options: dict[str, Any] = field(default_factory=dict)  # the method's own hyperparameters, by name
     epochs: int | None = None
     data_root: Path | None = None
     device: str = "cpu"
@@ -83,6 +84,9 @@ class TrainConfig:
     diag_every: int | None = None
     eval_batch_size: int | None = None
     threads: int | None = None
+    # the method's own hyperparameters and switches, by constructor argument (e.g. {"gradient_noise": False});
+    # any left out take the method's published value for ``dataset``
+    method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolved(self) -> TrainConfig:
         """A checked copy with every ``None`` hyperparameter taken from the profile; a
@@ -94,7 +98,7 @@ class TrainConfig:
         values["milestones"] = tuple(values["milestones"])
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root") if getattr(self, k) is not None}
         config = dataclasses.replace(self, **values, **paths)
-        build_method(config)  # checks the method's options
+        build_method(config)  # checks method_options
         return config
 
     def to_json(self) -> dict[str, Any]:
@@ -210,19 +214,16 @@ def check_settings(**settings: Any) -> None:
 
 
 def build_method(config: TrainConfig) -> Any:
-    """The training method ``config`` names, with ``alpha``, ``grad_clip`` and ``method_options``; a
-    :class:`~dglnb.errors.ConfigError` names an unknown or invalid option and lists the valid ones."""
-    cls = METHODS.get(config.method)
+    """The training method ``config`` names, with its hyperparameters, the dataset's published
+    defaults and ``config.method_options``; a :class:`~dglnb.errors.ConfigError` names a bad option."""
     options = config.method_options
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
-        raise ConfigError(f"method_options must be a dict of option names to values; got {options!r}")
-    shared = {"alpha", "grad_clip"} & set(options)
-    if shared:
-        raise ConfigError(f"set {', '.join(sorted(shared))} as a run setting, not in method_options")
+        raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
     try:
-        return cls(alpha=config.alpha, grad_clip=config.grad_clip, **options)
+        return METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip, dataset=config.dataset,
+                                          **options)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"method {config.method!r}: {error}") from error
+        raise ConfigError(f"method_options for {config.method}: {error}") from error
 
 
 def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
@@ -304,20 +305,51 @@ def _train(config: TrainConfig) -> dict[str, Any]:
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
-    """Train once per seed (into ``out/seed<k>``) and summarise: ``{"runs": [...], "summary": ...}``.
+    """Train once per seed and summarise: ``{"runs": [...], "summary": ..., "dirs": [...]}``.
 
-    ``summary`` maps each metric (``"test_accuracy.multimodal"``, ``"linear_probe.hard"``, ...) to
-    ``{"mean", "std", "n"}`` over the seeds where it is defined (std: sample standard deviation, 0 for one seed).
+    With ``config.out`` set, seed ``k`` trains into ``out/seed<k>``; with ``config.out=None`` each seed's
+    run lives in the run cache (:func:`cached_run_dir`), where a finished run is read and never
+    trained again, so that chapters share the runs of a build. ``summary`` maps each metric
+    (``"test_accuracy.multimodal"``, ``"linear_probe.hard"``, ...) to ``{"mean", "std", "n"}`` over the
+    seeds where it is defined (std: sample standard deviation, 0 for one seed).
     """
+    configs = [dataclasses.replace(config, seed=s) for s in seeds]
     if config.out is None:
-        raise ConfigError("TrainConfig.out is required")
-    runs = [train(dataclasses.replace(config, seed=s, out=out)) for s, out in zip(seeds, seed_run_dirs(config.out, seeds))]
-    return {"runs": runs, "summary": summarize(runs)}
+        dirs = [cached_run_dir(c) for c in configs]
+        runs = [train_cached(c) for c in configs]
+    else:
+        dirs = seed_run_dirs(config.out, seeds)
+        runs = [train(dataclasses.replace(c, out=d)) for c, d in zip(configs, dirs)]
+    return {"runs": runs, "summary": summarize(runs), "dirs": dirs}
 
 
 def seed_run_dirs(out: Path, seeds: Sequence[int]) -> list[Path]:
     """The run folders :func:`train_seeds` writes under ``out``, one per seed."""
     return [Path(out) / f"seed{s}" for s in seeds]
+
+
+def run_key(config: TrainConfig) -> str:
+    """A short hash of everything that determines a run: every setting of the resolved config
+    (method, dataset, profile, seed, hyperparameters, options) and the dglnb version."""
+    settings = {"dglnb": __version__, **config.resolved().to_json()}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_run_dir(config: TrainConfig) -> Path:
+    """The run cache's folder for ``config``: ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
+    name = f"{config.dataset}-{config.fusion}-{config.method}-seed{config.seed}-{run_key(config)}"
+    return runs_dir(config.profile, "cache") / name
+
+
+def train_cached(config: TrainConfig) -> dict[str, Any]:
+    """The metrics of ``config``'s run: read from the run cache when it finished there before (its
+    settings checked), else trained there (continuing an interrupted run from its checkpoint)."""
+    out = cached_run_dir(config)
+    finished = out / "metrics.json"
+    settings = json.loads(json.dumps(config.resolved().to_json()))  # as metrics.json holds them
+    if not finished.is_file() or json.loads(finished.read_text())["config"] != settings:
+        train(dataclasses.replace(config, out=out, resume=True))
+    return json.loads(finished.read_text())
 
 
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -337,7 +369,9 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["method_options"] = dict(values.get("method_options") or ())
+    return TrainConfig(**values)
 
 
 def train_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -2,13 +2,19 @@
 
 A batch is a dict: one float tensor per modality, ``"label"`` (long tensor) and ``"id"`` (list of str).
 A subclass usually writes only :meth:`Method.compute_gradients`; the base class wraps it into one
-optimisation step (zero the gradients, compute them, optionally clip, step).
+optimisation step (zero the gradients, compute them, optionally clip, step). A method with
+per-epoch work (prototypes, loss weights estimated on held-out data) overrides
+:meth:`Method.on_epoch_start`, which sees every loader and the optimizer, and keeps what later
+steps depend on in :meth:`Method.state_dict` so that a resumed run continues exactly.
+
+A method whose published hyperparameters differ per dataset lists them in ``PUBLISHED`` and
+resolves its ``None`` arguments with :meth:`Method.published`; the engine passes the dataset name.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable, Mapping
+from typing import Any, ClassVar, Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -19,9 +25,15 @@ Batch = Mapping[str, Any]
 
 
 class Method:
-    """Joint-training defaults; ``alpha`` weights unimodal terms in the methods that have them."""
+    """Joint-training defaults; ``alpha`` weights unimodal terms in the methods that have them;
+    ``dataset`` (the run's dataset name, or None) selects the ``PUBLISHED`` hyperparameters."""
 
-    def __init__(self, alpha: float = 4.0, grad_clip: float | None = None, **kw: Any) -> None:
+    #: Published hyperparameters by dataset name; ``"*"`` holds those for any other dataset.
+    PUBLISHED: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(
+        self, alpha: float = 4.0, grad_clip: float | None = None, dataset: str | None = None, **kw: Any
+    ) -> None:
         if kw:
             raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
                             f"valid: {', '.join(type(self).options())}")
@@ -31,14 +43,19 @@ class Method:
             raise ValueError(f"grad_clip must be positive or None, got {grad_clip}")
         self.alpha = alpha
         self.grad_clip = grad_clip
+        self.dataset = dataset
 
     @classmethod
     def options(cls) -> list[str]:
-        """The hyperparameters the constructor takes (its own and every base class's), sorted."""
-        names = {name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
-                 for name, p in inspect.signature(klass.__init__).parameters.items()
-                 if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        return sorted(names)
+        """The hyperparameters the constructor takes (its own and its base classes'), sorted."""
+        return sorted({name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
+                       for name, p in inspect.signature(klass.__init__).parameters.items()
+                       if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
+
+    def published(self, **given: Any) -> dict[str, Any]:
+        """``given`` with each None replaced by the published value for ``self.dataset``."""
+        table = {**self.PUBLISHED.get("*", {}), **self.PUBLISHED.get(self.dataset or "*", {})}
+        return {name: table[name] if value is None else value for name, value in given.items()}
 
     def setup(self, model: MultimodalClassifier) -> None:
         """Attach extra modules to ``model`` before the optimizer is built (none by default)."""
@@ -73,11 +90,13 @@ class Method:
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
     def on_epoch_start(
-        self, epoch: int, model: MultimodalClassifier, train_loader: Iterable, val_loader: Iterable | None = None
+        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
     ) -> None:
-        """Hook for methods with per-epoch state (none by default), called in train mode before the
-        epoch's first step; ``val_loader`` (the validation split) serves methods that diagnose
-        generalisation from it (D&R). A hook that switches the model to eval mode switches it back."""
+        """Called before epoch ``epoch``'s steps, with the model in train mode. ``loaders`` maps
+        ``train`` (this epoch's shuffle), ``train_eval`` (train in a fixed order), ``val`` and ``test``
+        to batch iterables on the CPU; ``optimizer`` is the run's (its settings, e.g. for copies of the
+        model). A hook that draws from ``loaders["train"]`` changes this epoch's shuffle, the same way
+        in a resumed run. Nothing by default."""
 
     def state_dict(self) -> dict:
         """The method's own state, for resuming (none by default)."""

@@ -25,7 +25,7 @@ checkpointed, so a resumed run re-initialises exactly as an uninterrupted one.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import MinMaxScaler
 from torch import Tensor
 
+from ..data import to_device
 from ..models import MultimodalClassifier
 from . import METHODS
 from .vanilla import Vanilla
@@ -61,16 +62,18 @@ def reinit_weight(purity_gap: float, move_lambda: float) -> float:
 
 @torch.no_grad()
 def split_features(model: MultimodalClassifier, loader: Iterable) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Encoder features (eval mode) of every batch of ``loader`` per modality, and the labels."""
+    """Encoder features (eval mode) of every batch of ``loader`` per modality, and the labels; the
+    model is left in its previous mode."""
+    was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     feats: dict[str, list[np.ndarray]] = {m: [] for m in model.modalities}
     labels = []
     for batch in loader:
-        z = model.encode({m: batch[m].to(device) for m in model.modalities})
-        for m in model.modalities:
-            feats[m].append(z[m].float().cpu().numpy())
+        for m, z in model.encode(to_device(batch, device)).items():
+            feats[m].append(z.float().cpu().numpy())
         labels.append(batch["label"].numpy())
+    model.train(was_training)
     return {m: np.concatenate(v) for m, v in feats.items()}, np.concatenate(labels)
 
 
@@ -78,8 +81,13 @@ def split_features(model: MultimodalClassifier, loader: Iterable) -> tuple[dict[
 class DiagnosingRelearning(Vanilla):
     """Vanilla training with periodic purity-gap diagnosis and soft re-initialisation of each encoder."""
 
-    def __init__(self, move_lambda: float = 3.0, reinit_epoch: int = 20, reinit_num: int = 3, **kw: Any) -> None:
+    PUBLISHED = {"*": dict(move_lambda=3.0, reinit_epoch=20, reinit_num=3)}  # the official CREMA-D script
+
+    def __init__(self, move_lambda: float | None = None, reinit_epoch: int | None = None, reinit_num: int | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
+        values = self.published(move_lambda=move_lambda, reinit_epoch=reinit_epoch, reinit_num=reinit_num)
+        move_lambda, reinit_epoch, reinit_num = values["move_lambda"], values["reinit_epoch"], values["reinit_num"]
         if move_lambda < 0:
             raise ValueError(f"move_lambda must be >= 0, got {move_lambda}")
         if reinit_epoch < 1 or reinit_num < 0:
@@ -115,14 +123,11 @@ class DiagnosingRelearning(Vanilla):
             for p, p0 in zip(model.encoder_parameters(m), self.initial[m]):
                 p.copy_(w * p0.to(p) + (1 - w) * p)
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, train_loader: Iterable,
-                       val_loader: Iterable | None = None) -> None:
+    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],
+                       optimizer: torch.optim.Optimizer) -> None:
         if not self.is_reinit_epoch(epoch - 1):
             return
-        if val_loader is None:
-            raise ValueError("D&R diagnoses on the validation split: pass val_loader to on_epoch_start")
-        diagnosis = self.diagnose(model, train_loader, val_loader)
-        model.train()
+        diagnosis = self.diagnose(model, loaders["train"], loaders["val"])
         self.reinitialise(model, {m: d["weight"] for m, d in diagnosis.items()})
         self.reinits.append({"epoch": epoch - 1, **diagnosis})
 

@@ -39,7 +39,7 @@ matches the engine's profile; the DGL paper unified MLA's original 150 epochs / 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -108,10 +108,10 @@ class MLA(Method):
         params = [p for m in model.modalities for p in model.encoder_parameters(m)]
         return [{"params": params + list(model.shared_head.parameters()), "lr": lr}]
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, train_loader: Iterable,
-                       val_loader: Iterable | None = None) -> None:
+    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],
+                       optimizer: torch.optim.Optimizer) -> None:
         self.batch_index = 0
-        self.batches_per_epoch = max(len(train_loader), 1)
+        self.batches_per_epoch = max(len(loaders["train"]), 1)
 
     def modify_head_gradient(self, head: nn.Linear, z: Tensor) -> None:
         """Project the shared head's weight gradient (``grad_W <- grad_W P^T``) after updating P with z's mean."""

@@ -76,9 +76,12 @@ def _flat(grads: list[Tensor]) -> Tensor:
 class MMPareto(Method):
     """Encoder gradients integrated per encoder by direction (MinNorm under conflict) and magnitude."""
 
-    def __init__(self, gamma: float = 1.5, rescale: str = "tensor", unimodal_logits: str = "separate",
+    PUBLISHED = {"*": dict(gamma=1.5)}  # hard-coded in the official code, for every dataset
+
+    def __init__(self, gamma: float | None = None, rescale: str = "tensor", unimodal_logits: str = "separate",
                  **kw: Any) -> None:
         super().__init__(**kw)
+        gamma = self.published(gamma=gamma)["gamma"]
         if gamma <= 0:
             raise ValueError(f"gamma must be positive, got {gamma}")
         if rescale not in RESCALES:
