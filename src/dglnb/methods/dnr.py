@@ -25,6 +25,7 @@ checkpointed, so a resumed run re-initialises exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -57,7 +58,7 @@ def cluster_purity(features: np.ndarray, labels: np.ndarray, num_classes: int) -
 
 def reinit_weight(purity_gap: float, move_lambda: float) -> float:
     """The re-initialisation strength tanh(lambda * gap)."""
-    return float(np.tanh(move_lambda * purity_gap))
+    return math.tanh(move_lambda * purity_gap)
 
 
 @torch.no_grad()
