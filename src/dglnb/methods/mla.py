@@ -31,9 +31,10 @@ Switches where the paper and the official code (``main.py`` with ``--gs_flag``) 
   ``"fixed"`` the official ``--gs_flag`` default: ``fixed_weights`` (0.55, 0.45 for two modalities,
   as ``main(av_alpha=0.55)``; 0.35, 0.25, 0.4 for three, the ``--a/v/t_alpha`` defaults).
 
-With torch 1.x (zeroed, not ``None``, gradients) and DataParallel, the official visual encoder also
-took weight-decay and momentum steps during the audio step; here a modality's step moves only its
-encoder and the head. The official CREMA-D recipe (SGD lr 1e-3, StepLR(70, 0.1), batch 64, 100 epochs)
+In the official loop the optimizer's ``zero_grad`` (torch 1.x) zeroes the audio gradients instead of
+clearing them (they are deleted only at the end of a batch), so during the visual step the audio
+encoder also takes a weight-decay and momentum step; here a modality's step moves only its encoder
+and the head. The official CREMA-D recipe (SGD lr 1e-3, StepLR(70, 0.1), batch 64, 100 epochs)
 matches the engine's profile; the DGL paper unified MLA's original 150 epochs / batch 16 to 100 / 64.
 """
 
@@ -117,11 +118,13 @@ class MLA(Method):
         """Project the shared head's weight gradient (``grad_W <- grad_W P^T``) after updating P with z's mean."""
         if self.projection == "none" or self.steps == 0:
             return
-        if self.projector is None:
-            self.projector = torch.eye(z.shape[1], dtype=z.dtype, device=z.device)
         alpha = 0.1 ** (1 + self.batch_index / self.batches_per_epoch)
-        self.projector = owm_update(self.projector, z.detach().mean(dim=0), alpha, self.projection)
-        head.weight.grad = head.weight.grad @ self.projector.T
+        with torch.autocast(z.device.type, enabled=False):  # P and the gradient in the head's precision
+            r = z.detach().to(head.weight.dtype).mean(dim=0)
+            if self.projector is None:
+                self.projector = torch.eye(len(r), dtype=r.dtype, device=r.device)
+            self.projector = owm_update(self.projector, r, alpha, self.projection)
+            head.weight.grad = head.weight.grad @ self.projector.T
 
     def train_step(self, model: MultimodalClassifier, batch: Batch,
                    optimizer: torch.optim.Optimizer) -> dict[str, float]:

@@ -45,7 +45,7 @@ UNIMODAL_LOGITS = ("separate", "zeroed")
 def min_norm_weights(g1: Tensor, g2: Tensor) -> tuple[float, float]:
     """(w, 1 - w) minimising |w g1 + (1 - w) g2| over w in [0, 1], as the official ``MinNormSolver``
     computes it for two vectors (w = 0.999 or 0.001 where the minimum is at an end)."""
-    v11, v12, v22 = float(g1 @ g1), float(g1 @ g2), float(g2 @ g2)
+    v11, v12, v22 = (float((a * b).sum()) for a, b in ((g1, g1), (g1, g2), (g2, g2)))  # no low-precision matmul
     if v12 >= v11:
         w = 0.999
     elif v12 >= v22:
