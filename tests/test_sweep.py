@@ -4,7 +4,7 @@ bad names fail before any training."""
 from __future__ import annotations
 
 import dataclasses
-import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +17,7 @@ from dglnb import sweep as sweeps
 from dglnb.cli import main
 from dglnb.errors import ConfigError, UserError
 from dglnb.experiment import train
+from dglnb.methods import METHODS
 
 SMOKE = dict(profile="smoke", methods=["vanilla", "dgl"], datasets=["synthetic"], seeds=[0, 1],
              options={"epochs": 2})
@@ -95,16 +96,24 @@ def test_a_failed_run_is_retried_once_reported_and_its_files_left_alone(tmp_path
     (dict(options={"epochs": 0}), "epochs must be an integer >= 1; got 0"),
     (dict(method_options={"dgl": {"fusion_weights": "x"}}), "unknown options of dgl fusion_weights"),
 ])
-def test_a_bad_name_or_value_fails_before_any_training_with_the_valid_names(tmp_path, changes, message):
+def test_a_bad_name_or_value_fails_before_any_training_with_the_valid_names(tmp_path, capsys, changes, message):
     path = sweep_file(tmp_path, **changes)
     with pytest.raises(UserError) as error:
         sweeps.load_sweep(path)
     assert message in str(error.value)
-    result = subprocess.run([sys.executable, "-m", "dglnb.cli", "sweep", str(path)], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith("dglnb: error: ") and message in result.stderr
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(path)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("dglnb: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "sweep").exists()
+
+
+def test_the_command_reports_a_bad_name_in_one_line_with_status_2(tmp_path):
+    path = sweep_file(tmp_path, methods=["mlaa"])
+    result = subprocess.run([sys.executable, "-m", "dglnb.cli", "sweep", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"dglnb: error: unknown method 'mlaa'; valid methods: "
+                                                  f"{', '.join(METHODS.names())}"]
 
 
 def test_a_bad_method_option_value_fails_before_any_training(tmp_path):
@@ -115,3 +124,16 @@ def test_a_bad_method_option_value_fails_before_any_training(tmp_path):
 def test_the_example_sweep_file_is_valid():
     sweep = sweeps.load_sweep(Path(__file__).parents[1] / "sweeps" / "table1_quick.yaml")
     assert {run.method for run in sweep.runs} >= {"vanilla", "dgl", "mla", "mmpareto", "dnr"}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    pytest.param(dict(launcher="slurm"), 'launcher slurm: Could not detect "srun"',
+                 marks=pytest.mark.skipif(shutil.which("srun") is not None, reason="on a Slurm cluster")),
+    (dict(executor={"gpus": 1}), "launcher debug: Parameter 'gpus' need to be prefixed by an executor name"),
+])
+def test_an_unusable_launcher_fails_in_one_line_before_any_training(tmp_path, capsys, changes, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(sweep_file(tmp_path, **changes))])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"dglnb: error: {message}") and err.count("\n") == 1
+    assert not any((tmp_path / "sweep").glob("synthetic"))

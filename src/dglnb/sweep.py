@@ -13,7 +13,9 @@ A sweep file (see ``sweeps/table1_quick.yaml``)::
       mmpareto: {rescale: [tensor, encoder]}
     executor: {timeout_min: 600, slurm_partition: gpu, gpus_per_node: 1}  # submitit parameters
 
-Runs go through submitit (``LocalExecutor``, ``DebugExecutor`` or ``AutoExecutor``, by ``launcher``).
+Runs go through submitit's ``AutoExecutor`` on its local, debug or Slurm executor, by ``launcher``;
+``executor`` holds its parameters (``timeout_min`` defaults to a day per run; ``slurm_*`` ones only
+apply on Slurm).
 Each run's folder follows from its settings: ``out/<dataset>/<method>/<options>/seed<k>``, with
 ``<options>`` the run's ``name=value`` settings joined by commas (``default`` when there are none).
 A run whose folder holds ``metrics.json`` is finished and skipped; any other is trained with
@@ -49,7 +51,7 @@ KEYS = ("out", "launcher", "profile", "methods", "datasets", "seeds", "options",
 REQUIRED = ("out", "methods", "datasets", "seeds")
 AXES = ("dataset", "method", "seed", "profile", "method_options")  # settings the sweep sets itself
 OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in AXES + EXECUTION_FIELDS)
-LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's LocalExecutor would stop a run after 2 minutes
+DEFAULT_TIMEOUT_MIN = 24 * 60  # per run; submitit's own defaults (2 or 5 minutes) would stop most runs
 
 
 @dataclass(frozen=True)
@@ -163,22 +165,15 @@ def train_run(config: TrainConfig) -> str:
 
 
 def make_executor(sweep: Sweep) -> Any:
-    """The submitit executor ``sweep.launcher`` names, its parameters set (checked by submitit)."""
+    """submitit's executor for ``sweep.launcher`` (``AutoExecutor`` over its Local, Debug or Slurm
+    executor), with the sweep's ``executor`` parameters, which submitit checks by name."""
     import submitit
 
-    folder = sweep.out / ".submitit"
-    if sweep.launcher == "debug":
-        return submitit.DebugExecutor(folder)
-    if sweep.launcher == "local":
-        executor = submitit.LocalExecutor(folder)
-        parameters = {"timeout_min": LOCAL_TIMEOUT_MIN, **sweep.executor}
-    else:
-        executor = submitit.AutoExecutor(folder, cluster="slurm")
-        parameters = {"name": "dglnb-sweep", **sweep.executor}
     try:
-        executor.update_parameters(**parameters)
-    except (NameError, ValueError, TypeError) as error:
-        raise ConfigError(f"executor parameters for launcher {sweep.launcher}: {error}") from error
+        executor = submitit.AutoExecutor(sweep.out / ".submitit", cluster=sweep.launcher)
+        executor.update_parameters(**{"timeout_min": DEFAULT_TIMEOUT_MIN, "name": "dglnb-sweep", **sweep.executor})
+    except (NameError, ValueError, TypeError, RuntimeError) as error:
+        raise ConfigError(f"launcher {sweep.launcher}: {str(error).splitlines()[0]}") from error
     return executor
 
 
