@@ -137,3 +137,13 @@ def test_an_unusable_launcher_fails_in_one_line_before_any_training(tmp_path, ca
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith(f"dglnb: error: {message}") and err.count("\n") == 1
     assert not any((tmp_path / "sweep").glob("synthetic"))
+
+
+def test_a_finished_run_of_other_settings_is_reported_not_skipped_or_retrained(tmp_path, capsys):
+    assert main(["sweep", str(sweep_file(tmp_path, seeds=[0], methods=["vanilla"]))]) == 0
+    metrics = next((tmp_path / "sweep").rglob("metrics.json"))
+    before = metrics.read_bytes()
+    capsys.readouterr()
+    assert main(["sweep", str(sweep_file(tmp_path, seeds=[0], methods=["vanilla"], profile="quick"))]) == 1
+    assert "holds a finished run of other settings (profile='smoke' there, 'quick' here;" in capsys.readouterr().out
+    assert metrics.read_bytes() == before

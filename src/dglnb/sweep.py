@@ -17,11 +17,13 @@ Runs go through submitit's ``AutoExecutor`` on its local, debug or Slurm executo
 ``executor`` holds its parameters (``timeout_min`` defaults to a day per run; ``slurm_*`` ones only
 apply on Slurm).
 Each run's folder follows from its settings: ``out/<dataset>/<method>/<options>/seed<k>``, with
-``<options>`` the run's ``name=value`` settings joined by commas (``default`` when there are none).
-A run whose folder holds ``metrics.json`` is finished and skipped; any other is trained with
-``resume=True``, so an interrupted run continues from its checkpoint and nothing is overwritten (a
-checkpoint of other settings makes the run fail instead). A failed run is retried once; failures are
-reported at the end. Every name and value is checked before the first run starts.
+``<options>`` the run's ``name=value`` settings joined by commas (``default`` when there are none;
+``data_root``, ``device`` and ``num_workers`` are left out of the name).
+A run whose folder holds ``metrics.json`` is finished and skipped (if that file records other
+settings, the run is reported as failed and left alone); any other is trained with ``resume=True``,
+so an interrupted run continues from its checkpoint and nothing is overwritten (a checkpoint of
+other settings makes the run fail instead). A failed run is retried once; failures are reported at
+the end. Every name and value is checked before the first run starts.
 
 ``dglnb sweep CONFIG.yaml --collect`` writes ``out/results.csv`` (and ``results.parquet`` when pyarrow is
 installed): one row per finished run, with ``method``, ``dataset``, ``seed``, one column per option,
@@ -51,6 +53,7 @@ KEYS = ("out", "launcher", "profile", "methods", "datasets", "seeds", "options",
 REQUIRED = ("out", "methods", "datasets", "seeds")
 AXES = ("dataset", "method", "seed", "profile", "method_options")  # settings the sweep sets itself
 OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in AXES + EXECUTION_FIELDS)
+UNNAMED = ("data_root", "device", "num_workers")  # where and how a run is carried out: not in folder names
 DEFAULT_TIMEOUT_MIN = 24 * 60  # per run; submitit's own defaults (2 or 5 minutes) would stop most runs
 
 
@@ -73,6 +76,14 @@ class Run:
     @property
     def finished(self) -> bool:
         return (self.out / "metrics.json").is_file()
+
+    def other_settings(self, profile: str) -> str | None:
+        """For a finished run, what its ``metrics.json`` records differently from this run's settings
+        (a sweep file changed under the same ``out``), or None."""
+        saved = json.loads((self.out / "metrics.json").read_text())["config"]
+        wanted = json.loads(json.dumps(self.config(profile).resolved().to_json()))  # as metrics.json holds it
+        differences = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v]
+        return "; ".join(differences) or None
 
 
 @dataclass
@@ -97,8 +108,10 @@ def _grid(axes: Mapping[str, Any]) -> list[tuple[tuple[str, Any], ...]]:
 
 
 def _tag(settings: tuple[tuple[str, Any], ...]) -> str:
-    """A folder name for ``settings``: ``name=value`` joined by commas, unsafe characters replaced."""
-    text = ",".join(f"{k}={'-'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in settings)
+    """A folder name for ``settings`` (except ``UNNAMED``): ``name=value`` joined by commas, unsafe
+    characters replaced."""
+    text = ",".join(f"{k}={'-'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in settings
+                    if k not in UNNAMED)
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text) or "default"
 
 
@@ -206,7 +219,9 @@ def run_sweep(sweep: Sweep, job: Callable[[TrainConfig], str] = train_run,
     """Train every unfinished run of ``sweep`` (one after another, or all at once on Slurm), retrying
     each failed run once. Returns ``{"skipped": [...], "trained": [...], "failed": {folder: error}}``."""
     executor = make_executor(sweep)
-    skipped = [str(run.out) for run in sweep.runs if run.finished]
+    conflicts = {str(run.out): f"holds a finished run of other settings ({other}); use another out"
+                 for run in sweep.runs if run.finished and (other := run.other_settings(sweep.profile))}
+    skipped = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in conflicts]
     todo = [run for run in sweep.runs if not run.finished]
     log(f"{len(sweep.runs)} runs: {len(skipped)} finished, {len(todo)} to train ({sweep.launcher})")
     failed: dict[str, str] = {}
@@ -218,8 +233,10 @@ def run_sweep(sweep: Sweep, job: Callable[[TrainConfig], str] = train_run,
         todo = [run for run in todo if str(run.out) in failed]
         if not todo:
             break
-    trained = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in skipped]
-    return {"skipped": skipped, "trained": trained, "failed": failed}
+    trained = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in skipped + list(conflicts)]
+    for folder, message in conflicts.items():
+        log(f"not trained: {folder}: {message}")
+    return {"skipped": skipped, "trained": trained, "failed": {**conflicts, **failed}}
 
 
 def _flatten(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +257,7 @@ def collect(sweep: Sweep) -> pd.DataFrame:
     ``results.csv`` (and ``results.parquet`` when pyarrow is installed) under the sweep's folder."""
     rows = []
     for run in sweep.runs:
-        if run.finished:
+        if run.finished and run.other_settings(sweep.profile) is None:
             metrics = json.loads((run.out / "metrics.json").read_text())
             rows.append({"method": run.method, "dataset": run.dataset, "seed": run.seed,
                          **{k: json.dumps(v) if isinstance(v, (list, tuple)) else v
