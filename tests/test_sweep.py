@@ -88,13 +88,14 @@ def test_a_failed_run_is_retried_once_reported_and_its_files_left_alone(tmp_path
 @pytest.mark.parametrize(("changes", "message"), [
     (dict(methods=["vanilla", "mlaa"]), "unknown method 'mlaa'; valid methods: agm, dgl, "),
     (dict(datasets=["synthetik"]), "unknown dataset 'synthetik'; valid datasets: "),
-    (dict(seed=[0]), "unknown sweep keys seed; valid sweep keys: out, launcher, profile, methods, datasets, seeds"),
-    (dict(options={"fusoin": "concat"}), "unknown options fusoin; valid options: fusion, alpha, "),
-    (dict(method_options={"dgl": {"alhpa": 1}}), "unknown options of dgl alhpa; valid options of dgl: alpha, "),
-    (dict(method_options={"mla": {}}), "unknown methods in method_options (methods of this sweep) mla"),
+    (dict(seed=[0]), "unknown sweep keys: seed; valid sweep keys: out, launcher, profile, methods, datasets, seeds"),
+    (dict(options={"fusoin": "concat"}), "unknown options: fusoin; valid options: fusion, alpha, "),
+    (dict(method_options={"dgl": {"alhpa": 1}}), "unknown options of dgl: alhpa; valid options of dgl: none"),
+    (dict(method_options={"mla": {}}), "unknown methods in method_options (methods of this sweep): mla; valid"),
     (dict(launcher="kubernetes"), "unknown launcher 'kubernetes'; valid launchers: local, debug, slurm"),
     (dict(options={"epochs": 0}), "epochs must be an integer >= 1; got 0"),
-    (dict(method_options={"dgl": {"fusion_weights": "x"}}), "unknown options of dgl fusion_weights"),
+    (dict(methods=["mla"], method_options={"mla": {"projektion": "owm"}}),
+     "unknown options of mla: projektion; valid options of mla: fixed_weights, fusion_weights, projection"),
 ])
 def test_a_bad_name_or_value_fails_before_any_training_with_the_valid_names(tmp_path, capsys, changes, message):
     path = sweep_file(tmp_path, **changes)

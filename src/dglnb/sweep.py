@@ -126,7 +126,7 @@ def _mapping(value: Any, what: str) -> dict:
 def _unknown(given: Any, valid: Any, what: str) -> None:
     unknown = sorted(set(given) - set(valid))
     if unknown:
-        raise ConfigError(f"unknown {what} {', '.join(map(str, unknown))}; valid {what}: {', '.join(valid)}")
+        raise ConfigError(f"unknown {what}: {', '.join(map(str, unknown))}; valid {what}: {', '.join(valid) or 'none'}")
 
 
 def load_sweep(path: Path) -> Sweep:

@@ -36,7 +36,7 @@ class Method:
     ) -> None:
         if kw:
             raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
-                            f"valid: {', '.join(type(self).options())}")
+                            f"valid: {', '.join(type(self).options()) or 'none'}")
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         if grad_clip is not None and grad_clip <= 0:
@@ -47,8 +47,9 @@ class Method:
 
     @classmethod
     def options(cls) -> list[str]:
-        """The hyperparameters the constructor takes (its own and its base classes'), sorted."""
-        return sorted({name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
+        """The method's own hyperparameters (``method_options``), sorted: what the constructors of the
+        class and its bases take beyond :class:`Method`'s run settings (alpha, grad_clip, dataset)."""
+        return sorted({name for klass in cls.__mro__ if "__init__" in vars(klass) and klass not in (Method, object)
                        for name, p in inspect.signature(klass.__init__).parameters.items()
                        if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
 
