@@ -141,7 +141,7 @@ class AGM(Method):
         fusion_weights = [p.grad for p in model.fusion_parameters() if p.grad is not None and p.dim() > 1]
         if self.clip_threshold is not None and any(g.abs().max() > self.clip_threshold for g in fusion_weights):
             nn.utils.clip_grad_norm_(model.parameters(), self.clip_threshold)
-        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k) for m, k in coeffs.items()}}
+        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k, dtype=torch.float64) for m, k in coeffs.items()}}
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "mean_scores": dict(self.mean_scores)}

@@ -170,7 +170,7 @@ class GradientBlending(Method):
         losses = {h: model.loss(head_logits(model, feats, h), batch["label"]) for h in heads}
         sum(weights[h] * losses[h] for h in heads).backward()
         return {**{f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach() for h, loss in losses.items()},
-                **{f"weight_{h}": torch.tensor(weights[h]) for h in heads}}
+                **{f"weight_{h}": torch.tensor(weights[h], dtype=torch.float64) for h in heads}}
 
     def state_dict(self) -> dict:
         return {"weights": self.weights}

@@ -33,6 +33,7 @@ Where the paper, the official code and the DGL paper's protocol differ (construc
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Iterable, Mapping
 
 import torch
@@ -96,7 +97,7 @@ class OGMGE(Method):
         coeffs = {}
         for m, s in scores.items():
             ratio = s / max(scores[n] for n in scores if n != m)
-            coeffs[m] = 1 - float(torch.tanh(torch.tensor(self.modulation_alpha * ratio))) if ratio > 1 else 1.0
+            coeffs[m] = 1 - math.tanh(self.modulation_alpha * ratio) if ratio > 1 else 1.0
         return coeffs
 
     def modulated_parameters(self, model: MultimodalClassifier, modality: str) -> list[torch.nn.Parameter]:
@@ -117,7 +118,7 @@ class OGMGE(Method):
                     for p in self.modulated_parameters(model, m):
                         noise = torch.randn_like(p.grad) * (p.grad.std() + 1e-8) if self.gradient_noise else 0.0
                         p.grad = p.grad * coeffs[m] + noise
-        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k) for m, k in coeffs.items()}}
+        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k, dtype=torch.float64) for m, k in coeffs.items()}}
 
 
 @METHODS.register("ogm")

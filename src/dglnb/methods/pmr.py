@@ -118,7 +118,7 @@ class PMR(Method):
 
     def prototype_weights(self, sims: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """modulation_alpha for each modality whose prototype confidence s_m is below another's, else 0."""
-        scores = {m: float(s.softmax(dim=1).gather(1, labels[:, None]).sum()) for m, s in sims.items()}
+        scores = {m: float(s.detach().softmax(dim=1).gather(1, labels[:, None]).sum()) for m, s in sims.items()}
         best = max(scores.values())
         return {m: self.modulation_alpha if s < best else 0.0 for m, s in scores.items()}
 
