@@ -183,7 +183,7 @@ def test_pmr_adds_the_prototypical_cross_entropy_of_the_slower_modality_only():
     feats = model.encode(batch)
     y = batch["label"]
     sims = {m: -((feats[m][:, None, :] - prototypes[m][None]) ** 2).sum(-1).sqrt() for m in model.modalities}
-    scores = {m: float(sum(torch.softmax(sims[m].detach(), dim=1)[i, c] for i, c in enumerate(y))) for m in model.modalities}
+    scores = {m: float(sum(torch.softmax(s.detach(), dim=1)[i, c] for i, c in enumerate(y))) for m, s in sims.items()}
     slower = min(scores, key=scores.get)
     loss = F.cross_entropy(model.fuse(feats), y) + 0.7 * F.cross_entropy(sims[slower], y)
     expected = grads_by_name(model, grads(loss, list(model.parameters())))
@@ -194,7 +194,8 @@ def test_pmr_adds_the_prototypical_cross_entropy_of_the_slower_modality_only():
         torch.testing.assert_close(g, expected[name], msg=name)
         if not name.startswith(f"encoders.{slower}."):  # the prototype term reaches the slower encoder only
             torch.testing.assert_close(g, plain[name], msg=name)
-    assert not torch.allclose(current_grads(model)[f"encoders.{slower}.net.0.weight"], plain[f"encoders.{slower}.net.0.weight"])
+    first_layer = f"encoders.{slower}.net.0.weight"
+    assert not torch.allclose(current_grads(model)[first_layer], plain[first_layer])
 
 
 def test_pmr_without_prototypes_or_outside_the_modulation_epochs_is_vanilla_training():
@@ -219,7 +220,8 @@ def test_agm_shapley_logits_of_a_linear_model(empty_coalition, bias_share):
         feats = model.encode(batch)
         phi = shapley_logits(model, feats, empty_coalition)
     head, d_audio = model.fusion.head, feats["audio"].shape[1]
-    parts = {"audio": feats["audio"] @ head.weight[:, :d_audio].T, "visual": feats["visual"] @ head.weight[:, d_audio:].T}
+    parts = {"audio": feats["audio"] @ head.weight[:, :d_audio].T,
+             "visual": feats["visual"] @ head.weight[:, d_audio:].T}
     for m in model.modalities:
         expected = parts[m] / 2 if bias_share is None else parts[m] + bias_share * head.bias
         torch.testing.assert_close(phi[m], expected)
@@ -245,7 +247,8 @@ def test_agm_coefficient_compares_the_score_ratio_with_its_running_mean():
                                     "visual": math.exp(0.5 * min(math.exp(1) - math.exp(-2), 7))}, rel=1e-14)
     assert algo.state_dict() == {"steps": 2, "mean_scores": {"audio": 2.0, "visual": 1.5}}
     algo.mean_scores = {"audio": 0.0, "visual": 20.0}
-    assert algo.coefficients({"audio": 0.0, "visual": 0.0})["visual"] == math.exp(0.5 * 7)  # the difference is capped at 7
+    capped = algo.coefficients({"audio": 0.0, "visual": 0.0})["visual"]
+    assert capped == math.exp(0.5 * 7)  # rbar - r is capped at 7
 
 
 def test_agm_scales_each_encoders_weight_gradients_by_its_coefficient():

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from ..data import to_device
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, scalar_logs
 
 MULTIMODAL = "multimodal"
 ESTIMATES = ("paper", "code")
@@ -99,8 +99,7 @@ def fresh_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module, clone: n
     """An optimizer of ``optimizer``'s kind and group settings over ``clone``'s parameters, with no state."""
     position = {id(p): i for i, p in enumerate(model.parameters())}
     params = list(clone.parameters())
-    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [params[position[id(p)]] for p in g["params"]]}
-              for g in optimizer.param_groups]
+    groups = [dict(g, params=[params[position[id(p)]] for p in g["params"]]) for g in optimizer.param_groups]
     return type(optimizer)(groups)
 
 
@@ -112,7 +111,7 @@ class GradientBlending(Method):
 
     def __init__(self, super_epoch: int | None = None, estimate: str = "paper", **kw: Any) -> None:
         super().__init__(**kw)
-        self.super_epoch: int = self.published(super_epoch=super_epoch)["super_epoch"]
+        self.set_published(super_epoch=super_epoch)
         if self.super_epoch < 1 or estimate not in ESTIMATES:
             raise ValueError(f"need super_epoch >= 1 and estimate in {ESTIMATES}; got {self.super_epoch}, {estimate!r}")
         self.estimate = estimate
@@ -121,7 +120,9 @@ class GradientBlending(Method):
     def heads(self, model: MultimodalClassifier) -> list[str]:
         return [MULTIMODAL, *model.modalities]
 
-    def train_epoch(self, model: MultimodalClassifier, head: str, loader: Iterable[Batch], optimizer) -> float:
+    def train_epoch(
+        self, model: MultimodalClassifier, head: str, loader: Iterable[Batch], optimizer: torch.optim.Optimizer
+    ) -> float:
         """One epoch on ``head``'s loss alone; the mean step loss."""
         model.train()
         device = next(model.parameters()).device
@@ -137,7 +138,9 @@ class GradientBlending(Method):
             losses.append(float(loss.detach()))
         return sum(losses) / len(losses)
 
-    def loss_curve(self, model: MultimodalClassifier, head: str, loaders: Mapping[str, Iterable], optimizer) -> LossCurve:
+    def loss_curve(
+        self, model: MultimodalClassifier, head: str, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+    ) -> LossCurve:
         """Train a copy of ``model`` on ``head`` for ``super_epoch`` epochs and read its losses (see ``estimate``)."""
         clone = copy.deepcopy(model)
         clone_optimizer = fresh_optimizer(optimizer, model, clone)
@@ -170,7 +173,7 @@ class GradientBlending(Method):
         losses = {h: model.loss(head_logits(model, feats, h), batch["label"]) for h in heads}
         sum(weights[h] * losses[h] for h in heads).backward()
         return {**{f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach() for h, loss in losses.items()},
-                **{f"weight_{h}": torch.tensor(weights[h], dtype=torch.float64) for h in heads}}
+                **scalar_logs("weight", weights)}
 
     def state_dict(self) -> dict:
         return {"weights": self.weights}

@@ -41,7 +41,7 @@ from torch import Tensor
 
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, scalar_logs, true_class_probability
 
 
 @METHODS.register("ogm_ge")
@@ -65,11 +65,8 @@ class OGMGE(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        values = self.published(modulation_alpha=modulation_alpha, modulation_starts=modulation_starts,
-                                modulation_ends=modulation_ends)
-        self.modulation_alpha: float = values["modulation_alpha"]
-        self.modulation_starts: int = values["modulation_starts"]
-        self.modulation_ends: int = values["modulation_ends"]
+        self.set_published(modulation_alpha=modulation_alpha, modulation_starts=modulation_starts,
+                           modulation_ends=modulation_ends)
         if self.modulation_alpha < 0:
             raise ValueError(f"modulation_alpha must be >= 0, got {self.modulation_alpha}")
         self.conv_only = conv_only
@@ -83,7 +80,7 @@ class OGMGE(Method):
 
     @torch.no_grad()
     def unimodal_logits(self, model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """u_m: the fusion with the other modalities zeroed, less (1 - 1/M) of the all-zero output with ``half_bias``."""
+        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the all-zero output."""
         feats = {m: z.detach() for m, z in feats.items()}
         logits = {m: model.fuse_alone(feats, m) for m in model.modalities}
         if self.half_bias:
@@ -93,7 +90,7 @@ class OGMGE(Method):
 
     def coefficients(self, logits: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """k_m from the confidences s_m of the unimodal logits (1 for every modality but the dominant one)."""
-        scores = {m: float(u.softmax(dim=1).gather(1, labels[:, None]).sum()) for m, u in logits.items()}
+        scores = {m: float(true_class_probability(u, labels).sum()) for m, u in logits.items()}
         coeffs = {}
         for m, s in scores.items():
             ratio = s / max(scores[n] for n in scores if n != m)
@@ -118,7 +115,7 @@ class OGMGE(Method):
                     for p in self.modulated_parameters(model, m):
                         noise = torch.randn_like(p.grad) * (p.grad.std() + 1e-8) if self.gradient_noise else 0.0
                         p.grad = p.grad * coeffs[m] + noise
-        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k, dtype=torch.float64) for m, k in coeffs.items()}}
+        return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}
 
 
 @METHODS.register("ogm")

@@ -39,7 +39,7 @@ from torch import Tensor
 from ..data import to_device
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, true_class_probability
 
 
 @torch.no_grad()
@@ -83,14 +83,8 @@ class PMR(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        values = self.published(modulation_alpha=modulation_alpha, momentum=momentum,
-                                prototype_fraction=prototype_fraction, modulation_starts=modulation_starts,
-                                modulation_ends=modulation_ends)
-        self.modulation_alpha: float = values["modulation_alpha"]
-        self.momentum: float = values["momentum"]
-        self.prototype_fraction: float = values["prototype_fraction"]
-        self.modulation_starts: int = values["modulation_starts"]
-        self.modulation_ends: int = values["modulation_ends"]
+        self.set_published(modulation_alpha=modulation_alpha, momentum=momentum, prototype_fraction=prototype_fraction,
+                           modulation_starts=modulation_starts, modulation_ends=modulation_ends)
         if self.modulation_alpha < 0 or not 0 <= self.momentum <= 1 or not 0 < self.prototype_fraction <= 1:
             raise ValueError("need modulation_alpha >= 0, 0 <= momentum <= 1 and 0 < prototype_fraction <= 1; got "
                              f"{self.modulation_alpha}, {self.momentum}, {self.prototype_fraction}")
@@ -118,7 +112,7 @@ class PMR(Method):
 
     def prototype_weights(self, sims: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """modulation_alpha for each modality whose prototype confidence s_m is below another's, else 0."""
-        scores = {m: float(s.detach().softmax(dim=1).gather(1, labels[:, None]).sum()) for m, s in sims.items()}
+        scores = {m: float(true_class_probability(s.detach(), labels).sum()) for m, s in sims.items()}
         best = max(scores.values())
         return {m: self.modulation_alpha if s < best else 0.0 for m, s in scores.items()}
 
