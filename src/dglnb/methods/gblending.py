@@ -8,7 +8,9 @@ G-Blending paper gives each modality its own head). The weights are estimated at
 every ``super_epoch``-th epoch (epoch 0 included), from the current parameters:
 
 * for each head k, a copy of the model is trained on that head's loss alone for ``super_epoch``
-  epochs (a fresh optimizer of the run's kind and current settings, the run's gradient clip);
+  whole epochs (a fresh optimizer of the run's kind and current settings, the run's gradient clip;
+  a run's ``max_steps`` caps only its own steps), so the estimate costs about ``M + 1`` times the
+  training it precedes;
 * from the copy's train and validation losses at the start and end of that run,
   generalization ``G = L_val(start) - L_val(end)`` and overfitting ``O = L_val - L_train``,
   ``dO = O(end) - O(start)``, the paper's estimate ``w_k = G_k / dO_k^2``, normalised to sum 1
@@ -164,7 +166,6 @@ class GradientBlending(Method):
         if epoch % self.super_epoch == 0:
             curves = {head: self.loss_curve(model, head, loaders, optimizer) for head in self.heads(model)}
             self.weights = blending_weights(curves, self.estimate)
-        model.train()
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         heads = self.heads(model)
