@@ -64,6 +64,15 @@ def test_ogm_coefficient_is_one_minus_tanh_of_alpha_times_the_confidence_ratio_f
     assert coeffs[dominant] < 1 and sum(k == 1.0 for k in coeffs.values()) == 1
 
 
+def test_ogm_with_three_modalities_compares_each_with_the_least_confident():
+    """One sample, two classes, label 0: s_m = sigmoid(x_m) for logits (x_m, 0)."""
+    logits = {m: torch.tensor([[math.log(odds), 0.0]], dtype=torch.float64)
+              for m, odds in (("audio", 1), ("visual", 3), ("text", 7))}  # s = 1/2, 3/4, 7/8
+    coeffs = METHODS.get("ogm")(modulation_alpha=0.5).coefficients(logits, torch.tensor([0]))
+    assert coeffs == pytest.approx({"audio": 1.0, "visual": 1 - math.tanh(0.5 * 1.5),
+                                    "text": 1 - math.tanh(0.5 * 1.75)}, rel=1e-12)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ogm_scales_only_the_dominant_encoder_gradient_and_adds_no_noise(seed):
     model, batch = tiny_model(VECTORS, seed=seed), make_batch(VECTORS)
