@@ -17,6 +17,7 @@ from dglnb.errors import ConfigError
 from dglnb.experiment import TrainConfig, train
 from dglnb.methods import METHODS
 from dglnb.methods.agm import shapley_logits
+from dglnb.methods.base import true_class_probability
 from dglnb.methods.gblending import LossCurve, blending_weights, mean_loss
 from tiny_models import AUDIO_VISUAL, THREE, VECTORS, grads, make_batch, tiny_model
 
@@ -141,6 +142,13 @@ def test_ogm_modulation_alpha_defaults_to_the_published_value_of_the_dataset():
     assert METHODS.get("ogm_ge")(dataset="cremad", modulation_alpha=0.3).modulation_alpha == 0.3
 
 
+def test_confidence_scores_leave_out_unlabelled_pixels():
+    logits = torch.zeros(1, 4, 1, 3, dtype=torch.float64)
+    logits[0, 2, 0, 0] = math.log(3)  # pixel 0: softmax (1, 1, 3, 1) / 6; pixel 2: uniform
+    labels = torch.tensor([[[2, 255, 0]]])
+    assert true_class_probability(logits, labels).tolist() == pytest.approx([0.5, 0.25], rel=1e-15)
+
+
 # ----------------------------------------------------------------------------- PMR
 
 
@@ -205,6 +213,13 @@ def test_pmr_adds_the_prototypical_cross_entropy_of_the_slower_modality_only():
             torch.testing.assert_close(g, plain[name], msg=name)
     first_layer = f"encoders.{slower}.net.0.weight"
     assert not torch.allclose(current_grads(model)[first_layer], plain[first_layer])
+
+
+def test_pmr_refuses_a_segmenter_with_a_clear_error():
+    model = tiny_model(VECTORS)
+    model.task = "segmentation"  # what the check reads
+    with pytest.raises(ConfigError, match="pmr needs a classifier"):
+        METHODS.get("pmr")().on_epoch_start(0, model, {"train": []}, None)
 
 
 def test_pmr_without_prototypes_or_outside_the_modulation_epochs_is_vanilla_training():

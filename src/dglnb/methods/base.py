@@ -100,8 +100,11 @@ class Method:
 
 
 def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:
-    """softmax(logits)[i, y_i] for every sample i: the confidence scores of the balancing methods."""
-    return logits.softmax(dim=1).gather(1, labels[:, None]).squeeze(1)
+    """softmax(logits)[i, y_i] for every sample i (every pixel, for dense logits), flattened, leaving out
+    positions whose label is no class (an ignore index): the confidence scores of the balancing methods."""
+    labelled = (labels >= 0) & (labels < logits.shape[1])
+    probs = logits.softmax(dim=1).gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1)).squeeze(1)
+    return probs[labelled]
 
 
 def scalar_logs(prefix: str, values: Mapping[str, float]) -> dict[str, Tensor]:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..data import to_device
+from ..errors import ConfigError
 from ..models import MultimodalClassifier
 from . import METHODS
 from .base import Batch, Method, true_class_probability
@@ -105,6 +106,9 @@ class PMR(Method):
     def on_epoch_start(
         self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
     ) -> None:
+        if model.task != "classification":
+            raise ConfigError(f"pmr needs a classifier (its prototypes are class centroids of feature vectors); "
+                              f"this model's task is {model.task}. What to do: use another method")
         self.epoch = epoch
         train = loaders["train"]
         n = max(1, int(len(train) * self.prototype_fraction))
