@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, scalar_logs, true_class_probability
 
 EMPTY_COALITIONS = ("zero", "padded", "omitted")
 
@@ -101,7 +101,7 @@ class AGM(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.modulation_alpha: float = self.published(modulation_alpha=modulation_alpha)["modulation_alpha"]
+        self.set_published(modulation_alpha=modulation_alpha)
         if self.modulation_alpha < 0:
             raise ValueError(f"modulation_alpha must be >= 0, got {self.modulation_alpha}")
         self.empty_coalition = check_empty_coalition(empty_coalition)
@@ -129,7 +129,7 @@ class AGM(Method):
         feats = model.encode(batch)
         with torch.no_grad():
             phi = shapley_logits(model, {m: z.detach() for m, z in feats.items()}, self.empty_coalition)
-            scores = {m: float(-u.softmax(dim=1).gather(1, y[:, None]).clamp_min(1e-8).log().mean()) for m, u in phi.items()}
+            scores = {m: float(-true_class_probability(u, y).clamp_min(1e-8).log().mean()) for m, u in phi.items()}
         loss = model.loss(model.fuse(feats), y)
         loss.backward()
         coeffs = self.coefficients(scores)
@@ -141,7 +141,7 @@ class AGM(Method):
         fusion_weights = [p.grad for p in model.fusion_parameters() if p.grad is not None and p.dim() > 1]
         if self.clip_threshold is not None and any(g.abs().max() > self.clip_threshold for g in fusion_weights):
             nn.utils.clip_grad_norm_(model.parameters(), self.clip_threshold)
-        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k) for m, k in coeffs.items()}}
+        return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "mean_scores": dict(self.mean_scores)}

@@ -8,7 +8,7 @@ per-epoch work (prototypes, loss weights estimated on held-out data) overrides
 steps depend on in :meth:`Method.state_dict` so that a resumed run continues exactly.
 
 A method whose published hyperparameters differ per dataset lists them in ``PUBLISHED`` and
-resolves its ``None`` arguments with :meth:`Method.published`; the engine passes the dataset name.
+resolves its ``None`` arguments with :meth:`Method.set_published`; the engine passes the dataset name.
 """
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ class Method:
                        for name, p in inspect.signature(klass.__init__).parameters.items()
                        if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
 
-    def published(self, **given: Any) -> dict[str, Any]:
-        """``given`` with each None replaced by the published value for ``self.dataset``."""
+    def set_published(self, **given: Any) -> None:
+        """Set each of ``given`` as an attribute, a None replaced by the published value for ``self.dataset``."""
         table = {**self.PUBLISHED.get("*", {}), **self.PUBLISHED.get(self.dataset or "*", {})}
-        return {name: table[name] if value is None else value for name, value in given.items()}
+        for name, value in given.items():
+            setattr(self, name, table[name] if value is None else value)
 
     def setup(self, model: MultimodalClassifier) -> None:
         """Attach extra modules to ``model`` before the optimizer is built (none by default)."""
@@ -107,3 +108,15 @@ class Method:
         if state:
             raise ValueError(f"{type(self).__name__} has no state to load, got keys {sorted(state)}")
 
+
+def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:
+    """softmax(logits)[i, y_i] for every sample i (every pixel, for dense logits), flattened, leaving out
+    positions whose label is no class (an ignore index): the confidence scores of the balancing methods."""
+    labelled = (labels >= 0) & (labels < logits.shape[1])
+    probs = logits.softmax(dim=1).gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1)).squeeze(1)
+    return probs[labelled]
+
+
+def scalar_logs(prefix: str, values: Mapping[str, float]) -> dict[str, Tensor]:
+    """``{prefix_key: value}`` as float64 scalars, for a step's returned logs (coefficients, weights)."""
+    return {f"{prefix}_{k}": torch.tensor(v, dtype=torch.float64) for k, v in values.items()}

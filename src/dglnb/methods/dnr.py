@@ -87,13 +87,11 @@ class DiagnosingRelearning(Vanilla):
     def __init__(self, move_lambda: float | None = None, reinit_epoch: int | None = None, reinit_num: int | None = None,
                  **kw: Any) -> None:
         super().__init__(**kw)
-        values = self.published(move_lambda=move_lambda, reinit_epoch=reinit_epoch, reinit_num=reinit_num)
-        move_lambda, reinit_epoch, reinit_num = values["move_lambda"], values["reinit_epoch"], values["reinit_num"]
-        if move_lambda < 0:
-            raise ValueError(f"move_lambda must be >= 0, got {move_lambda}")
-        if reinit_epoch < 1 or reinit_num < 0:
-            raise ValueError(f"reinit_epoch must be >= 1 and reinit_num >= 0, got {reinit_epoch} and {reinit_num}")
-        self.move_lambda, self.reinit_epoch, self.reinit_num = move_lambda, reinit_epoch, reinit_num
+        self.set_published(move_lambda=move_lambda, reinit_epoch=reinit_epoch, reinit_num=reinit_num)
+        if self.move_lambda < 0:
+            raise ValueError(f"move_lambda must be >= 0, got {self.move_lambda}")
+        if self.reinit_epoch < 1 or self.reinit_num < 0:
+            raise ValueError(f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}")
         self.initial: dict[str, list[Tensor]] = {}
         self.reinits: list[dict[str, Any]] = []  # per re-initialisation: epoch, purities, gap and weight per modality
 

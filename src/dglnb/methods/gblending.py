@@ -8,7 +8,9 @@ G-Blending paper gives each modality its own head). The weights are estimated at
 every ``super_epoch``-th epoch (epoch 0 included), from the current parameters:
 
 * for each head k, a copy of the model is trained on that head's loss alone for ``super_epoch``
-  epochs (a fresh optimizer of the run's kind and current settings, the run's gradient clip);
+  whole epochs (a fresh optimizer of the run's kind and current settings, the run's gradient clip;
+  a run's ``max_steps`` caps only its own steps), so the estimate costs about ``M + 1`` times the
+  training it precedes;
 * from the copy's train and validation losses at the start and end of that run,
   generalization ``G = L_val(start) - L_val(end)`` and overfitting ``O = L_val - L_train``,
   ``dO = O(end) - O(start)``, the paper's estimate ``w_k = G_k / dO_k^2``, normalised to sum 1
@@ -45,7 +47,7 @@ from torch import Tensor, nn
 from ..data import to_device
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, scalar_logs
 
 MULTIMODAL = "multimodal"
 ESTIMATES = ("paper", "code")
@@ -99,8 +101,7 @@ def fresh_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module, clone: n
     """An optimizer of ``optimizer``'s kind and group settings over ``clone``'s parameters, with no state."""
     position = {id(p): i for i, p in enumerate(model.parameters())}
     params = list(clone.parameters())
-    groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [params[position[id(p)]] for p in g["params"]]}
-              for g in optimizer.param_groups]
+    groups = [dict(g, params=[params[position[id(p)]] for p in g["params"]]) for g in optimizer.param_groups]
     return type(optimizer)(groups)
 
 
@@ -112,7 +113,7 @@ class GradientBlending(Method):
 
     def __init__(self, super_epoch: int | None = None, estimate: str = "paper", **kw: Any) -> None:
         super().__init__(**kw)
-        self.super_epoch: int = self.published(super_epoch=super_epoch)["super_epoch"]
+        self.set_published(super_epoch=super_epoch)
         if self.super_epoch < 1 or estimate not in ESTIMATES:
             raise ValueError(f"need super_epoch >= 1 and estimate in {ESTIMATES}; got {self.super_epoch}, {estimate!r}")
         self.estimate = estimate
@@ -121,7 +122,9 @@ class GradientBlending(Method):
     def heads(self, model: MultimodalClassifier) -> list[str]:
         return [MULTIMODAL, *model.modalities]
 
-    def train_epoch(self, model: MultimodalClassifier, head: str, loader: Iterable[Batch], optimizer) -> float:
+    def train_epoch(
+        self, model: MultimodalClassifier, head: str, loader: Iterable[Batch], optimizer: torch.optim.Optimizer
+    ) -> float:
         """One epoch on ``head``'s loss alone; the mean step loss."""
         model.train()
         device = next(model.parameters()).device
@@ -137,7 +140,9 @@ class GradientBlending(Method):
             losses.append(float(loss.detach()))
         return sum(losses) / len(losses)
 
-    def loss_curve(self, model: MultimodalClassifier, head: str, loaders: Mapping[str, Iterable], optimizer) -> LossCurve:
+    def loss_curve(
+        self, model: MultimodalClassifier, head: str, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+    ) -> LossCurve:
         """Train a copy of ``model`` on ``head`` for ``super_epoch`` epochs and read its losses (see ``estimate``)."""
         clone = copy.deepcopy(model)
         clone_optimizer = fresh_optimizer(optimizer, model, clone)
@@ -161,7 +166,6 @@ class GradientBlending(Method):
         if epoch % self.super_epoch == 0:
             curves = {head: self.loss_curve(model, head, loaders, optimizer) for head in self.heads(model)}
             self.weights = blending_weights(curves, self.estimate)
-        model.train()
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         heads = self.heads(model)
@@ -170,7 +174,7 @@ class GradientBlending(Method):
         losses = {h: model.loss(head_logits(model, feats, h), batch["label"]) for h in heads}
         sum(weights[h] * losses[h] for h in heads).backward()
         return {**{f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach() for h, loss in losses.items()},
-                **{f"weight_{h}": torch.tensor(weights[h]) for h in heads}}
+                **scalar_logs("weight", weights)}
 
     def state_dict(self) -> dict:
         return {"weights": self.weights}

@@ -81,14 +81,14 @@ class MMPareto(Method):
     def __init__(self, gamma: float | None = None, rescale: str = "tensor", unimodal_logits: str = "separate",
                  **kw: Any) -> None:
         super().__init__(**kw)
-        gamma = self.published(gamma=gamma)["gamma"]
-        if gamma <= 0:
-            raise ValueError(f"gamma must be positive, got {gamma}")
+        self.set_published(gamma=gamma)
+        if self.gamma <= 0:
+            raise ValueError(f"gamma must be positive, got {self.gamma}")
         if rescale not in RESCALES:
             raise ValueError(f"rescale must be one of {', '.join(RESCALES)}, got {rescale!r}")
         if unimodal_logits not in UNIMODAL_LOGITS:
             raise ValueError(f"unimodal_logits must be one of {', '.join(UNIMODAL_LOGITS)}, got {unimodal_logits!r}")
-        self.gamma, self.rescale, self.unimodal_logits = gamma, rescale, unimodal_logits
+        self.rescale, self.unimodal_logits = rescale, unimodal_logits
 
     def setup(self, model: MultimodalClassifier) -> None:
         if self.unimodal_logits == "separate":

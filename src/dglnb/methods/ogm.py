@@ -5,8 +5,10 @@ One step: the multimodal cross-entropy is back-propagated to every parameter, th
 gradient is rescaled by how far its modality is ahead of the others:
 
 * ``s_m = sum_i softmax(u_m(x_i))[y_i]``, the confidence of modality m's unimodal logits ``u_m``;
-* ``rho_m = s_m / max_{n != m} s_n`` (with two modalities, the paper's ``s_a / s_v`` and ``s_v / s_a``);
-* ``k_m = 1 - tanh(modulation_alpha * rho_m)`` if ``rho_m > 1`` (the dominant modality), else 1;
+* ``rho_m = s_m / min_n s_n``: with two modalities the paper's ``s_a / s_v`` for the dominant one and
+  1 for the other; with more, every modality is compared with the least confident one, as
+  BalanceBenchmark's three-modality ``OGM_trainer.py`` does;
+* ``k_m = 1 - tanh(modulation_alpha * rho_m)`` if ``rho_m > 1``, else 1 (the paper's eq. 10, as coded);
 * ``g <- k_m g`` for every gradient tensor of encoder m, and for ``ogm_ge`` also ``+ N(0, std(g)^2)``
   drawn per tensor, with ``std(g)`` of the unscaled gradient (+1e-8), on every encoder,
 
@@ -33,6 +35,7 @@ Where the paper, the official code and the DGL paper's protocol differ (construc
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Iterable, Mapping
 
 import torch
@@ -40,12 +43,12 @@ from torch import Tensor
 
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, scalar_logs, true_class_probability
 
 
 @METHODS.register("ogm_ge")
 class OGMGE(Method):
-    """Multimodal CE, then the dominant encoder's gradient scaled by k_m, plus Gaussian noise (GE)."""
+    """Multimodal CE, then the encoders ahead of the weakest scaled by k_m, plus Gaussian noise (GE)."""
 
     gradient_noise: ClassVar[bool] = True
     PUBLISHED = {
@@ -64,11 +67,8 @@ class OGMGE(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        values = self.published(modulation_alpha=modulation_alpha, modulation_starts=modulation_starts,
-                                modulation_ends=modulation_ends)
-        self.modulation_alpha: float = values["modulation_alpha"]
-        self.modulation_starts: int = values["modulation_starts"]
-        self.modulation_ends: int = values["modulation_ends"]
+        self.set_published(modulation_alpha=modulation_alpha, modulation_starts=modulation_starts,
+                           modulation_ends=modulation_ends)
         if self.modulation_alpha < 0:
             raise ValueError(f"modulation_alpha must be >= 0, got {self.modulation_alpha}")
         self.conv_only = conv_only
@@ -82,7 +82,7 @@ class OGMGE(Method):
 
     @torch.no_grad()
     def unimodal_logits(self, model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """u_m: the fusion with the other modalities zeroed, less (1 - 1/M) of the all-zero output with ``half_bias``."""
+        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the all-zero output."""
         feats = {m: z.detach() for m, z in feats.items()}
         logits = {m: model.fuse_alone(feats, m) for m in model.modalities}
         if self.half_bias:
@@ -91,13 +91,11 @@ class OGMGE(Method):
         return logits
 
     def coefficients(self, logits: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
-        """k_m from the confidences s_m of the unimodal logits (1 for every modality but the dominant one)."""
-        scores = {m: float(u.softmax(dim=1).gather(1, labels[:, None]).sum()) for m, u in logits.items()}
-        coeffs = {}
-        for m, s in scores.items():
-            ratio = s / max(scores[n] for n in scores if n != m)
-            coeffs[m] = 1 - float(torch.tanh(torch.tensor(self.modulation_alpha * ratio))) if ratio > 1 else 1.0
-        return coeffs
+        """k_m from the confidences s_m of the unimodal logits (1 for the least confident modality)."""
+        scores = {m: float(true_class_probability(u, labels).sum()) for m, u in logits.items()}
+        weakest = min(scores.values())
+        return {m: 1 - math.tanh(self.modulation_alpha * s / weakest) if s > weakest else 1.0
+                for m, s in scores.items()}
 
     def modulated_parameters(self, model: MultimodalClassifier, modality: str) -> list[torch.nn.Parameter]:
         """The encoder parameters whose gradients are modulated (only 4-D ones with ``conv_only``)."""
@@ -117,7 +115,7 @@ class OGMGE(Method):
                     for p in self.modulated_parameters(model, m):
                         noise = torch.randn_like(p.grad) * (p.grad.std() + 1e-8) if self.gradient_noise else 0.0
                         p.grad = p.grad * coeffs[m] + noise
-        return {"loss_multi": loss.detach(), **{f"coeff_{m}": torch.tensor(k) for m, k in coeffs.items()}}
+        return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}
 
 
 @METHODS.register("ogm")

@@ -37,9 +37,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..data import to_device
+from ..errors import ConfigError
 from ..models import MultimodalClassifier
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, true_class_probability
 
 
 @torch.no_grad()
@@ -83,14 +84,8 @@ class PMR(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        values = self.published(modulation_alpha=modulation_alpha, momentum=momentum,
-                                prototype_fraction=prototype_fraction, modulation_starts=modulation_starts,
-                                modulation_ends=modulation_ends)
-        self.modulation_alpha: float = values["modulation_alpha"]
-        self.momentum: float = values["momentum"]
-        self.prototype_fraction: float = values["prototype_fraction"]
-        self.modulation_starts: int = values["modulation_starts"]
-        self.modulation_ends: int = values["modulation_ends"]
+        self.set_published(modulation_alpha=modulation_alpha, momentum=momentum, prototype_fraction=prototype_fraction,
+                           modulation_starts=modulation_starts, modulation_ends=modulation_ends)
         if self.modulation_alpha < 0 or not 0 <= self.momentum <= 1 or not 0 < self.prototype_fraction <= 1:
             raise ValueError("need modulation_alpha >= 0, 0 <= momentum <= 1 and 0 < prototype_fraction <= 1; got "
                              f"{self.modulation_alpha}, {self.momentum}, {self.prototype_fraction}")
@@ -111,6 +106,9 @@ class PMR(Method):
     def on_epoch_start(
         self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
     ) -> None:
+        if model.task != "classification":
+            raise ConfigError(f"pmr needs a classifier (its prototypes are class centroids of feature vectors); "
+                              f"this model's task is {model.task}. What to do: use another method")
         self.epoch = epoch
         train = loaders["train"]
         n = max(1, int(len(train) * self.prototype_fraction))
@@ -118,7 +116,7 @@ class PMR(Method):
 
     def prototype_weights(self, sims: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """modulation_alpha for each modality whose prototype confidence s_m is below another's, else 0."""
-        scores = {m: float(s.softmax(dim=1).gather(1, labels[:, None]).sum()) for m, s in sims.items()}
+        scores = {m: float(true_class_probability(s.detach(), labels).sum()) for m, s in sims.items()}
         best = max(scores.values())
         return {m: self.modulation_alpha if s < best else 0.0 for m, s in scores.items()}
 
