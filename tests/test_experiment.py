@@ -10,6 +10,7 @@ import pytest
 
 from dglnb.cli import main
 from dglnb.experiment import TrainConfig, summarize, train, train_seeds
+from dglnb.methods import METHODS
 from dglnb.registry import UnknownNameError
 
 
@@ -47,7 +48,7 @@ def test_explicit_hyperparameters_override_the_profile(tmp_path):
 
 @pytest.mark.parametrize("field, name, listing", [
     ("dataset", "imagenet", "valid datasets: avdigits, cremad, kinetics_sounds"),
-    ("method", "sgd", "valid methods: dgl"),
+    ("method", "sgd", "valid methods: agm, dgl"),
     ("fusion", "attention", "valid fusions: concat"),
     ("profile", "fast", "valid profiles: smoke, quick, full"),
 ])
@@ -63,7 +64,7 @@ def test_cli_reports_an_unknown_method_in_one_line_with_status_2(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["dglnb: error: unknown method 'sgd'; valid methods: "
-                                                 "dgl, dgl_mt, dgl_ut, joint_aux, unimodal, vanilla, vanilla_lr"]
+                                                 + ", ".join(METHODS.names())]
 
 
 def test_cli_trains_dgl_on_synthetic_in_the_smoke_profile(tmp_path, capsys):

@@ -43,10 +43,17 @@ def test_train_step_updates_the_model_and_returns_float_losses(method):
 
 
 @pytest.mark.parametrize("method", METHODS.names())
-def test_method_state_round_trips(method):
+def test_method_state_round_trips_after_an_epoch_start_and_a_step(method):
+    model, batch = tiny_model(VECTORS), make_batch(VECTORS)
+    loaders = {"train": [batch], "train_eval": [batch], "val": [make_batch(VECTORS, seed=2)], "test": []}
     algo = METHODS.get(method)()
-    algo.load_state_dict(algo.state_dict())
-    algo.on_epoch_start(0, tiny_model(VECTORS), [])
+    algo.setup(model)
+    optimizer = torch.optim.SGD(algo.param_groups(model, 0.1))
+    algo.on_epoch_start(0, model, loaders, optimizer)
+    algo.train_step(model, batch, optimizer)
+    restored = METHODS.get(method)()
+    restored.load_state_dict(algo.state_dict())
+    torch.testing.assert_close(restored.state_dict(), algo.state_dict(), rtol=0, atol=0)
 
 
 def test_predict_gives_the_multimodal_and_the_zeroed_unimodal_logits():

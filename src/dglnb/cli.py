@@ -1,18 +1,32 @@
-"""The ``dglnb`` command: ``dglnb train ...`` and ``dglnb data check ...``.
+"""The ``dglnb`` command: ``dglnb train ...``, ``dglnb sweep FILE.yaml`` and ``dglnb data check ...``.
 
 A mistake the user can fix (an unknown name, an invalid value, a missing or unprepared dataset, a
 checkpoint from another run) is printed as ``dglnb: error: <message>`` without a traceback, with
-status 2; a run stopped by its environment (full disk, crashed data-loader worker) exits with 1.
+status 2; a run stopped by its environment (full disk, crashed data-loader worker), or a sweep with a
+failed run, exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .errors import UserError
 from .profiles import PROFILES
+
+
+def method_option(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value), the value read as JSON (numbers, true/false, null) or else a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model selection: best validation epoch, or best test epoch as the official code does")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
+    train.add_argument("--method-option", dest="method_options", action="append", type=method_option,
+                       metavar="NAME=VALUE", help="a hyperparameter or switch of the method, e.g. gradient_noise=false "
+                                                  "(VALUE is read as JSON, else as a string); repeatable")
     train.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+    sweep = commands.add_parser("sweep", help="train a grid of runs (methods x datasets x seeds x options) from a YAML file")
+    sweep.add_argument("config", type=Path, help="the sweep file, e.g. sweeps/table1_quick.yaml")
+    sweep.add_argument("--collect", action="store_true",
+                       help="write the finished runs' metrics as one table (results.csv) instead of training")
 
     data = commands.add_parser("data", help="dataset utilities")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -61,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             from .experiment import train_from_args
 
             train_from_args(args)
+        elif args.command == "sweep":
+            from .sweep import sweep_from_args
+
+            return sweep_from_args(args.config, collect_only=args.collect)
         elif args.command == "data" and args.data_command == "check":
             from .data.check import check_dataset
 

@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import diagnostics, metrics
+from .data import to_device
 from .errors import CheckpointError, RunStopped
 
 if TYPE_CHECKING:
@@ -170,11 +171,6 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def to_device(batch: Batch, device: torch.device) -> Batch:
-    """Move a batch's tensors to ``device`` (ids stay a list of str)."""
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -357,7 +353,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         started = time.perf_counter()
         loaders["train"].generator.manual_seed(epoch_seed(config.seed, epoch))
         model.train()
-        method.on_epoch_start(epoch, model, loaders["train"])
+        method.on_epoch_start(epoch, model, loaders, optimizer)
         sums: dict[str, float] = {}
         steps = 0
         lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr

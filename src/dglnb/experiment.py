@@ -86,6 +86,9 @@ class TrainConfig:
     diag_every: int | None = None
     eval_batch_size: int | None = None
     threads: int | None = None
+    # the method's own hyperparameters and switches, by constructor argument (e.g. {"gradient_noise": False});
+    # any left out take the method's published value for ``dataset``
+    method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def resolved(self) -> TrainConfig:
         """A checked copy with every ``None`` hyperparameter taken from the profile; a
@@ -96,7 +99,9 @@ class TrainConfig:
         check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
-        return dataclasses.replace(self, **values, **paths)
+        config = dataclasses.replace(self, **values, **paths)
+        build_method(config)  # checks method_options
+        return config
 
     def to_json(self) -> dict[str, Any]:
         """The settings that define the run (not ``EXECUTION_FIELDS``), JSON-ready (paths as strings)."""
@@ -217,6 +222,19 @@ def check_settings(**settings: Any) -> None:
             raise ConfigError(f"{name} must be {problem}; got {str(value) if isinstance(value, Path) else value!r}")
 
 
+def build_method(config: TrainConfig) -> Any:
+    """The training method ``config`` names, with its hyperparameters, the dataset's published
+    defaults and ``config.method_options``; a :class:`~dglnb.errors.ConfigError` names a bad option."""
+    options = config.method_options
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
+    try:
+        return METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip, dataset=config.dataset,
+                                          **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"method_options for {config.method}: {error}") from error
+
+
 def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
     """The dataset info and the loaders the engine needs."""
     def split(name: str):
@@ -276,7 +294,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     if config.pretrained is not None:
         load_pretrained_encoders(model, config.pretrained)
-    method = METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip)
+    method = build_method(config)
     method.setup(model)
     model.to(config.device)
 
@@ -362,7 +380,9 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["method_options"] = dict(values.get("method_options") or ())
+    return TrainConfig(**values)
 
 
 def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -385,6 +405,6 @@ def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.M
     config = TrainConfig(**json.loads(metrics.read_text())["config"]).resolved()
     info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
-    METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip).setup(model)
+    build_method(config).setup(model)
     model.load_state_dict(torch.load(run_dir / checkpoint, map_location="cpu", weights_only=False)["model"])
     return model.eval(), config

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
+
+import torch
 
 from ..registry import Registry
 
@@ -33,6 +35,11 @@ class DatasetInfo:
 
 
 DATASETS: Registry[Callable] = Registry("dataset")
+
+
+def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    """A batch with its tensors moved to ``device`` (ids stay a list of str)."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
 def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0):

@@ -7,4 +7,4 @@ from ..registry import Registry
 METHODS: Registry[type] = Registry("method")
 
 # Importing a method's module registers it.
-from . import dgl, unimodal, vanilla, vanilla_lr  # noqa: E402,F401
+from . import agm, dgl, dnr, gblending, mla, mmpareto, ogm, pmr, unimodal, vanilla, vanilla_lr  # noqa: E402,F401

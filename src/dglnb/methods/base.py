@@ -2,12 +2,19 @@
 
 A batch is a dict: one float tensor per modality, ``"label"`` (long tensor) and ``"id"`` (list of str).
 A subclass usually writes only :meth:`Method.compute_gradients`; the base class wraps it into one
-optimisation step (zero the gradients, compute them, optionally clip, step).
+optimisation step (zero the gradients, compute them, optionally clip, step). A method with
+per-epoch work (prototypes, loss weights estimated on held-out data) overrides
+:meth:`Method.on_epoch_start`, which sees every loader and the optimizer, and keeps what later
+steps depend on in :meth:`Method.state_dict` so that a resumed run continues exactly.
+
+A method whose published hyperparameters differ per dataset lists them in ``PUBLISHED`` and
+resolves its ``None`` arguments with :meth:`Method.set_published`; the engine passes the dataset name.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+import inspect
+from typing import Any, ClassVar, Iterable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -18,17 +25,39 @@ Batch = Mapping[str, Any]
 
 
 class Method:
-    """Joint-training defaults; ``alpha`` weights unimodal terms in the methods that have them."""
+    """Joint-training defaults; ``alpha`` weights unimodal terms in the methods that have them;
+    ``dataset`` (the run's dataset name, or None) selects the ``PUBLISHED`` hyperparameters."""
 
-    def __init__(self, alpha: float = 4.0, grad_clip: float | None = None, **kw: Any) -> None:
+    #: Published hyperparameters by dataset name; ``"*"`` holds those for any other dataset.
+    PUBLISHED: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init__(
+        self, alpha: float = 4.0, grad_clip: float | None = None, dataset: str | None = None, **kw: Any
+    ) -> None:
         if kw:
-            raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}")
+            raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
+                            f"valid: {', '.join(type(self).options()) or 'none'}")
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive or None, got {grad_clip}")
         self.alpha = alpha
         self.grad_clip = grad_clip
+        self.dataset = dataset
+
+    @classmethod
+    def options(cls) -> list[str]:
+        """The method's own hyperparameters (``method_options``), sorted: what the constructors of the
+        class and its bases take beyond :class:`Method`'s run settings (alpha, grad_clip, dataset)."""
+        return sorted({name for klass in cls.__mro__ if "__init__" in vars(klass) and klass not in (Method, object)
+                       for name, p in inspect.signature(klass.__init__).parameters.items()
+                       if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
+
+    def set_published(self, **given: Any) -> None:
+        """Set each of ``given`` as an attribute, a None replaced by the published value for ``self.dataset``."""
+        table = {**self.PUBLISHED.get("*", {}), **self.PUBLISHED.get(self.dataset or "*", {})}
+        for name, value in given.items():
+            setattr(self, name, table[name] if value is None else value)
 
     def setup(self, model: MultimodalClassifier) -> None:
         """Attach extra modules to ``model`` before the optimizer is built (none by default)."""
@@ -62,8 +91,14 @@ class Method:
         feats = model.encode(batch)
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, train_loader: Iterable) -> None:
-        """Hook for methods with per-epoch state (none by default)."""
+    def on_epoch_start(
+        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+    ) -> None:
+        """Called before epoch ``epoch``'s steps, with the model in train mode. ``loaders`` maps
+        ``train`` (this epoch's shuffle), ``train_eval`` (train in a fixed order), ``val`` and ``test``
+        to batch iterables on the CPU; ``optimizer`` is the run's (its settings, e.g. for copies of the
+        model). A hook that draws from ``loaders["train"]`` changes this epoch's shuffle, the same way
+        in a resumed run. Nothing by default."""
 
     def state_dict(self) -> dict:
         """The method's own state, for resuming (none by default)."""
@@ -73,3 +108,15 @@ class Method:
         if state:
             raise ValueError(f"{type(self).__name__} has no state to load, got keys {sorted(state)}")
 
+
+def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:
+    """softmax(logits)[i, y_i] for every sample i (every pixel, for dense logits), flattened, leaving out
+    positions whose label is no class (an ignore index): the confidence scores of the balancing methods."""
+    labelled = (labels >= 0) & (labels < logits.shape[1])
+    probs = logits.softmax(dim=1).gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1)).squeeze(1)
+    return probs[labelled]
+
+
+def scalar_logs(prefix: str, values: Mapping[str, float]) -> dict[str, Tensor]:
+    """``{prefix_key: value}`` as float64 scalars, for a step's returned logs (coefficients, weights)."""
+    return {f"{prefix}_{k}": torch.tensor(v, dtype=torch.float64) for k, v in values.items()}

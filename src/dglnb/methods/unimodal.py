@@ -17,14 +17,19 @@ from . import METHODS
 from .base import Batch, Method
 
 
+def add_unimodal_heads(model: MultimodalClassifier) -> None:
+    """Attach a new, initialised head per modality as ``model.unimodal_heads`` (in the model's dtype and device)."""
+    heads = nn.ModuleDict({m: model.unimodal_head(m) for m in model.modalities})
+    init_weights(heads)
+    model.add_module("unimodal_heads", heads.to(next(model.parameters())))
+
+
 @METHODS.register("unimodal")
 class Unimodal(Method):
     """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
 
     def setup(self, model: MultimodalClassifier) -> None:
-        heads = nn.ModuleDict({m: model.unimodal_head(m) for m in model.modalities})
-        init_weights(heads)
-        model.add_module("unimodal_heads", heads.to(next(model.parameters())))  # the model's dtype and device
+        add_unimodal_heads(model)
 
     def _model_parameters(self, model: MultimodalClassifier, modality: str) -> list[nn.Parameter]:
         return model.encoder_parameters(modality) + list(model.unimodal_heads[modality].parameters())
