@@ -135,5 +135,6 @@ def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, se
 
 @DATASETS.register("cremad")
 def load_cremad(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
-    """CREMA-D prepared by ``data_prep/cremad.py``: one frame per clip (random when training)."""
-    return PreparedAV(data_root, "cremad", split, profile=profile, frames=1, seed=seed)
+    """CREMA-D prepared by ``data_prep/cremad.py``: one frame per clip (random when training; ``seed``, the
+    data seed, is unused: the draws follow the run seed, see :mod:`dglnb.data.draws`)."""
+    return PreparedAV(data_root, "cremad", split, profile=profile, frames=1)
