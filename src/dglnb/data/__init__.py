@@ -49,3 +49,4 @@ from . import kinetics_sounds  # noqa: E402,F401
 from . import vggsound  # noqa: E402,F401
 from . import mosi  # noqa: E402,F401
 from . import nyuv2  # noqa: E402,F401
+from . import av_folder  # noqa: E402,F401
