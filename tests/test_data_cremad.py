@@ -15,6 +15,8 @@ from dglnb.data.audio import file_spectrogram, get_spec
 from dglnb.data.check import check_dataset
 from dglnb.data.cremad import CLASSES, prepare
 from dglnb.data.errors import DataError
+from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
+from dglnb.engine import make_loader, start_epoch
 from dglnb.paths import repo_root
 
 
@@ -176,3 +178,57 @@ def test_smoke_training_through_the_cli(prepared, tmp_path):
     assert main(["train", "--dataset", "cremad", "--data-root", str(prepared), "--method", "dgl",
                  "--profile", "smoke", "--out", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def frame_drawn(root, sample_id, visual) -> int:
+    """Which stored frame of ``sample_id`` an item's (3, 1, H, W) visual tensor shows."""
+    stored = np.load(root / "visual" / f"{sample_id}.npy").astype(np.float32) / 255
+    shown = (visual * IMAGENET_STD + IMAGENET_MEAN)[:, 0].permute(1, 2, 0).numpy()
+    return int(np.argmin([np.abs(frame - shown).mean() for frame in stored]))
+
+
+def epoch_draws(data, epoch: int, workers: int) -> list[tuple[str, int]]:
+    """(id, frame drawn) per batch of one training epoch, batch size 1: with 2 workers, even
+    positions come from worker 0 and odd ones from worker 1."""
+    loader = make_loader(data, 1, shuffle=True, seed=0, num_workers=workers)
+    start_epoch(loader, 0, epoch)
+    return [(b["id"][0], frame_drawn(data.root, b["id"][0], b["visual"][0])) for b in loader]
+
+
+def test_training_frames_differ_between_workers_and_epochs_and_repeat_on_a_rerun(prepared):
+    data = load_dataset("cremad", "train", profile="full", data_root=prepared)
+    first, second = epoch_draws(data, 0, workers=2), epoch_draws(data, 1, workers=2)
+    frames = [f for _, f in first]
+    assert frames[0::2] != frames[1::2][: len(frames[0::2])]  # worker 0 and worker 1 draw different streams
+    assert frames != [f for _, f in second]  # each epoch draws afresh
+    assert dict(first) != dict(second) and {f for _, f in first + second} == {0, 1, 2}
+    assert epoch_draws(data, 1, workers=0) == second  # a function of (seed, epoch, sample), whichever worker
+
+
+def test_a_training_split_never_told_an_epoch_shows_the_first_frame(prepared):
+    data = load_dataset("cremad", "train", profile="full", data_root=prepared)
+    assert {frame_drawn(prepared, data[i]["id"], data[i]["visual"]) for i in range(len(data))} == {0}
+
+
+def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prepared, tmp_path, monkeypatch):
+    from dglnb import engine
+    from dglnb.experiment import TrainConfig, train
+
+    seen: dict[str, list] = {"visual": [], "training": []}
+    probe, encode = engine.linear_probe, engine.encode_split
+
+    def spy_probe(model, train_loader, test_loader, device):
+        seen["visual"] += [b["visual"] for b in train_loader]
+        return probe(model.train(), train_loader, test_loader, device)  # handed over in train mode
+
+    def spy_encode(model, loader, device):
+        model.encode = lambda batch: seen["training"].append(model.training) or type(model).encode(model, batch)
+        return encode(model, loader, device)
+
+    monkeypatch.setattr(engine, "linear_probe", spy_probe)
+    monkeypatch.setattr(engine, "encode_split", spy_encode)
+    train(TrainConfig(dataset="cremad", method="dgl", profile="smoke", epochs=2, data_root=prepared, threads=1,
+                      progress=False, out=tmp_path))
+    plain = load_dataset("cremad", "train", profile="smoke", data_root=prepared)
+    assert torch.equal(torch.cat(seen["visual"]), torch.stack([plain[i]["visual"] for i in range(len(plain))]))
+    assert seen["training"] and not any(seen["training"])

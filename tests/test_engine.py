@@ -1,11 +1,14 @@
 """The training loop: deterministic, resumable bit for bit, unperturbed by diagnostics, honest selection."""
 
 import csv
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from dglnb.engine import make_loader, start_epoch
 from dglnb.experiment import TrainConfig, train
 
 
@@ -98,3 +101,28 @@ def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_e
 def test_learning_rate_is_multiplied_by_gamma_after_each_milestone_epoch(tmp_path):
     train(smoke(tmp_path, milestones=(1, 2), gamma=0.1, lr=0.5))
     assert [float(r["lr"]) for r in history(tmp_path)] == pytest.approx([0.5, 0.05, 0.005])
+
+
+class GlobalDraws(torch.utils.data.Dataset):
+    """An augmentation that draws from the global generators, as torchvision's transforms do."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, index: int) -> dict:
+        return {"index": index, "draw": torch.rand(()).item() + np.random.rand() + random.random()}
+
+
+def worker_draws(epoch: int, seed: int = 0) -> list[float]:
+    """The draws of one epoch in two workers (batch size 1: even positions worker 0, odd worker 1)."""
+    loader = make_loader(GlobalDraws(), 1, shuffle=True, seed=seed, num_workers=2)
+    start_epoch(loader, seed, epoch)
+    return [float(b["draw"]) for b in loader]
+
+
+def test_each_worker_draws_from_generators_seeded_by_run_seed_epoch_and_worker():
+    first = worker_draws(0)
+    assert first[0] != first[1]  # the two workers' first draws
+    assert worker_draws(1)[0] != first[0]  # worker 0 in another epoch
+    assert worker_draws(0, seed=1)[0] != first[0]  # another run
+    assert worker_draws(0) == first  # and again on a rerun (a resume repeats the epoch)

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from fixtures.cremad import make_cremad
+
+from dglnb.data.cremad import prepare
 from dglnb.errors import CheckpointError
 from dglnb.experiment import TrainConfig, train
 from dglnb.methods.dgl import DGL
@@ -71,9 +74,10 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
-def kill_run(out: Path, target: str, n: int) -> None:
-    """Start SETTINGS in a fresh Python process and let it SIGKILL itself at ``target``'s n-th occurrence."""
-    result = subprocess.run([sys.executable, "-c", KILLER, str(out), target, str(n), json.dumps(SETTINGS)],
+def kill_run(out: Path, target: str, n: int, settings: dict | None = None) -> None:
+    """Start ``settings`` (default SETTINGS) in a fresh Python process and let it SIGKILL itself at
+    ``target``'s n-th occurrence."""
+    result = subprocess.run([sys.executable, "-c", KILLER, str(out), target, str(n), json.dumps(settings or SETTINGS)],
                             capture_output=True, text=True)
     assert result.returncode == -signal.SIGKILL, result.stderr
 
@@ -145,3 +149,27 @@ def test_resuming_restores_the_random_states_a_method_draws_from(tmp_path, monke
     train(config(tmp_path / "cut", resume=True))
     for name in RESULTS:
         assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def cremad_settings(tmp_path_factory) -> dict:
+    """CREMA-D-style training (one random frame per clip and epoch) on a tiny prepared release:
+    3 epochs of 3 steps of 4 clips."""
+    raw = tmp_path_factory.mktemp("cremad_raw")
+    make_cremad(raw, per_class=4)
+    root = tmp_path_factory.mktemp("cremad")
+    prepare(raw, root, frame_side=32, val_share=0.25)
+    return dict(SETTINGS, dataset="cremad", data_root=str(root), batch_size=4, threads=1)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_cremad_run_killed_mid_epoch_and_resumed_ends_as_an_uninterrupted_one(tmp_path, cremad_settings, workers):
+    settings = dict(cremad_settings, num_workers=workers)
+    train(TrainConfig(**settings, out=tmp_path / "full"))
+    kill_run(tmp_path / "cut", "step", 5, settings)  # the second step of epoch 1
+    train(TrainConfig(**settings, out=tmp_path / "cut", resume=True))
+    for name in ("metrics.json", "history.csv"):
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+    if workers:  # the draws do not depend on how many workers make them
+        train(TrainConfig(**cremad_settings, out=tmp_path / "main"))
+        assert (tmp_path / "main" / "history.csv").read_bytes() == (tmp_path / "full" / "history.csv").read_bytes()

@@ -1,10 +1,12 @@
 """One step's gradient per parameter group: DGL's routed pair (eq. 15) is not the summed-loss update."""
 
+import copy
+
 import torch
 import torch.nn.functional as F
 
 from dglnb import updates
-from tiny_models import VECTORS, grads, make_batch, tiny_model
+from tiny_models import AUDIO_VISUAL, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.0
 
@@ -44,3 +46,22 @@ def test_compare_steps_leaves_the_model_untouched_and_tells_dgl_from_joint_aux()
                                                                         torch.ones(3, dtype=torch.float64))
     assert (diff["relative difference"] > 1e-3).all()
     assert list(diff.index) == ["encoder audio", "encoder visual", "fusion"]
+
+
+def test_gradients_are_those_of_a_training_step_even_for_a_model_in_eval_mode():
+    """Batch norm normalises with the batch's statistics in the step being measured, not with the
+    running statistics a loaded (eval-mode) model would use; the model's own mode is kept."""
+    model, batch = tiny_model(AUDIO_VISUAL), make_batch(AUDIO_VISUAL)
+    model.eval()
+
+    def summed_loss_gradient(training: bool) -> torch.Tensor:
+        clone = copy.deepcopy(model).train(training)
+        feats, y = clone.encode(batch), batch["label"]
+        total = F.cross_entropy(clone.fuse(feats), y) + ALPHA * sum(
+            F.cross_entropy(clone.fuse_alone(feats, m), y) for m in clone.modalities)
+        return torch.cat([g.flatten() for g in grads(total, clone.encoder_parameters("audio"))])
+
+    step = updates.step_gradients(model, "joint_aux", batch, ALPHA)["encoder audio"]
+    torch.testing.assert_close(step, summed_loss_gradient(training=True))
+    assert not torch.allclose(step, summed_loss_gradient(training=False))
+    assert not model.training

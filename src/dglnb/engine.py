@@ -17,9 +17,12 @@ of an epoch, which moves the decay one epoch earlier.)
 Interruption: ``last.pt`` holds everything the rest of the run depends on after an epoch (model,
 optimizer, scheduler, method state, the global random states, the best epoch so far and the log
 rows). Epoch ``e`` shuffles with a generator seeded from ``(seed, e)``, so the sampler needs no
-saved state, and bf16 autocast needs no loss scaler, so there is no scaler state. A run killed at
-any moment and resumed repeats the unfinished epoch exactly and ends with the same files, bit for
-bit. Every file is written whole or not at all (a temporary file, fsync, rename); the logs are
+saved state; the same generator seeds each data-loader worker's global random states (from
+``(seed, e, worker)``), and a dataset's own random draws (CREMA-D's training frame) are a function
+of ``(seed, e, sample)`` (:mod:`dglnb.data.draws`), so neither needs saved state either (see
+:func:`start_epoch`); bf16 autocast needs no loss scaler, so there is no scaler state. A run
+killed at any moment and resumed repeats the unfinished epoch exactly and ends with the same files,
+bit for bit. Every file is written whole or not at all (a temporary file, fsync, rename); the logs are
 rewritten from the checkpoint, so they never hold a row the checkpoint does not.
 """
 
@@ -47,7 +50,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from . import diagnostics, metrics
-from .data import to_device
+from .data import draws, to_device
 from .errors import CheckpointError, RunStopped
 
 if TYPE_CHECKING:
@@ -108,7 +111,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def _seed_worker(worker_id: int) -> None:
-    """Give each DataLoader worker NumPy/Python seeds derived from its torch seed."""
+    """Give each DataLoader worker NumPy/Python seeds derived from its torch seed, which torch sets to
+    a base seed drawn from the loader's generator plus ``worker_id``: for the training loader, whose
+    generator :func:`start_epoch` reseeds every epoch, a function of (run seed, epoch, worker)."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -117,6 +122,13 @@ def _seed_worker(worker_id: int) -> None:
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffling seed of one epoch (so a resumed run shuffles exactly as an uninterrupted one)."""
     return seed * 100_003 + epoch
+
+
+def start_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
+    """Make the training ``loader``'s next pass epoch ``epoch`` of the run seeded ``seed``: its
+    shuffle, its workers' seeds and its dataset's random draws all follow from (seed, epoch)."""
+    loader.generator.manual_seed(epoch_seed(seed, epoch))
+    draws.set_epoch(loader.dataset, seed, epoch)
 
 
 def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
@@ -209,7 +221,10 @@ def encode_split(model: nn.Module, loader: DataLoader, device: torch.device) -> 
 
 
 def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: torch.device) -> dict[str, float]:
-    """Per modality: test accuracy of a logistic regression fitted on frozen train-split features."""
+    """Per modality: test accuracy of a logistic regression fitted on frozen train-split features.
+
+    The features are the encoders' in eval mode (batch norm with its running statistics), of the
+    inputs ``train`` gives: pass a loader of un-augmented samples (as :func:`fit`'s ``train_eval``)."""
     x_train, y_train = encode_split(model, train, device)
     x_test, y_test = encode_split(model, test, device)
     scores = {}
@@ -317,9 +332,10 @@ def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
 
-    ``loaders`` holds ``train`` (shuffled), ``val``, ``test`` and ``train_eval`` (the train split in a
-    fixed order, for the linear probe). Val and test are evaluated after every epoch (history.csv
-    shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
+    ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`start_epoch`), ``val``,
+    ``test`` and ``train_eval`` (the train split in a fixed order, for the linear probe: a dataset
+    object of its own, never told an epoch, so its inputs are un-augmented). Val and test are
+    evaluated after every epoch (history.csv shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
     losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (per head of ``method.predict``,
     its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
@@ -351,7 +367,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     epochs = tqdm(range(state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
     for epoch in epochs:
         started = time.perf_counter()
-        loaders["train"].generator.manual_seed(epoch_seed(config.seed, epoch))
+        start_epoch(loaders["train"], config.seed, epoch)
         model.train()
         method.on_epoch_start(epoch, model, loaders, optimizer)
         sums: dict[str, float] = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import json
@@ -244,7 +245,8 @@ def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataL
     bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
     loaders = {
         "train": engine.make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
-        "train_eval": engine.make_loader(train, bs, shuffle=False, num_workers=workers),
+        # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
+        "train_eval": engine.make_loader(copy.copy(train), bs, shuffle=False, num_workers=workers),
         "val": engine.make_loader(val, bs, shuffle=False, num_workers=workers),
         "test": engine.make_loader(test, bs, shuffle=False, num_workers=workers),
     }

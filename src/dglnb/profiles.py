@@ -93,6 +93,7 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=4.0)),
     "kinetics_sounds": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=3.0)),
     "vggsound": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=2.0)),
+    "av_folder": dict(smoke=dict(_SMOKE, threads=1), quick=_AUDIO_VISUAL_QUICK, full=_OFFICIAL),  # CREMA-D's recipe
     "mosi": _MOSI,
     "mosi_with_zero": _MOSI,
     # NYUv2 RGB-D segmentation (Table 5), ESANet-style segmenter. Full: the paper's setting, Adam, lr 1e-2,

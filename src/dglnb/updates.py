@@ -25,11 +25,14 @@ def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter
 
 
 def step_gradients(model: MultimodalClassifier, method: str, batch: Mapping[str, Any], alpha: float) -> dict[str, Tensor]:
-    """The gradient ``method`` computes on ``batch``, flattened per group (zeros where none reaches).
+    """The gradient ``method``'s training step computes on ``batch``, flattened per group (zeros where
+    none reaches).
 
-    Works on a copy: ``model``'s parameters, buffers and ``.grad`` are left as they were.
+    Measured in training mode, whatever mode ``model`` is in (a trained model is usually loaded in
+    eval mode): batch norm normalises with the batch's statistics, as in the step it stands for.
+    Works on a copy: ``model``'s mode, parameters, buffers and ``.grad`` are left as they were.
     """
-    clone = copy.deepcopy(model)
+    clone = copy.deepcopy(model).train()
     clone.zero_grad(set_to_none=True)
     METHODS.get(method)(alpha=alpha).compute_gradients(clone, batch)
     return {

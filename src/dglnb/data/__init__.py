@@ -58,3 +58,4 @@ from . import vggsound  # noqa: E402,F401
 from . import mosi  # noqa: E402,F401
 from . import nyuv2  # noqa: E402,F401
 from . import rgbd_scenes  # noqa: E402,F401
+from . import av_folder  # noqa: E402,F401

@@ -105,7 +105,7 @@ def check_avdigits(name: str, root: Path) -> str:
 
 CHECKS: dict[str, Callable[[str, Path], str]] = {
     "avdigits": check_avdigits,
-    "cremad": check_av, "kinetics_sounds": check_av, "vggsound": check_av, "mosi": check_mosi, "nyuv2": check_nyuv2,
+    "cremad": check_av, "kinetics_sounds": check_av, "av_folder": check_av, "vggsound": check_av, "mosi": check_mosi, "nyuv2": check_nyuv2,
 }
 
 

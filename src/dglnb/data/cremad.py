@@ -54,18 +54,18 @@ def read_split_file(path: Path) -> dict[str, int]:
     return rows
 
 
-def _prepare_clip(task: tuple[Path, Path, Path, str, int]) -> str | None:
-    """Write one clip's spectrogram and frames; return why it failed, or None."""
-    wav, flv, out, spec_name, frame_side = task
-    name = wav.stem
+def prepare_clip(task: tuple[Path, Path, Path, str, str, int, float]) -> str | None:
+    """Write one clip's spectrogram and its video's frames at ``fps`` (an image is a one-frame video)
+    as sample ``name``; return why it failed, or None. Task: (audio, video, out, name, spec, side, fps)."""
+    audio, video, out, name, spec_name, frame_side, fps = task
     try:
-        spec = file_spectrogram(wav, get_spec(spec_name))
+        spec = file_spectrogram(audio, get_spec(spec_name))
     except Exception as exc:  # noqa: BLE001 - any decoding failure makes the clip bad
-        return f"unreadable audio {wav}: {exc}"
+        return f"unreadable audio {audio}: {exc}"
     try:
-        frames = frames_per_second(flv, fps=1.0, size=frame_side)
+        frames = frames_per_second(video, fps=fps, size=frame_side)
     except Exception as exc:  # noqa: BLE001
-        return f"unreadable video {flv}: {exc}"
+        return f"unreadable video {video}: {exc}"
     save_av_sample(out, name, spec, frames)
     return None
 
@@ -98,8 +98,8 @@ def prepare(
         except ValueError as exc:
             bad[name] = f"{wavs[name]}: {exc}"
     todo = [n for n in sorted(labels) if not all((out / m / f"{n}.npy").is_file() for m in ("audio", "visual"))]
-    tasks = [(wavs[n], flvs[n], out, spectrogram_name, frame_side) for n in todo]
-    bad |= run_clips(_prepare_clip, tasks, todo, workers=workers, desc="CREMA-D")
+    tasks = [(wavs[n], flvs[n], out, n, spectrogram_name, frame_side, 1.0) for n in todo]
+    bad |= run_clips(prepare_clip, tasks, todo, workers=workers, desc="CREMA-D")
     skipped = report_bad(bad, strict, fix)
     good = {n: y for n, y in labels.items() if n not in bad}
 
@@ -135,5 +135,6 @@ def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, se
 
 @DATASETS.register("cremad")
 def load_cremad(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
-    """CREMA-D prepared by ``data_prep/cremad.py``: one frame per clip (random when training)."""
-    return PreparedAV(data_root, "cremad", split, profile=profile, frames=1, seed=seed)
+    """CREMA-D prepared by ``data_prep/cremad.py``: one frame per clip (random when training; ``seed``, the
+    data seed, is unused: the draws follow the run seed, see :mod:`dglnb.data.draws`)."""
+    return PreparedAV(data_root, "cremad", split, profile=profile, frames=1)

@@ -93,18 +93,23 @@ def class_counts(labels: Iterable[int], num_classes: int) -> list[int]:
 def stratified_split(
     ids: Sequence[str], labels: Sequence[int], fraction: float, seed: int
 ) -> tuple[list[str], list[str]]:
-    """Split ``ids`` into (rest, held out) with ``fraction`` of each class held out, seeded."""
+    """Split ``ids`` into (rest, held out) with ``fraction`` of each class held out, seeded.
+
+    A class with a single member stays whole in ``rest``; the other classes are stratified (unless
+    the held-out share is too small to hold one of each)."""
     from sklearn.model_selection import train_test_split
 
     if not 0 < fraction < 1:
         raise ValueError(f"split fraction must be in (0, 1), got {fraction}")
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
     order = sorted(range(len(ids)), key=lambda i: ids[i])  # independent of listing order
-    ids = [ids[i] for i in order]
-    labels = [labels[i] for i in order]
-    counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 and len(ids) * fraction >= len(counts[counts > 0]) else None
+    single = sorted(ids[i] for i in order if counts[labels[i]] == 1)
+    ids, labels = [ids[i] for i in order if counts[labels[i]] > 1], [labels[i] for i in order if counts[labels[i]] > 1]
+    if len(ids) < 2:
+        return sorted(ids + single), []
+    stratify = labels if len(ids) * fraction >= len(set(labels)) else None
     rest, held = train_test_split(ids, test_size=fraction, random_state=seed, stratify=stratify)
-    return sorted(rest), sorted(held)
+    return sorted(rest + single), sorted(held)
 
 
 def run_clips(

@@ -7,7 +7,9 @@ Layout of a prepared folder::
     visual/<id>.npy       uint8 RGB frames (T, H, W, 3)
 
 Modalities are paired by id: both files of a sample are named by it. Inputs shrink per profile
-(``INPUT_SIZES``) so that CPU runs stay affordable; ``full`` keeps the prepared sizes.
+(``INPUT_SIZES``) so that CPU runs stay affordable; ``full`` keeps the prepared sizes. With one frame
+per clip, training draws that frame at random in every epoch (:mod:`dglnb.data.draws`: a function of
+run seed, epoch and sample); evaluation, and a training split never told an epoch, take the first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from . import DatasetInfo
+from .draws import EpochDraws
 from .errors import DataError, problems_error
 from .prep import class_counts, read_manifest
 
@@ -56,12 +59,12 @@ def missing_files(root: Path, ids: list[str], modalities: tuple[str, ...]) -> li
     return [str(root / m / f"{i}.npy") for i in ids for m in modalities if not (root / m / f"{i}.npy").is_file()]
 
 
-class PreparedAV(Dataset):
+class PreparedAV(EpochDraws, Dataset):
     """Audio spectrogram (1, F, T) + frames (3, T, H, W) + label, read from a prepared folder."""
 
     modalities = ("audio", "visual")
 
-    def __init__(self, root: Path | None, dataset: str, split: str, *, profile: str, frames: int, seed: int = 0) -> None:
+    def __init__(self, root: Path | None, dataset: str, split: str, *, profile: str, frames: int) -> None:
         self.manifest = read_manifest(root, dataset)
         self.root = Path(root)  # type: ignore[arg-type]
         self.ids, self.labels = split_entries(self.manifest, split, self.root)
@@ -71,7 +74,6 @@ class PreparedAV(Dataset):
                                  "re-run the data_prep script with the same --out (it resumes)")
         self.frames = frames
         self.random_frames = split == "train" and frames == 1
-        self.generator = torch.Generator().manual_seed(seed)
         self.frame_side, self.pool = INPUT_SIZES[profile]
         freq, time = self.manifest["shapes"]["audio"]
         side = self.frame_side or self.manifest["shapes"]["visual"][1]
@@ -90,10 +92,11 @@ class PreparedAV(Dataset):
         spec = torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy").astype(np.float32))[None]
         return F.avg_pool2d(spec[None], self.pool)[0] if self.pool > 1 else spec
 
-    def _visual(self, sample_id: str) -> torch.Tensor:
-        stored = np.load(self.root / "visual" / f"{sample_id}.npy")
-        if self.random_frames:  # the paper's "one frame per clip", drawn afresh each epoch when training
-            pick = [int(torch.randint(len(stored), (1,), generator=self.generator))]
+    def _visual(self, index: int) -> torch.Tensor:
+        stored = np.load(self.root / "visual" / f"{self.ids[index]}.npy")
+        rng = self.rng(index) if self.random_frames else None
+        if rng is not None:  # the paper's "one frame per clip", drawn afresh each epoch when training
+            pick = [int(rng.integers(len(stored)))]
         else:
             pick = np.linspace(0, len(stored) - 1, self.frames).round().astype(int).tolist() if self.frames > 1 else [0]
         video = torch.from_numpy(stored[pick]).permute(3, 0, 1, 2).float().div_(255)  # (3, T, H, W)
@@ -103,5 +106,5 @@ class PreparedAV(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample_id = self.ids[index]
-        return {"audio": self._audio(sample_id), "visual": self._visual(sample_id),
+        return {"audio": self._audio(sample_id), "visual": self._visual(index),
                 "label": self.labels[index], "id": sample_id}

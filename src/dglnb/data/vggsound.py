@@ -54,4 +54,4 @@ def prepare(clips: Path, csv_path: Path, out: Path, *, expected_classes: int = E
 @DATASETS.register("vggsound")
 def load_vggsound(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
     """VGGSound prepared by ``data_prep/vggsound.py``: 3 frames per clip."""
-    return PreparedAV(data_root, "vggsound", split, profile=profile, frames=3, seed=seed)
+    return PreparedAV(data_root, "vggsound", split, profile=profile, frames=3)
