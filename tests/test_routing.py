@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
+from dglnb.models import build_model
 from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.5
@@ -179,3 +180,13 @@ def test_dgl_returns_the_multimodal_and_every_unimodal_loss():
     losses = METHODS.get("dgl")().train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
     assert set(losses) == {"loss_multi", "loss_audio", "loss_visual"}
     assert all(isinstance(v, float) and v > 0 for v in losses.values())
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum", "film", "gated"])
+def test_dgl_gives_every_encoder_a_gradient_at_the_first_step_from_the_standard_initialisation(fusion):
+    """With the initialisation training starts from (zero biases), not the randomised test models."""
+    torch.manual_seed(0)
+    model = build_model(VECTORS, fusion, hidden=8).double()
+    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, make_batch(VECTORS))
+    for m in model.modalities:
+        assert sum(p.grad.abs().sum() for p in model.encoder_parameters(m)) > 0, f"encoder {m} got no gradient"
