@@ -18,13 +18,16 @@ import torch.nn.functional as F
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
 from dglnb.models import build_model
-from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, VECTORS, grads, make_batch, tiny_model
+from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, SMALL_AUDIO_VISUAL, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
 ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
 ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")]
 ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum"]
+# Fusions that run between the encoders' layers: the same checks, on their own configurations.
+DENSE_CONFIGS = [(SMALL_AUDIO_VISUAL, "mmtm")]
+DENSE_IDS = ["av-mmtm"]
 PAPER_INFOS = [VECTORS, AUDIO_VISUAL]
 PAPER_IDS = ["vectors", "av"]
 
@@ -131,18 +134,24 @@ ROUTING_CHECKS: dict[str, Callable[[], None]] = {
     **{f"routes [{method}-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, method, *c)
        for method in ROUTES for c, i in zip(ROUTE_CONFIGS, ROUTE_IDS) if c[0] is not AUDIO_VISUAL},
     "joint_aux sum": check_joint_aux_is_the_plain_sum_of_losses,
+    **{f"encoder gradient [{i}]": partial(check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
+    **{f"fusion gradient [{i}]": partial(check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
+    **{f"routes [dgl-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, "dgl", *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
 }
 
 
 # ----------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS + DENSE_CONFIGS, ids=CONFIG_IDS + DENSE_IDS)
 def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
     check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion)
 
 
-@pytest.mark.parametrize(("info", "fusion"), CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize(("info", "fusion"), CONFIGS + DENSE_CONFIGS, ids=CONFIG_IDS + DENSE_IDS)
 def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
     check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion)
 
@@ -153,7 +162,7 @@ def test_dgl_equals_paper_detach_formulation_for_concat(info):
 
 
 @pytest.mark.parametrize("method", ROUTES)
-@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS, ids=ROUTE_IDS)
+@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS + DENSE_CONFIGS, ids=ROUTE_IDS + DENSE_IDS)
 def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
     check_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion)
 
