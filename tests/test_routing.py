@@ -18,16 +18,18 @@ import torch.nn.functional as F
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
 from dglnb.models import build_model
-from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, SMALL_AUDIO_VISUAL, VECTORS, grads, make_batch, tiny_model
+from tiny_models import (AUDIO_VISUAL, CONFIG_IDS, CONFIGS, SEQUENCES3, SMALL_AUDIO_VISUAL, VECTORS, grads, make_batch,
+                         tiny_model)
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
 ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
 ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum")]
 ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum"]
-# Fusions that run between the encoders' layers: the same checks, on their own configurations.
-DENSE_CONFIGS = [(SMALL_AUDIO_VISUAL, "mmtm")]
-DENSE_IDS = ["av-mmtm"]
+# Fusions that build their own encoders (MMTM runs between their layers; the mixer needs sequences):
+# the same checks, on their own configurations.
+DENSE_CONFIGS = [(SMALL_AUDIO_VISUAL, "mmtm"), (SEQUENCES3, "mlp_mixer")]
+DENSE_IDS = ["av-mmtm", "seq3-mlp_mixer"]
 PAPER_INFOS = [VECTORS, AUDIO_VISUAL]
 PAPER_IDS = ["vectors", "av"]
 

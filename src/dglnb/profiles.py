@@ -82,6 +82,7 @@ _MOSI = dict(
 TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "synthetic": _SYNTHETIC,
     "synthetic3": _SYNTHETIC,
+    "synthetic_seq3": _SYNTHETIC,
     "avdigits": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=4.0)),
     "kinetics_sounds": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=3.0)),

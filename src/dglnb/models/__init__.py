@@ -3,7 +3,7 @@
 ``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset, or for a
 segmentation dataset an :class:`RGBDSegmenter` (same interface; its fusion is fixed). A late fusion
 (:mod:`.fusion`) is a module on the encoders' features; a fusion that needs its own encoders or runs
-between their layers (:mod:`.mmtm`) registers a :class:`MultimodalClassifier` subclass that builds the
+between their layers (:mod:`.mmtm`, :mod:`.mixer`) registers a :class:`MultimodalClassifier` subclass that builds the
 whole model with ``cls.build(info, width=..., hidden=...)``.
 """
 
@@ -15,7 +15,7 @@ from ..data import DatasetInfo
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
-from . import mmtm  # noqa: E402,F401  (registers the model-level fusions)
+from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
 from .segmentation import RGBDSegmenter, build_segmenter
 
 __all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "init_weights"]
