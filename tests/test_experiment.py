@@ -1,5 +1,6 @@
 """The run folder the notebooks and the CLI rely on: metrics.json, history.csv, diagnostics.csv."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -87,3 +88,18 @@ def test_summary_skips_missing_heads():
     assert "test_accuracy.multimodal" not in summary
     assert summary["test_accuracy.a"]["mean"] == pytest.approx(0.6)
     assert summary["test_accuracy.a"]["std"] == pytest.approx(0.1414213562)
+
+
+def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, monkeypatch):
+    from dglnb import experiment
+
+    monkeypatch.setattr(experiment, "runs_dir", lambda profile, name: tmp_path / profile / name)
+    config = experiment.TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
+    first = experiment.train_seeds(config, [0, 1])
+    assert [d.parent for d in first["dirs"]] == [tmp_path / "smoke" / "cache"] * 2
+    stamps = [(d / "metrics.json").stat().st_mtime_ns for d in first["dirs"]]
+    again = experiment.train_seeds(config, [0, 1])
+    assert again["runs"] == first["runs"]
+    assert [(d / "metrics.json").stat().st_mtime_ns for d in again["dirs"]] == stamps  # read, not retrained
+    changed = experiment.train_seeds(dataclasses.replace(config, lr=0.01), [0])
+    assert changed["dirs"][0] not in first["dirs"] and changed["runs"][0]["config"]["lr"] == 0.01

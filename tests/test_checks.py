@@ -1,0 +1,67 @@
+"""Regression goldens and claims: judged against the seed spread, recorded by `make golden`."""
+
+import json
+
+import pytest
+
+from dglnb import checks
+
+
+def stats(mean, std, n=3):
+    return {"mean": mean, "std": std, "n": n}
+
+
+@pytest.fixture
+def goldens(tmp_path, monkeypatch):
+    monkeypatch.setattr(checks, "goldens_path", lambda name: tmp_path / f"{name}.json")
+    return tmp_path
+
+
+def test_tolerance_is_three_standard_errors_of_the_difference_with_a_floored_std():
+    assert checks.tolerance(stats(0.9, 0.03), stats(0.9, 0.04)) == pytest.approx(3 * ((0.03**2 + 0.04**2) / 3) ** 0.5)
+    floored = checks.tolerance(stats(0.9, 0.0), stats(0.9, 0.0))
+    assert floored == pytest.approx(3 * (2 * checks.STD_FLOOR**2 / 3) ** 0.5)
+
+
+def test_regression_records_under_make_golden_then_accepts_a_run_within_tolerance(goldens, monkeypatch):
+    monkeypatch.setenv(checks.RECORD, "1")
+    checks.regression("quick", "nb", {"vanilla": {"test_accuracy.multimodal": stats(0.90, 0.01)}})
+    recorded = json.loads((goldens / "nb.json").read_text())
+    assert recorded == {"vanilla": {"test_accuracy.multimodal": stats(0.90, 0.01)}}
+    monkeypatch.delenv(checks.RECORD)
+    checks.regression("quick", "nb", {"vanilla": {"test_accuracy.multimodal": stats(0.91, 0.012)}})
+
+
+def test_regression_fails_beyond_tolerance_and_names_the_metric(goldens):
+    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_accuracy.audio": stats(0.80, 0.01)}}))
+    with pytest.raises(AssertionError, match="dgl test_accuracy.audio: 0.7000"):
+        checks.regression("quick", "nb", {"dgl": {"test_accuracy.audio": stats(0.70, 0.01)}})
+
+
+def test_regression_fails_on_a_metric_the_run_no_longer_has_and_without_goldens(goldens):
+    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_accuracy.audio": stats(0.80, 0.01)}}))
+    with pytest.raises(AssertionError, match="missing from this run"):
+        checks.regression("quick", "nb", {"dgl": {}})
+    with pytest.raises(AssertionError, match="make golden"):
+        checks.regression("quick", "other", {"dgl": {}})
+
+
+def test_regression_checks_only_the_quick_profile(goldens):
+    checks.regression("full", "nb", {"dgl": {"test_accuracy.audio": stats(0.1, 0.0)}})  # no goldens needed
+
+
+def test_claim_holds_only_beyond_sigmas_times_the_pooled_std():
+    better = {"acc": stats(0.95, 0.006)}
+    worse = {"acc": stats(0.93, 0.008)}
+    c = checks.claim("DGL above vanilla", better, worse, "acc", sigmas=2)
+    assert c.gap == pytest.approx(0.02) and c.spread == pytest.approx(((0.006**2 + 0.008**2) / 2) ** 0.5)
+    assert c.holds and c.verdict == "reproduced"
+    assert not checks.claim("x", better, worse, "acc", sigmas=3).holds  # 0.02 < 3 * 0.00707
+    assert checks.claim("x", worse, better, "acc").verdict == "not reproduced"
+
+
+def test_require_asserts_in_quick_and_only_reports_in_full():
+    failing = checks.claim("DGL above vanilla", {"acc": stats(0.9, 0.01)}, {"acc": stats(0.9, 0.01)}, "acc")
+    with pytest.raises(AssertionError, match="DGL above vanilla"):
+        checks.require([failing], "quick")
+    checks.require([failing], "full")
