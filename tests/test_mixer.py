@@ -101,7 +101,8 @@ def test_the_mixer_on_data_it_does_not_fit_is_a_clear_error(info, has):
 
 
 def test_synthetic_seq3_is_noisy_repeated_observations_of_synthetic3():
-    seq, flat = load_dataset("synthetic_seq3", "val", profile="smoke"), load_dataset("synthetic3", "val", profile="smoke")
+    seq = load_dataset("synthetic_seq3", "val", profile="smoke")
+    flat = load_dataset("synthetic3", "val", profile="smoke")
     assert seq.info.modalities == ("easy", "hard", "faint")
     assert seq.info.kinds == dict.fromkeys(seq.info.modalities, "sequence")
     assert seq.info.shapes == dict.fromkeys(seq.info.modalities, (4, 64))
@@ -112,7 +113,8 @@ def test_synthetic_seq3_is_noisy_repeated_observations_of_synthetic3():
     assert torch.equal(seq.labels, flat.labels) and seq.ids == flat.ids
     again = load_dataset("synthetic_seq3", "val", profile="smoke")
     assert all(torch.equal(seq.inputs[m], again.inputs[m]) for m in seq.info.modalities)
-    assert not torch.equal(seq.inputs["easy"][:4], load_dataset("synthetic_seq3", "train", profile="smoke").inputs["easy"][:4])
+    train = load_dataset("synthetic_seq3", "train", profile="smoke")
+    assert not torch.equal(seq.inputs["easy"][:4], train.inputs["easy"][:4])
     assert isinstance(build_model(seq.info, "mlp_mixer", hidden=8), MixerClassifier)
 
 

@@ -55,8 +55,9 @@ def test_the_unimodal_logits_are_the_head_on_the_stream_alone_with_the_other_blo
     z = model.modality_features(batch)
     assert {m: tuple(v.shape) for m, v in z.items()} == {"audio": (6, 32), "visual": (6, 32)}
     head = model.fusion.head
-    torch.testing.assert_close(model.fuse_alone(model.encode(batch), "audio"), z["audio"] @ head.weight[:, :32].T + head.bias)
-    torch.testing.assert_close(model.fuse_alone(model.encode(batch), "visual"), z["visual"] @ head.weight[:, 32:].T + head.bias)
+    feats = model.encode(batch)
+    torch.testing.assert_close(model.fuse_alone(feats, "audio"), z["audio"] @ head.weight[:, :32].T + head.bias)
+    torch.testing.assert_close(model.fuse_alone(feats, "visual"), z["visual"] @ head.weight[:, 32:].T + head.bias)
 
 
 def test_dgl_reaches_every_stage_of_both_encoders_and_every_transfer_module():
@@ -116,7 +117,8 @@ def test_parameter_groups_are_the_resnets_and_the_fusion():
     assert fusion == {id(p) for p in model.fusion.parameters()}
     for m in model.modalities:
         assert {id(p) for p in model.encoder_parameters(m)} == {id(p) for p in model.encoders[m].backbone.parameters()}
-    assert len(fusion) + sum(len(model.encoder_parameters(m)) for m in model.modalities) == len(list(model.parameters()))
+    groups = len(fusion) + sum(len(model.encoder_parameters(m)) for m in model.modalities)
+    assert groups == len(list(model.parameters()))
 
 
 def test_transfer_modules_start_as_the_identity():

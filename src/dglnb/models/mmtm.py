@@ -150,7 +150,8 @@ class MMTMClassifier(MultimodalClassifier):
         frozen = self.training and len(kept) < len(self.modalities)
         with running_stats_frozen(self.encoders) if frozen else contextlib.nullcontext():
             for stage, transfer in zip(TRANSFER_STAGES, self.fusion.transfers):
-                maps = {m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1]) for m, a in maps.items()}
+                maps = {m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1])
+                        for m, a in maps.items()}
                 maps = transfer(maps, batch_size)
         return {m: squeeze(a) for m, a in maps.items()}
 
