@@ -20,8 +20,9 @@ from torch import nn
 
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
-from dglnb.models import MultimodalClassifier
-from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, RGBD, VECTORS, grads, make_batch, tiny_model
+from dglnb.models import MultimodalClassifier, build_model
+from tiny_models import (AUDIO_VISUAL, CONFIG_IDS, CONFIGS, RGBD, SEQUENCES3, SMALL_AUDIO_VISUAL, VECTORS, grads,
+                         make_batch, tiny_model)
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
@@ -32,6 +33,10 @@ GRADIENT_CONFIGS, GRADIENT_IDS = [*CONFIGS, (RGBD, "concat")], [*CONFIG_IDS, "rg
 # models with batch norm in the fusion parameters (concat + batch norm for classification; and in the
 # encoders, except for vectors)
 BATCHNORM_INFOS = {"vectors-bn": VECTORS, "av-bn": AUDIO_VISUAL, "rgbd": RGBD}
+# Fusions that build their own encoders (MMTM runs between their layers; the mixer needs sequences):
+# the same checks, on their own configurations.
+DENSE_CONFIGS = [(SMALL_AUDIO_VISUAL, "mmtm"), (SEQUENCES3, "mlp_mixer")]
+DENSE_IDS = ["av-mmtm", "seq3-mlp_mixer"]
 PAPER_INFOS = [VECTORS, AUDIO_VISUAL]
 PAPER_IDS = ["vectors", "av"]
 
@@ -171,18 +176,24 @@ ROUTING_CHECKS: dict[str, Callable[[], None]] = {
     "joint_aux sum": check_joint_aux_is_the_plain_sum_of_losses,
     **{f"batchnorm [{method}-{name}]": partial(check_running_stats_come_from_the_multimodal_pass_alone, method, info)
        for method in ROUTES for name, info in BATCHNORM_INFOS.items() if info is not AUDIO_VISUAL},
+    **{f"encoder gradient [{i}]": partial(check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
+    **{f"fusion gradient [{i}]": partial(check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
+    **{f"routes [dgl-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, "dgl", *c)
+       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
 }
 
 
 # ----------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS, ids=GRADIENT_IDS)
+@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS)
 def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
     check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion)
 
 
-@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS, ids=GRADIENT_IDS)
+@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS)
 def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
     check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion)
 
@@ -193,7 +204,7 @@ def test_dgl_equals_paper_detach_formulation_for_concat(info):
 
 
 @pytest.mark.parametrize("method", ROUTES)
-@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS, ids=ROUTE_IDS)
+@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS + DENSE_CONFIGS, ids=ROUTE_IDS + DENSE_IDS)
 def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
     check_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion)
 
@@ -226,3 +237,13 @@ def test_dgl_returns_the_multimodal_and_every_unimodal_loss():
     losses = METHODS.get("dgl")().train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
     assert set(losses) == {"loss_multi", "loss_audio", "loss_visual"}
     assert all(isinstance(v, float) and v > 0 for v in losses.values())
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum", "film", "gated"])
+def test_dgl_gives_every_encoder_a_gradient_at_the_first_step_from_the_standard_initialisation(fusion):
+    """With the initialisation training starts from (zero biases), not the randomised test models."""
+    torch.manual_seed(0)
+    model = build_model(VECTORS, fusion, hidden=8).double()
+    METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, make_batch(VECTORS))
+    for m in model.modalities:
+        assert sum(p.grad.abs().sum() for p in model.encoder_parameters(m)) > 0, f"encoder {m} got no gradient"

@@ -13,6 +13,12 @@ VECTORS = DatasetInfo("vectors", ("audio", "visual"), {"audio": "vector", "visua
                       shapes={"audio": (6,), "visual": (4,)})
 AUDIO_VISUAL = DatasetInfo("av", ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, 3,
                            shapes={"audio": (1, 32, 32), "visual": (3, 2, 32, 32)})
+# Smaller images, for the fusions that run between the ResNet stages (MMTM): 16x16 is 1x1 after layer3.
+SMALL_AUDIO_VISUAL = DatasetInfo("av_small", ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, 3,
+                                 shapes={"audio": (1, 16, 16), "visual": (3, 2, 16, 16)})
+# Three sequences of equal length, for the MLP-Mixer fusion.
+SEQUENCES3 = DatasetInfo("seq3", ("audio", "visual", "text"), {m: "sequence" for m in ("audio", "visual", "text")}, 4,
+                         shapes={"audio": (5, 3), "visual": (5, 4), "text": (5, 6)})
 THREE = DatasetInfo("three", ("audio", "visual", "text"), {"audio": "vector", "visual": "sequence", "text": "vector"},
                     4, shapes={"audio": (6,), "visual": (3, 5), "text": (7,)})
 RGBD = DatasetInfo("tiny_rgbd", ("rgb", "depth"), {"rgb": "image", "depth": "image"}, 5, task="segmentation",

@@ -213,7 +213,7 @@ def encode_split(model: nn.Module, loader: DataLoader, device: torch.device) -> 
     for batch in batches(loader):
         batch = to_device(batch, device)
         with autocast(device):
-            z = model.encode(batch)
+            z = model.modality_features(batch)
         for m, v in z.items():
             feats.setdefault(m, []).append(v.float().cpu().numpy())
         labels.append(batch["label"].cpu().numpy())

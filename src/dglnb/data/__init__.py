@@ -51,6 +51,7 @@ def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Pa
 
 # Each dataset module registers itself; one line per dataset.
 from . import synthetic  # noqa: E402,F401
+from . import synthetic_seq  # noqa: E402,F401
 from . import avdigits  # noqa: E402,F401
 from . import cremad  # noqa: E402,F401
 from . import kinetics_sounds  # noqa: E402,F401

@@ -5,7 +5,9 @@ a linear layer for classification, a decoder for segmentation).
 so checkpoints and the optimizer include them; call it before building the optimizer and before
 loading a checkpoint. The model's fusion module is left untouched and untrained. No parameter is
 shared between modalities and gradients are clipped per modality, so modality m's training does not
-depend on any other modality's input: each is exactly the unimodal model of eq. 7.
+depend on any other modality's input: each is exactly the unimodal model of eq. 7. Each encoder runs
+on its own (``model.encoders[m](x_m)``), so for a fusion interleaved with the encoders (MMTM) the
+unimodal model is the plain encoder, without the fusion's modules.
 """
 
 from __future__ import annotations
@@ -49,5 +51,4 @@ class Unimodal(Method):
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Per-modality logits only: a unimodal model has no multimodal head."""
-        feats = model.encode(batch)
-        return {m: model.unimodal_heads[m](feats[m]) for m in model.modalities}
+        return {m: model.unimodal_heads[m](model.encoders[m](batch[m])) for m in model.modalities}

@@ -1,7 +1,10 @@
-"""Models: encoders by input kind, late fusion modules by name, and the classifier that joins them.
+"""Models: encoders by input kind, fusions by name, and the classifier that joins them.
 
 ``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset, or for a
-segmentation dataset an :class:`RGBDSegmenter` (same interface; its fusion is fixed).
+segmentation dataset an :class:`RGBDSegmenter` (same interface; its fusion is fixed). A late fusion
+(:mod:`.fusion`) is a module on the encoders' features; a fusion that needs its own encoders or runs
+between their layers (:mod:`.mmtm`, :mod:`.mixer`) registers a :class:`MultimodalClassifier` subclass that builds the
+whole model with ``cls.build(info, width=..., hidden=...)``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
 from .norm import frozen_running_stats
+from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
 from .segmentation import RGBDSegmenter, build_segmenter
 
 __all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
@@ -41,10 +45,12 @@ def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidd
 
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """
+    fusion_cls = FUSIONS.get(fusion) if info.task != "segmentation" else None
     if info.task == "segmentation":
         model = build_segmenter(info, fusion, width=width)
+    elif isinstance(fusion_cls, type) and issubclass(fusion_cls, MultimodalClassifier):
+        model = fusion_cls.build(info, width=width, hidden=hidden)
     else:
-        fusion_cls = FUSIONS.get(fusion)
         encoders = {
             m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden) for m in info.modalities
         }

@@ -1,7 +1,8 @@
 """A multimodal classifier: one encoder per modality, then a late fusion module that ends in the head.
 
 The methods use only this interface (encode / fuse / fuse_alone, the parameter groups, ``loss`` and
-``unimodal_head``), so a model for another task subclasses it (:mod:`dglnb.models.segmentation`).
+``unimodal_head``), so a model for another task (:mod:`dglnb.models.segmentation`) or a fusion
+interleaved with the encoders (:mod:`dglnb.models.mmtm`) subclasses it.
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ class MultimodalClassifier(nn.Module):
         """z_m = phi_m(theta_m, x_m) for every modality; each encoder runs once."""
         return {m: self.encoders[m](batch[m]) for m in self.modalities}
 
-    def fuse(self, feats: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
-        """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
+    def kept_modalities(self, zero: Collection[str]) -> list[str]:
+        """The modalities not in ``zero``, in the model's order; an unknown name in ``zero`` is an error."""
         unknown = set(zero) - set(self.modalities)
         if unknown:
             raise ValueError(
                 f"cannot zero unknown modalities {sorted(unknown)}; the model has {', '.join(self.modalities)}"
             )
-        return self.fusion({m: self.zero_features(feats[m]) if m in zero else feats[m] for m in self.modalities})
+        return [m for m in self.modalities if m not in zero]
+
+    def fuse(self, feats: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
+        """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
+        kept = self.kept_modalities(zero)
+        return self.fusion({m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities})
 
     def zero_features(self, z: Any) -> Any:
         """The stand-in for a dropped modality's features z: zeros of the same shape."""
@@ -52,6 +58,10 @@ class MultimodalClassifier(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
         return self.fuse(self.encode(batch), zero)
+
+    def modality_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Each modality's representation, (B, d), that the linear probe reads: here its encoder's features."""
+        return self.encode(batch)
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task loss: cross-entropy, averaged over the batch."""

@@ -86,11 +86,13 @@ class FiLMFusion(nn.Module):
 
 @FUSIONS.register("gated")
 class GatedFusion(nn.Module):
-    """Gated fusion: ``logits = W (sigmoid(G x + g) * (V y + v)) + b``, the first modality x gating the second y.
+    """Gated fusion: ``logits = W (sigmoid(G x + g) * (1 + V y + v)) + b``, the first modality x gating the second y.
 
-    Zeroing y leaves ``sigmoid(G x + g) * v``: x reaches the logits only through the bias v, so x's
-    unimodal signal is weak while v is small. That is what the zeroing rule of eq. 12 gives for a
-    multiplicative fusion.
+    The value is offset by one, as FiLM's scale is, so that each unimodal path of eq. 12/14 carries
+    its modality from the first step: zeroing y leaves ``sigmoid(G x + g) * (1 + v)`` (x through the
+    gate), zeroing x leaves ``sigmoid(g) * (1 + V y + v)`` (y through the value). Without the offset,
+    zeroing y leaves ``sigmoid(G x + g) * v`` with ``v = 0`` at initialisation, and under DGL x's
+    encoder receives exactly zero gradient until the multimodal loss has moved v.
 
     The official ``GatedFusion_DGL`` builds its unimodal paths by self-gating (``sigmoid(G x) * G x``)
     and detaches the multimodal path after G and V, so under its DGL step G and V receive no
@@ -106,4 +108,4 @@ class GatedFusion(nn.Module):
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
-        return self.head(torch.sigmoid(self.gate(feats[self.x])) * self.value(feats[self.y]))
+        return self.head(torch.sigmoid(self.gate(feats[self.x])) * (1 + self.value(feats[self.y])))

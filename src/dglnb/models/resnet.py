@@ -61,11 +61,20 @@ class ResNet18(nn.Module):
             self.add_module(f"layer{stage + 1}", nn.Sequential(*layers))
             planes = out_planes
 
+    @property
+    def layers(self) -> tuple[nn.Sequential, ...]:
+        """The four stages layer1..layer4 (for models that act between stages, e.g. MMTM)."""
+        return (self.layer1, self.layer2, self.layer3, self.layer4)
+
+    def stem(self, x: Tensor) -> Tensor:
+        """conv1, bn1, ReLU and max-pool: the input at stride 4, before layer1."""
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
     def stages(self, x: Tensor) -> list[Tensor]:
         """The outputs of layer1..layer4: ``width * (1, 2, 4, 8)`` channels at strides 4, 8, 16, 32."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.stem(x)
         outputs = []
-        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
+        for stage in self.layers:
             x = stage(x)
             outputs.append(x)
         return outputs
