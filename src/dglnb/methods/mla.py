@@ -132,7 +132,7 @@ class MLA(Method):
         losses = {}
         for m in model.modalities:
             optimizer.zero_grad(set_to_none=True)
-            z = model.encoders[m](batch[m])
+            z = model.encode_alone(batch, m)
             loss = model.loss(model.shared_head(z), batch["label"])
             loss.backward()
             self.modify_head_gradient(model.shared_head, z)
@@ -159,8 +159,7 @@ class MLA(Method):
         return entropy_weights(logits, per_sample=self.fusion_weights == "entropy")
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
-        feats = model.encode(batch)
-        heads = {m: model.shared_head(feats[m]) for m in model.modalities}
+        heads = {m: model.shared_head(model.encode_alone(batch, m)) for m in model.modalities}
         w = self.weights(list(heads.values()))
         fused = sum(w[:, i : i + 1] * logits for i, logits in enumerate(heads.values()))
         return {"multimodal": fused, **heads}

@@ -96,7 +96,10 @@ class MMPareto(Method):
 
     def unimodal_loss(self, model: MultimodalClassifier, feats: dict[str, Tensor], m: str, y: Tensor) -> Tensor:
         """L^m: modality m's own head, or the shared fusion with the other modalities zeroed."""
-        logits = model.unimodal_heads[m](feats[m]) if self.unimodal_logits == "separate" else model.fuse_alone(feats, m)
+        if self.unimodal_logits == "separate":
+            logits = model.unimodal_heads[m](model.modality_feature(feats, m))
+        else:
+            logits = model.fuse_alone(feats, m)
         return model.loss(logits, y)
 
     def integrate(self, g_mm: list[Tensor], g_u: list[Tensor]) -> list[Tensor]:

@@ -59,9 +59,20 @@ class MultimodalClassifier(nn.Module):
     def forward(self, batch: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
         return self.fuse(self.encode(batch), zero)
 
+    def encode_alone(self, batch: Mapping[str, Tensor], modality: str) -> Tensor:
+        """``modality``'s feature vector, (B, d), from its own input and encoder alone (a unimodal model's
+        features, e.g. MLA's alternating steps); here its encoder's output."""
+        return self.encoders[modality](batch[modality])
+
+    def modality_feature(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
+        """``modality``'s own representation, (B, d), from :meth:`encode`'s output: what a separate
+        unimodal head (e.g. MMPareto's) and the linear probe read; here its encoder's features."""
+        return feats[modality]
+
     def modality_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Each modality's representation, (B, d), that the linear probe reads: here its encoder's features."""
-        return self.encode(batch)
+        """Every modality's :meth:`modality_feature` of ``batch`` (for the linear probe)."""
+        feats = self.encode(batch)
+        return {m: self.modality_feature(feats, m) for m in self.modalities}
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task loss: cross-entropy, averaged over the batch."""

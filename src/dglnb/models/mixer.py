@@ -72,14 +72,15 @@ class CubeMixer(nn.Module):
 
 
 class TimeMeanHead(nn.Module):
-    """A linear head on the time-averaged sequence: the ``unimodal`` method's head for (B, T, D) features."""
+    """A linear head on the time-averaged sequence: for an encoder's (B, T, D) output (the ``unimodal``
+    method) or its already averaged (B, D) :meth:`MixerClassifier.modality_feature` (MMPareto's heads)."""
 
     def __init__(self, channels: int, num_classes: int) -> None:
         super().__init__()
         self.linear = nn.Linear(channels, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x.mean(dim=1))
+        return self.linear(x.mean(dim=1) if x.dim() == 3 else x)
 
 
 @FUSIONS.register("mlp_mixer")
@@ -101,9 +102,13 @@ class MixerClassifier(MultimodalClassifier):
         encoders = {m: MLPEncoder(info.shapes[m][-1], hidden) for m in info.modalities}
         return cls(encoders, CubeMixer(info.modalities, steps.pop(), hidden, info.num_classes), info.num_classes)
 
-    def modality_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Each encoder's per-step features averaged over time, (B, D), for the linear probe."""
-        return {m: z.mean(dim=1) for m, z in self.encode(batch).items()}
+    def encode_alone(self, batch: Mapping[str, Tensor], modality: str) -> Tensor:
+        """The modality's encoder on its own sequence, averaged over time, (B, D)."""
+        return self.encoders[modality](batch[modality]).mean(dim=1)
+
+    def modality_feature(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
+        """The encoder's per-step features averaged over time, (B, D)."""
+        return feats[modality].mean(dim=1)
 
     def unimodal_head(self, modality: str) -> nn.Module:
         return TimeMeanHead(self.encoders[modality].out_dim, self.num_classes)

@@ -162,7 +162,6 @@ class MMTMClassifier(MultimodalClassifier):
         z = [pooled[m] if m in pooled else like.new_zeros(len(like), self.encoders[m].out_dim) for m in self.modalities]
         return self.fusion.head(torch.cat(z, dim=1))
 
-    def modality_features(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Modality m's pooled stream with every other modality zeroed: what the head reads on m's unimodal path."""
-        feats = self.encode(batch)
-        return {m: self.streams(feats, [m])[m] for m in self.modalities}
+    def modality_feature(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
+        """The modality's pooled stream with every other modality zeroed: what the head reads on its unimodal path."""
+        return self.streams(feats, [modality])[modality]
