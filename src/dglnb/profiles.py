@@ -87,9 +87,9 @@ _MOSI = dict(
 TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "synthetic": _SYNTHETIC,
     "synthetic3": _SYNTHETIC,
-    # AV-Digits, quick: the measured recipe of chapters 02, 03 and 08 (20 epochs, lr x0.1 after 15;
+    # AV-Digits, quick: the measured recipe of chapters 02, 03 and 08 (16 epochs, lr x0.1 after 12;
     # gradient diagnostics twice an epoch, evaluation in batches of 256, for speed).
-    "avdigits": dict(smoke=_SMOKE, quick=dict(_AUDIO_VISUAL_QUICK, epochs=20, milestones=(15,), diag_every=34,
+    "avdigits": dict(smoke=_SMOKE, quick=dict(_AUDIO_VISUAL_QUICK, epochs=16, milestones=(12,), diag_every=34,
                                               eval_batch_size=256),
                      full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_OFFICIAL, alpha=4.0)),
