@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from dglnb.errors import ConfigError
 from dglnb.data import DATASETS
 from dglnb.engine import build_optimizer
 from dglnb.experiment import TrainConfig, train
@@ -100,7 +101,15 @@ def test_segmentation_has_no_choice_of_fusion():
 # (DGL's routing and batch-norm statistics on the segmenter are checked in test_routing.py)
 
 
-@pytest.mark.parametrize("method", METHODS.names())
+CLASSIFICATION_ONLY = ("mla",)  # one linear head shared by feature vectors (pmr refuses at its epoch hook)
+
+
+def test_a_classification_only_method_refuses_the_segmenter_with_a_clear_error():
+    with pytest.raises(ConfigError, match="mla needs a classifier"):
+        METHODS.get("mla")(alpha=ALPHA).setup(tiny_model(RGBD))
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS.names() if m not in CLASSIFICATION_ONLY])
 def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
     model, batch = tiny_model(RGBD), make_batch()
     algo = METHODS.get(method)(alpha=ALPHA)

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from ..models import MultimodalClassifier, init_weights
 from . import METHODS
 from .base import Batch, Method
@@ -98,6 +99,9 @@ class MLA(Method):
         self.batches_per_epoch = 1
 
     def setup(self, model: MultimodalClassifier) -> None:
+        if model.task != "classification":
+            raise ConfigError(f"mla needs a classifier (one linear head shared by every modality's feature vector); "
+                              f"this model's task is {model.task}. What to do: use another method")
         dims = {model.encoders[m].out_dim for m in model.modalities}
         if len(dims) != 1:
             raise ValueError(f"MLA shares one head across modalities, which needs equal feature sizes; got {dims}")
