@@ -50,14 +50,24 @@ def test_regression_checks_only_the_quick_profile(goldens):
     checks.regression("full", "nb", {"dgl": {"test_accuracy.audio": stats(0.1, 0.0)}})  # no goldens needed
 
 
-def test_claim_holds_only_beyond_sigmas_times_the_pooled_std():
+def test_claim_holds_only_beyond_sigmas_standard_errors_of_the_difference():
     better = {"acc": stats(0.95, 0.006)}
     worse = {"acc": stats(0.93, 0.008)}
     c = checks.claim("DGL above vanilla", better, worse, "acc", sigmas=2)
-    assert c.gap == pytest.approx(0.02) and c.spread == pytest.approx(((0.006**2 + 0.008**2) / 2) ** 0.5)
+    assert c.gap == pytest.approx(0.02) and c.spread == pytest.approx(((0.006**2 + 0.008**2) / 3) ** 0.5)
     assert c.holds and c.verdict == "reproduced"
-    assert not checks.claim("x", better, worse, "acc", sigmas=3).holds  # 0.02 < 3 * 0.00707
+    assert not checks.claim("x", better, worse, "acc", sigmas=4).holds  # 0.02 < 4 * 0.00577
     assert checks.claim("x", worse, better, "acc").verdict == "not reproduced"
+
+
+def test_a_single_run_takes_the_largest_seed_spread_measured_for_its_metric(goldens):
+    (goldens / "nb.json").write_text(json.dumps({
+        "vanilla": {"acc": stats(0.90, 0.05)}, "dgl": {"acc": stats(0.95, 0.01)}, "dgl alpha=1": {"acc": stats(0.90, 0.0, 1)},
+    }))
+    now = {"vanilla": {"acc": stats(0.90, 0.05)}, "dgl": {"acc": stats(0.95, 0.01)}}
+    checks.regression("quick", "nb", {**now, "dgl alpha=1": {"acc": stats(0.80, 0.0, 1)}})  # within 3 * sqrt(2) * 0.05
+    with pytest.raises(AssertionError, match="dgl alpha=1 acc"):
+        checks.regression("quick", "nb", {**now, "dgl alpha=1": {"acc": stats(0.60, 0.0, 1)}})
 
 
 def test_require_asserts_in_quick_and_only_reports_in_full():

@@ -105,11 +105,3 @@ def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, m
     changed = experiment.train_seeds(dataclasses.replace(config, lr=0.01), [0])
     assert changed["dirs"][0] not in first["dirs"] and changed["runs"][0]["config"]["lr"] == 0.01
 
-
-def test_run_cache_key_changes_with_the_package_source(monkeypatch):
-    from dglnb import experiment
-
-    config = experiment.TrainConfig(dataset="synthetic", method="vanilla", profile="smoke")
-    before = experiment.run_key(config)
-    monkeypatch.setattr(experiment, "source_digest", lambda: "edited")
-    assert experiment.run_key(config) != before

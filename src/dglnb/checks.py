@@ -10,12 +10,16 @@ another set of seeds moves a trained number by about a seed's spread, so a mean 
     tolerance = SIGMAS * sqrt(s_golden**2 / n_golden + s_now**2 / n_now),  s = max(std, STD_FLOOR),
 
 three standard errors of the difference of two means, with each std floored so that three seeds
-that happen to agree closely do not make a tolerance of zero.
+that happen to agree closely do not make a tolerance of zero. A single run (a one-seed sweep cell)
+has no spread of its own: it takes the largest seed std measured for the same metric in the same
+notebook.
 
 :func:`claim` states a claim of the paper as a comparison of two methods on one metric ("DGL's
-multimodal accuracy exceeds vanilla's by more than 2 standard deviations", the pooled seed std)
-and :func:`require` asserts the claims in the quick profile, where they are part of what the book
-is checked for; in the full profile they are reported ("reproduced" / "not reproduced"), not asserted.
+multimodal accuracy exceeds vanilla's") and holds when the gap exceeds two standard errors of the
+difference of the two means, ``sqrt(s_a**2 / n_a + s_b**2 / n_b)`` from the seed stds: the
+difference is then unlikely to be seed noise. :func:`require` asserts the claims in the quick
+profile, where they are part of what the book is checked for; in the full profile they are reported
+("reproduced" / "not reproduced"), not asserted.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .report import Summary
 
 SIGMAS = 3.0
 STD_FLOOR = 0.01  # one point of accuracy: the least seed spread a regression tolerance assumes
-CLAIM_STD_FLOOR = 0.002  # a claim's gap is measured against at least this pooled std
+CLAIM_STD_FLOOR = 0.002  # the least seed std a claim assumes for each side
 RECORD = "DGLNB_RECORD_GOLDENS"
 
 
@@ -41,12 +45,24 @@ def goldens_path(notebook: str) -> Path:
     return repo_root() / "notebooks" / "goldens" / f"{notebook}.json"
 
 
-def tolerance(golden: Mapping[str, float], now: Mapping[str, float]) -> float:
-    """How far this run's mean may lie from the golden mean (see the module docstring)."""
+def tolerance(golden: Mapping[str, float], now: Mapping[str, float], single_run_std: float = STD_FLOOR) -> float:
+    """How far this run's mean may lie from the golden mean (see the module docstring); a single run
+    (n = 1) takes ``single_run_std`` as its std."""
     def variance_of_mean(stats: Mapping[str, float]) -> float:
-        return max(stats["std"], STD_FLOOR) ** 2 / stats["n"]
+        std = stats["std"] if stats["n"] > 1 else single_run_std
+        return max(std, STD_FLOOR) ** 2 / stats["n"]
 
     return SIGMAS * math.sqrt(variance_of_mean(golden) + variance_of_mean(now))
+
+
+def largest_spread(summaries: Mapping[str, Summary]) -> dict[str, float]:
+    """Per metric, the largest seed std among ``summaries``' entries measured over several seeds."""
+    spread: dict[str, float] = {}
+    for summary in summaries.values():
+        for name, stats in summary.items():
+            if stats["n"] > 1:
+                spread[name] = max(spread.get(name, 0.0), stats["std"])
+    return spread
 
 
 def checked(profile: str, sizes: str | None = None) -> bool:
@@ -75,13 +91,14 @@ def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], si
     if not path.is_file():
         raise AssertionError(f"no goldens at {path}: run `make golden` and commit the notebook and its goldens")
     golden = json.loads(path.read_text())
+    spread = largest_spread(golden)
     problems = []
     for label, metrics in golden.items():
         for name, stats in metrics.items():
             now = summaries.get(label, {}).get(name)
             if now is None:
                 problems.append(f"{label} {name}: recorded in the goldens, missing from this run")
-            elif abs(now["mean"] - stats["mean"]) > (tol := tolerance(stats, now)):
+            elif abs(now["mean"] - stats["mean"]) > (tol := tolerance(stats, now, spread.get(name, STD_FLOOR))):
                 problems.append(f"{label} {name}: {now['mean']:.4f} (std {now['std']:.4f}, n {now['n']}) vs golden "
                                 f"{stats['mean']:.4f} (std {stats['std']:.4f}, n {stats['n']}); tolerance {tol:.4f}")
     assert not problems, "trained numbers moved beyond their seed spread:\n" + "\n".join(problems)
@@ -89,12 +106,13 @@ def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], si
 
 @dataclass(frozen=True)
 class Claim:
-    """A comparison of two runs' ``metric``: ``better`` exceeds ``worse`` by more than ``sigmas`` pooled std."""
+    """A comparison of two runs' ``metric``: ``better`` exceeds ``worse`` by more than ``sigmas``
+    standard errors of the difference of their means."""
 
     statement: str
     metric: str
     gap: float  # mean(better) - mean(worse), in the metric's units (accuracy: a fraction)
-    spread: float  # pooled seed std, floored at CLAIM_STD_FLOOR
+    spread: float  # standard error of the gap, from the seed stds (each floored at CLAIM_STD_FLOOR)
     sigmas: float
     scale: float = 100.0  # how the gap is shown: fractions as points of percentage ...
     unit: str = " points"  # ... by default
@@ -108,20 +126,20 @@ class Claim:
         return "reproduced" if self.holds else "not reproduced"
 
     def describe(self) -> str:
-        """E.g. ``"reproduced: +1.3 points, 4.1 x the seed std (0.3 points)"``."""
+        """E.g. ``"reproduced: +1.3 points, 4.1 standard errors (0.3 points; the claim needs more than 2)"``."""
         ratio = self.gap / self.spread
         digits = 1 if self.scale == 100.0 else 2
-        return (f"{self.verdict}: {self.scale * self.gap:+.{digits}f}{self.unit}, {ratio:.1f} x the seed std "
-                f"({self.scale * self.spread:.{digits}f}{self.unit}; the claim needs more than {self.sigmas:g} x)")
+        return (f"{self.verdict}: {self.scale * self.gap:+.{digits}f}{self.unit}, {ratio:.1f} standard errors "
+                f"({self.scale * self.spread:.{digits}f}{self.unit}; the claim needs more than {self.sigmas:g})")
 
 
 def claim(statement: str, better: Summary, worse: Summary, metric: str, sigmas: float = 2.0,
           scale: float = 100.0, unit: str = " points") -> Claim:
-    """The claim ``statement``: ``better``'s ``metric`` exceeds ``worse``'s by more than ``sigmas`` x the
-    pooled seed std ``sqrt((s_better**2 + s_worse**2) / 2)``. ``scale`` and ``unit`` only change how the
-    gap is described (for a ratio: ``scale=1, unit=""``)."""
+    """The claim ``statement``: ``better``'s ``metric`` exceeds ``worse``'s by more than ``sigmas``
+    standard errors of the difference, ``sqrt(s_better**2 / n_better + s_worse**2 / n_worse)``.
+    ``scale`` and ``unit`` only change how the gap is described (for a ratio: ``scale=1, unit=""``)."""
     a, b = better[metric], worse[metric]
-    spread = max(math.sqrt((a["std"] ** 2 + b["std"] ** 2) / 2), CLAIM_STD_FLOOR)
+    spread = math.sqrt(sum(max(s["std"], CLAIM_STD_FLOOR) ** 2 / s["n"] for s in (a, b)))
     return Claim(statement, metric, a["mean"] - b["mean"], spread, sigmas, scale, unit)
 
 

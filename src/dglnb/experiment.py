@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import copy
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -343,20 +342,10 @@ def seed_run_dirs(out: Path, seeds: Sequence[int]) -> list[Path]:
     return [Path(out) / f"seed{s}" for s in seeds]
 
 
-@functools.cache
-def source_digest() -> str:
-    """A hash of the dglnb package's source files: code that changed since a run makes a new run."""
-    package = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def run_key(config: TrainConfig) -> str:
     """A short hash of everything that determines a run: every setting of the resolved config
-    (method, dataset, profile, seed, hyperparameters, options), the dglnb version and its source."""
-    settings = {"dglnb": __version__, "source": source_digest(), **config.resolved().to_json()}
+    (method, dataset, profile, seed, hyperparameters, options) and the dglnb version."""
+    settings = {"dglnb": __version__, **config.resolved().to_json()}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
