@@ -13,7 +13,7 @@ from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
 from dglnb.models import build_model
 from dglnb.models.mmtm import MMTMClassifier, TransferModule
-from tiny_models import SMALL_AUDIO_VISUAL as AV, VECTORS, grads, make_batch, tiny_model
+from tiny_models import SMALL_AUDIO_VISUAL as AV, VECTORS, grads, make_batch, one_step, tiny_model
 
 
 def test_transfer_module_rescales_each_stream_by_twice_the_sigmoid_of_its_excitation():
@@ -90,10 +90,7 @@ def test_zeroed_passes_in_training_normalise_with_batch_statistics():
 @pytest.mark.parametrize("method", METHODS.names())
 def test_every_method_trains_mmtm(method):
     model, batch = tiny_model(AV, "mmtm"), make_batch(AV)
-    algo = METHODS.get(method)(alpha=2.0)
-    algo.setup(model)
-    before = copy.deepcopy(model)
-    losses = algo.train_step(model, batch, torch.optim.SGD(algo.param_groups(model, 0.1)))
+    losses, before = one_step(method, model, batch)
     assert losses and all(v > 0 for v in losses.values())
     for m in model.modalities:
         assert not torch.equal(model.encoders[m].backbone.layer4[1].conv2.weight,

@@ -59,3 +59,15 @@ def grads(loss: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
     """d loss / d params by autograd, zeros where a parameter does not affect the loss."""
     out = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
     return [torch.zeros_like(p) if g is None else g for p, g in zip(params, out)]
+
+
+def one_step(method: str, model: MultimodalClassifier, batch: dict, alpha: float = 2.0):
+    """One SGD step of ``method`` on ``model``: returns the step's losses and the model before it."""
+    import copy
+
+    from dglnb.methods import METHODS
+
+    algo = METHODS.get(method)(alpha=alpha)
+    algo.setup(model)
+    before = copy.deepcopy(model)
+    return algo.train_step(model, batch, torch.optim.SGD(algo.param_groups(model, 0.1))), before
