@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dglnb import checks
+from dglnb.analysis import checks
 
 
 def stats(mean, std, n=3):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dglnb import experiment
+from dglnb.train import run as experiment
 from dglnb.cli import main
 from dglnb.errors import RunStopped, UserError
 
@@ -69,7 +69,7 @@ def test_a_stopped_run_is_one_line_with_status_1(tmp_path, capsys, monkeypatch):
     def fit(*args, **kwargs):
         raise RunStopped("could not write last.pt: No space left on device")
 
-    monkeypatch.setattr(experiment.engine, "fit", fit)
+    monkeypatch.setattr(experiment, "fit", fit)
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path)], capsys)
     assert (status, lines) == (1, ["dglnb: error: could not write last.pt: No space left on device"])
 

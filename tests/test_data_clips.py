@@ -93,7 +93,6 @@ def test_vggsound_rows_in_the_wrong_format_are_named(tmp_path):
 
 @pytest.mark.parametrize("dataset", ["kinetics_sounds", "vggsound"])
 def test_smoke_training_through_the_cli(dataset, ks_prepared, tmp_path):
-    pytest.importorskip("dglnb.experiment", reason="the training engine (dglnb.experiment) is not merged yet")
     from dglnb.cli import main
 
     root = ks_prepared

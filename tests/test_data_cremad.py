@@ -16,7 +16,7 @@ from dglnb.data.check import check_dataset
 from dglnb.data.cremad import CLASSES, prepare
 from dglnb.data.errors import DataError
 from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
-from dglnb.engine import make_loader, start_epoch
+from dglnb.train.loaders import make_loader, start_epoch
 from dglnb.paths import repo_root
 
 
@@ -172,7 +172,6 @@ def test_scripts_prepare_with_workers_and_cli_checks(raw, tmp_path):
 
 
 def test_smoke_training_through_the_cli(prepared, tmp_path):
-    pytest.importorskip("dglnb.experiment", reason="the training engine (dglnb.experiment) is not merged yet")
     from dglnb.cli import main
 
     assert main(["train", "--dataset", "cremad", "--data-root", str(prepared), "--method", "dgl",
@@ -211,11 +210,12 @@ def test_a_training_split_never_told_an_epoch_shows_the_first_frame(prepared):
 
 
 def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prepared, tmp_path, monkeypatch):
-    from dglnb import engine
-    from dglnb.experiment import TrainConfig, train
+    from dglnb.train import loop, probe as probes
+    from dglnb.config import TrainConfig
+    from dglnb.train import train
 
     seen: dict[str, list] = {"visual": [], "training": []}
-    probe, encode = engine.linear_probe, engine.encode_split
+    probe, encode = loop.linear_probe, probes.encode_split
 
     def spy_probe(model, train_loader, test_loader, device):
         seen["visual"] += [b["visual"] for b in train_loader]
@@ -225,8 +225,8 @@ def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prep
         model.encode = lambda batch: seen["training"].append(model.training) or type(model).encode(model, batch)
         return encode(model, loader, device)
 
-    monkeypatch.setattr(engine, "linear_probe", spy_probe)
-    monkeypatch.setattr(engine, "encode_split", spy_encode)
+    monkeypatch.setattr(loop, "linear_probe", spy_probe)
+    monkeypatch.setattr(probes, "encode_split", spy_encode)
     train(TrainConfig(dataset="cremad", method="dgl", profile="smoke", epochs=2, data_root=prepared, threads=1,
                       progress=False, out=tmp_path))
     plain = load_dataset("cremad", "train", profile="smoke", data_root=prepared)

@@ -59,7 +59,6 @@ def test_bad_pickles_say_what_is_wrong(tmp_path):
 
 
 def test_smoke_training_through_the_cli(tmp_path):
-    pytest.importorskip("dglnb.experiment", reason="the training engine (dglnb.experiment) is not merged yet")
     from dglnb.cli import main
 
     make_mosi(tmp_path / "mosi")

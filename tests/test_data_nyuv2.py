@@ -82,7 +82,6 @@ def test_bad_inputs_are_named(raw, tmp_path):
 
 
 def test_smoke_training_through_the_cli(prepared, tmp_path):
-    pytest.importorskip("dglnb.experiment", reason="the training engine (dglnb.experiment) is not merged yet")
     from dglnb.cli import main
 
     assert main(["train", "--dataset", "nyuv2", "--data-root", str(prepared), "--method", "dgl",

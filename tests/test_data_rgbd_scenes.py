@@ -12,7 +12,8 @@ from torch import nn
 
 from dglnb.data import load_dataset
 from dglnb.data.rgbd_scenes import BLUE, CABINET, CLASSES, PICTURE, RED, SIZES, WALL, generate
-from dglnb.experiment import TrainConfig, train
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.metrics import IGNORE_INDEX, SegmentationScores, mean_iou
 
 # ----------------------------------------------------------------------------- format

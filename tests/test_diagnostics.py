@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dglnb import diagnostics
+from dglnb.analysis import dynamics
+from dglnb.train import gradients
 from dglnb.data import DatasetInfo
 from dglnb.models import build_model
 
@@ -25,9 +26,9 @@ def batch_for(info: DatasetInfo, n: int = 8) -> dict:
 
 def test_one_row_per_modality_with_the_documented_columns():
     model = build_model(VECTOR, hidden=8)
-    rows = diagnostics.measure(model, batch_for(VECTOR))
+    rows = gradients.measure(model, batch_for(VECTOR))
     assert [r["modality"] for r in rows] == ["a", "b"]
-    assert all(set(r) == set(diagnostics.COLUMNS) - {"epoch", "step"} for r in rows)
+    assert all(set(r) == set(gradients.COLUMNS) - {"epoch", "step"} for r in rows)
     assert all(r["grad_multimodal"] > 0 and r["grad_unimodal"] > 0 and 0 <= r["s_frac_below_1"] <= 1 for r in rows)
 
 
@@ -36,7 +37,7 @@ def test_s_is_the_mean_over_samples_and_wrong_classes_of_exp_w_difference_times_
     batch = batch_for(VECTOR)
     feats = model.encode(batch)
     weight = model.fusion.head.weight.detach()
-    s = diagnostics.concat_s(model, feats, batch["label"])
+    s = gradients.concat_s(model, feats, batch["label"])
     for m, cols in (("a", slice(0, 3)), ("b", slice(3, 6))):
         values = [
             math.exp(float((weight[k, cols] - weight[y, cols]) @ feats[m][i].detach()))
@@ -48,7 +49,7 @@ def test_s_is_the_mean_over_samples_and_wrong_classes_of_exp_w_difference_times_
 
 
 def test_s_is_nan_for_a_fusion_without_a_concat_head():
-    rows = diagnostics.measure(build_model(VECTOR, fusion="sum", hidden=8), batch_for(VECTOR))
+    rows = gradients.measure(build_model(VECTOR, fusion="sum", hidden=8), batch_for(VECTOR))
     assert all(math.isnan(r["s_mean"]) and math.isnan(r["s_median"]) for r in rows)
 
 
@@ -57,15 +58,15 @@ def test_measuring_leaves_batchnorm_statistics_grads_and_random_state_untouched(
     batch = batch_for(IMAGE)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
-    diagnostics.measure(model, batch)
+    gradients.measure(model, batch)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
     assert torch.equal(rng, torch.get_rng_state())
 
 
 def test_plot_reads_diagnostics_csv(tmp_path):
-    rows = diagnostics.measure(build_model(VECTOR, hidden=8), batch_for(VECTOR))
+    rows = gradients.measure(build_model(VECTOR, hidden=8), batch_for(VECTOR))
     path = tmp_path / "diagnostics.csv"
     pd.DataFrame([{"epoch": e, "step": e, **r} for e in range(3) for r in rows]).to_csv(path, index=False)
-    fig = diagnostics.plot_dynamics({"vanilla": path}, tmp_path / "fig.png")
+    fig = dynamics.plot_dynamics({"vanilla": path}, tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 0 and len(fig.axes) == 6

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from dglnb.engine import make_loader, start_epoch
-from dglnb.experiment import TrainConfig, train
+from dglnb.train.loaders import make_loader, start_epoch
+from dglnb.config import TrainConfig
+from dglnb.train import train
 
 
 def smoke(out: Path, **overrides) -> TrainConfig:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dglnb.cli import main
-from dglnb.experiment import TrainConfig, summarize, train, train_seeds
+from dglnb.config import TrainConfig
+from dglnb.train import summarize, train, train_seeds
 from dglnb.methods import METHODS
 from dglnb.registry import UnknownNameError
 
@@ -92,7 +93,7 @@ def test_summary_skips_missing_heads():
 
 
 def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, monkeypatch):
-    from dglnb import experiment
+    from dglnb.train import cache as experiment
 
     monkeypatch.setattr(experiment, "runs_dir", lambda profile, name: tmp_path / profile / name)
     config = experiment.TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dglnb.cli import main
-from dglnb.experiment import TrainConfig, train
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.methods import METHODS
 from dglnb.methods.dnr import cluster_purity, purity, reinit_weight
 from dglnb.methods.mla import entropy_weights, owm_update

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from dglnb.cli import main
 from dglnb.errors import ConfigError
-from dglnb.experiment import TrainConfig, train
+from dglnb.config import TrainConfig
+from dglnb.train import resolve, train
 from dglnb.methods import METHODS
 from dglnb.methods.agm import shapley_logits
 from dglnb.methods.base import true_class_probability
@@ -377,7 +378,7 @@ def test_method_options_reach_the_method_and_a_bad_one_is_a_config_error(tmp_pat
     assert metrics["config"]["method_options"] == {"modulation_ends": -1, "half_bias": False}
     assert "1.0" == history(tmp_path)[0]["train_coeff_easy"]  # no modulation epoch
     with pytest.raises(ConfigError, match="method_options for pmr: .*unknown hyperparameters: bogus"):
-        TrainConfig(dataset="synthetic", method="pmr", method_options={"bogus": 1}).resolved()
+        resolve(TrainConfig(dataset="synthetic", method="pmr", method_options={"bogus": 1}))
 
 
 @pytest.mark.parametrize(("method", "options"), [("gblending", {"super_epoch": 2}), ("pmr", {}), ("agm", {})])

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from dglnb.errors import ConfigError, WeightsError
-from dglnb import experiment
-from dglnb.experiment import TrainConfig, train
+from dglnb.train import run as experiment
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.models import build_model
 from dglnb.models.pretrained import load_pretrained_encoders
 from dglnb.models.resnet import ResNet18

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dglnb.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
+from dglnb.config.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
 from dglnb.data import DATASETS
 from dglnb.registry import UnknownNameError
 

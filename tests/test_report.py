@@ -3,8 +3,9 @@
 import matplotlib
 import pandas as pd
 
-from dglnb import paper, plots, report
-from dglnb.experiment import summarize
+from dglnb import paper
+from dglnb.analysis import dynamics, plots, report
+from dglnb.train import summarize
 
 matplotlib.use("Agg")
 
@@ -74,7 +75,7 @@ def test_ratio_by_phase_averages_multimodal_over_unimodal_gradient(tmp_path):
     runs = [tmp_path / "seed0", tmp_path / "seed1"]
     for seed, run in enumerate(runs):
         write_run(run, seed)
-    phases = report.ratio_by_phase(runs, "easy", early=1, late=2)
+    phases = dynamics.ratio_by_phase(runs, "easy", early=1, late=2)
     assert phases["early"] == {"mean": 1.0, "std": 0.0, "n": 2}
     assert phases["late"]["mean"] == 0.5
 

@@ -19,7 +19,8 @@ from fixtures.cremad import make_cremad
 
 from dglnb.data.cremad import prepare
 from dglnb.errors import CheckpointError
-from dglnb.experiment import TrainConfig, train
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.methods.dgl import DGL
 
 # 3 epochs of 3 steps: steps 1-3 are epoch 0, 4-6 epoch 1, 7-9 epoch 2.
@@ -31,8 +32,9 @@ RESULTS = ("metrics.json", "history.csv", "diagnostics.csv")
 KILLER = """
 import json, os, signal, sys
 from pathlib import Path
-from dglnb import engine
-from dglnb.experiment import TrainConfig, train
+from dglnb.train import checkpoint
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.methods.base import Method
 
 out, target, n, settings = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
@@ -51,13 +53,13 @@ if target == "step":
         return step(self, *args)
     Method.train_step = train_step
 else:
-    write = engine.atomic_write
+    write = checkpoint.atomic_write
     def atomic_write(data, path):
         if path.name == target and nth_time():
             path.with_name(path.name + ".tmp").write_bytes(data[: len(data) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
         write(data, path)
-    engine.atomic_write = atomic_write
+    checkpoint.atomic_write = atomic_write
 train(TrainConfig(**settings, out=out))
 """
 

@@ -5,9 +5,10 @@ import json
 import pytest
 import torch
 
-from dglnb import diagnostics, report
+from dglnb.analysis import dynamics, eq8, report
 from dglnb.data import load_dataset
-from dglnb.experiment import TrainConfig, load_trained, train
+from dglnb.config import TrainConfig
+from dglnb.train import load_trained, train
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +33,14 @@ def test_load_trained_says_what_to_do_without_a_finished_run(tmp_path):
 
 
 def test_eq8_on_run_reports_fractions_per_encoder(run_dir):
-    result = diagnostics.eq8_on_run(run_dir)
+    result = eq8.eq8_on_run(run_dir)
     assert set(result) == {"easy", "hard"}
     for fractions in result.values():
         assert all(0.0 <= v <= 1.0 for v in fractions.values())
 
 
 def test_gradient_ratio_by_epoch_reads_the_diagnostics_log(run_dir):
-    table = diagnostics.gradient_ratio_by_epoch([run_dir], epochs=[0])
+    table = dynamics.gradient_ratio_by_epoch([run_dir], epochs=[0])
     assert list(table.index) == ["easy", "hard"] and list(table.columns) == ["epoch 0"]
 
 

@@ -14,13 +14,14 @@ from torch.utils.data import Dataset
 
 from dglnb.errors import ConfigError
 from dglnb.data import DATASETS
-from dglnb.engine import build_optimizer
-from dglnb.experiment import TrainConfig, train
+from dglnb.train.loop import build_optimizer
+from dglnb.config import TrainConfig
+from dglnb.train import train
 from dglnb.methods import METHODS
 from dglnb.metrics import IGNORE_INDEX
 from dglnb.models import RGBDSegmenter, build_model
 from dglnb.models.resnet import ResNet18
-from dglnb.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
+from dglnb.config.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
 import tiny_models
 from tiny_models import RGBD, tiny_model
 

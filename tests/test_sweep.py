@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from dglnb import sweep as sweeps
+from dglnb.train import sweep as sweeps
 from dglnb.cli import main
 from dglnb.errors import ConfigError, UserError
-from dglnb.experiment import train
+from dglnb.train import train
 from dglnb.methods import METHODS
 
 SMOKE = dict(profile="smoke", methods=["vanilla", "dgl"], datasets=["synthetic"], seeds=[0, 1],

@@ -5,7 +5,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from dglnb import updates
+from dglnb.analysis import updates
 from tiny_models import AUDIO_VISUAL, VECTORS, grads, make_batch, tiny_model
 
 ALPHA = 2.0

@@ -1,3 +1,39 @@
-"""dglnb: the executable companion of DGL (Wei, Luo & Luo, ICCV 2025)."""
+"""dglnb: the executable companion of DGL (Wei, Luo & Luo, ICCV 2025).
+
+Layers, each importing only from those below it (checked by ``tests/test_layers.py``)::
+
+    cli                        the dglnb command
+    analysis                   tables, checks, dynamics, eq. 8, figures: what the book reads from runs
+    train                      the loop, a run from its config, the run cache, sweeps
+    methods                    one training step per method (DGL and the comparison methods)
+    models                     encoders, fusions, classifiers, segmenters
+    data                       datasets and their preparation
+    config                     TrainConfig and the profiles
+    errors registry paths metrics paper theory    foundations (theory imports nothing of dglnb's)
+
+The public API, importable from ``dglnb`` itself: :class:`TrainConfig`, :func:`check_settings`,
+:func:`train_seeds`, :func:`load_trained`, :func:`resolve`, :func:`summarize`; one run is
+``dglnb.train.train(config)`` (``dglnb.train`` is the training layer).
+"""
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "TrainConfig": "dglnb.config",
+    "check_settings": "dglnb.train",
+    "load_trained": "dglnb.train",
+    "resolve": "dglnb.train",
+    "summarize": "dglnb.train",
+    "train_seeds": "dglnb.train",
+}
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name: str) -> Any:
+    """The public API, imported on first use (so ``import dglnb.theory`` does not load the training stack)."""
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'dglnb' has no attribute {name!r}")

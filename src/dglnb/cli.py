@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .profiles import PROFILES
+from .config import PROFILES
 
 
 def method_option(text: str) -> tuple[str, Any]:
@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            from .experiment import train_from_args
+            from .train.run import train_from_args
 
             train_from_args(args)
         elif args.command == "sweep":
-            from .sweep import sweep_from_args
+            from .train.sweep import sweep_from_args
 
             return sweep_from_args(args.config, collect_only=args.collect)
         elif args.command == "data" and args.data_command == "check":

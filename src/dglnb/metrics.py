@@ -13,7 +13,7 @@ classes that occur in the ground truth or the prediction of the split; a class a
 no defined IoU and is excluded (counting it as 0 or 1 would move the mean by an arbitrary amount).
 
 :func:`flat_scores` names the primary score by the head alone (``"multimodal"``, ``"rgb"``) and any
-other as ``"<head>/<metric>"`` (``"rgb/pixel_accuracy"``): the engine selects on the former.
+other as ``"<head>/<metric>"`` (``"rgb/pixel_accuracy"``): the training loop selects on the former.
 """
 
 from __future__ import annotations

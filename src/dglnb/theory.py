@@ -193,18 +193,6 @@ def eq8_fractions(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> dict[s
     }
 
 
-def eq8_table(n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]) -> "pandas.DataFrame":
-    """``eq8_fractions`` on random problems of every regime, "mean ± std" over ``seeds``."""
-    from .report import mean_std_table
-
-    rows = [
-        {"regime": regime, **eq8_fractions(*random_problem(n, n_classes, dims, seed, regime))}
-        for regime in ("random", "m2_right", "m2_wrong")
-        for seed in seeds
-    ]
-    return mean_std_table(rows, by="regime")
-
-
 def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, path: str = "full") -> dict[str, Tensor]:
     """``|g^Multi| / |g^Uni|`` per sample for each regime of :func:`random_problem`."""
     return {

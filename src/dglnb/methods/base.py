@@ -1,4 +1,4 @@
-"""The interface every training method implements; the engine owns the loop around it.
+"""The interface every training method implements; the training loop (dglnb.train.loop) owns the loop around it.
 
 A batch is a dict: one float tensor per modality, ``"label"`` (long tensor) and ``"id"`` (list of str).
 A subclass usually writes only :meth:`Method.compute_gradients`; the base class wraps it into one
@@ -8,7 +8,7 @@ per-epoch work (prototypes, loss weights estimated on held-out data) overrides
 steps depend on in :meth:`Method.state_dict` so that a resumed run continues exactly.
 
 A method whose published hyperparameters differ per dataset lists them in ``PUBLISHED`` and
-resolves its ``None`` arguments with :meth:`Method.set_published`; the engine passes the dataset name.
+resolves its ``None`` arguments with :meth:`Method.set_published`; the run (dglnb.train.run) passes the dataset name.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ In the official loop the optimizer's ``zero_grad`` (torch 1.x) zeroes the audio 
 clearing them (they are deleted only at the end of a batch), so during the visual step the audio
 encoder also takes a weight-decay and momentum step; here a modality's step moves only its encoder
 and the head. The official CREMA-D recipe (SGD lr 1e-3, StepLR(70, 0.1), batch 64, 100 epochs)
-matches the engine's profile; the DGL paper unified MLA's original 150 epochs / batch 16 to 100 / 64.
+matches the quick and full profiles; the DGL paper unified MLA's original 150 epochs / batch 16 to 100 / 64.
 """
 
 from __future__ import annotations

@@ -43,10 +43,11 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 import yaml
 
-from .data import DATASETS
-from .errors import ConfigError
-from .experiment import EXECUTION_FIELDS, TrainConfig, train
-from .methods import METHODS
+from ..config import EXECUTION_FIELDS, TrainConfig
+from ..data import DATASETS
+from ..errors import ConfigError
+from ..methods import METHODS
+from .run import resolve, train
 
 LAUNCHERS = ("local", "debug", "slurm")
 KEYS = ("out", "launcher", "profile", "methods", "datasets", "seeds", "options", "method_options", "executor")
@@ -81,7 +82,7 @@ class Run:
         """For a finished run, what its ``metrics.json`` records differently from this run's settings
         (a sweep file changed under the same ``out``), or None."""
         saved = json.loads((self.out / "metrics.json").read_text())["config"]
-        wanted = json.loads(json.dumps(self.config(profile).resolved().to_json()))  # as metrics.json holds it
+        wanted = json.loads(json.dumps(resolve(self.config(profile)).to_json()))  # as metrics.json holds it
         differences = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v]
         return "; ".join(differences) or None
 
@@ -167,7 +168,7 @@ def load_sweep(path: Path) -> Sweep:
     if len(set(folders)) != len(folders):
         raise ConfigError("two runs of the sweep would share a folder: make the option values distinct")
     for run in runs:
-        run.config(profile).resolved()  # every value checked before the first run
+        resolve(run.config(profile))  # every value checked before the first run
     return Sweep(out, launcher, profile, runs, _mapping(spec.get("executor"), "executor"))
 
 

@@ -1,6 +1,6 @@
 """Tables and curves for the book: this run's numbers (``mean ± std`` over seeds) beside the paper's.
 
-The table functions take the ``summary`` that :func:`dglnb.experiment.train_seeds` returns (metric
+The table functions take the ``summary`` that :func:`dglnb.train.cache.train_seeds` returns (metric
 name, e.g. ``"test_accuracy.multimodal"`` or ``"linear_probe.hard"``, -> ``{"mean", "std", "n"}``)
 and the paper's numbers from :mod:`dglnb.paper`. Accuracies are fractions in a summary and
 percentages in the paper; the tables print both as percentages. A missing number prints as ``"-"``.
@@ -170,19 +170,12 @@ def phase_stats(curves: pd.DataFrame, early: int = 5, late: int = 10) -> dict[st
             for name, v in phases.items()}
 
 
-def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
-    """:func:`phase_stats` of |g^Multi| / |g^Uni| at ``modality``'s encoder (per-epoch means from ``diagnostics.csv``)."""
-    from .diagnostics import gradient_ratio_curves
-
-    return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)
-
-
 def encoder_measures(methods: Mapping[str, Summary], alone: Summary,
                      modalities: Sequence[str]) -> dict[str, dict[str, Mapping[str, float] | None]]:
     """Three measures of each modality's encoder, ``{measure: {modality: stats}}``: the model of that
     modality trained alone (``alone``, the paper's unimodal baseline), and inside each multimodal
     model of ``methods`` the shared head with the other modalities zeroed and a linear probe on
-    frozen features. :func:`measures_table` prints it, :func:`dglnb.plots.measure_bars` draws it."""
+    frozen features. :func:`measures_table` prints it, :func:`dglnb.analysis.plots.measure_bars` draws it."""
     measures = {"trained alone": {m: alone.get(f"test_accuracy.{m}") for m in modalities}}
     for method, summary in methods.items():
         measures[f"{method}: zeroed head"] = {m: summary.get(f"test_accuracy.{m}") for m in modalities}

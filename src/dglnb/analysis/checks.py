@@ -2,7 +2,7 @@
 the paper's claims, both judged against the seed-to-seed spread, never as printed text.
 
 A notebook's hidden cell calls :func:`regression` with its summaries (from
-:func:`dglnb.experiment.train_seeds`). ``make golden`` sets ``DGLNB_RECORD_GOLDENS=1`` and the call
+:func:`dglnb.train.cache.train_seeds`). ``make golden`` sets ``DGLNB_RECORD_GOLDENS=1`` and the call
 records each metric's mean, std and seed count in ``notebooks/goldens/<notebook>.json``; otherwise it
 checks this run against that file. Another CPU (other vector kernels), another torch build or
 another set of seeds moves a trained number by about a seed's spread, so a mean may move by
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .paths import repo_root
+from ..paths import repo_root
 from .report import Summary
 
 SIGMAS = 3.0

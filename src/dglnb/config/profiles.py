@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .registry import UnknownNameError
+from ..registry import UnknownNameError
 
 PROFILES: dict[str, str] = {
     "smoke": "seconds on a CPU, for unit tests",
@@ -109,7 +109,7 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "mosi": _MOSI,
     "mosi_with_zero": _MOSI,
     # NYUv2 RGB-D segmentation (Table 5), ESANet-style segmenter. Full: the paper's setting, Adam, lr 1e-2,
-    # batch 8, 300 epochs, ResNet18 at width 64 from scratch; constant lr, as the engine has no
+    # batch 8, 300 epochs, ResNet18 at width 64 from scratch; constant lr, as the loop has no
     # one-cycle schedule (ESANet's own recipe); alpha 4 (the paper gives none for segmentation).
     # Quick: width 8 on the loader's CPU-sized images; provisional.
     "nyuv2": dict(

@@ -15,8 +15,8 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .methods import METHODS
-from .models import MultimodalClassifier
+from ..methods import METHODS
+from ..models import MultimodalClassifier
 
 
 def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .paths import figures_dir
+from ..paths import figures_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def curve_panels(panels: Sequence[tuple[str, dict[str, pd.DataFrame]]], ylabel: 
 def measure_bars(measures: Mapping[str, Mapping[str, Mapping[str, float] | None]], ylabel: str,
                  scale: float = 100.0) -> plt.Figure:
     """Grouped bars, one group per row and one bar per measure, of ``{measure: {row: stats}}`` (e.g.
-    :func:`dglnb.report.encoder_measures`): the mean, with the seed std as an error bar."""
+    :func:`dglnb.analysis.report.encoder_measures`): the mean, with the seed std as an error bar."""
     def frame(key: str) -> pd.DataFrame:
         return pd.DataFrame({m: {r: (s or {}).get(key, float("nan")) * scale for r, s in rows.items()}
                              for m, rows in measures.items()})
@@ -95,7 +95,7 @@ def segmentation_examples(dataset, models: Mapping[str, "torch.nn.Module"], indi
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from .data.nyuv2 import IMAGENET_MEAN, IMAGENET_STD
+    from ..data.nyuv2 import IMAGENET_MEAN, IMAGENET_STD
 
     items = [dataset[i] for i in indices]
     batch = {m: torch.stack([item[m] for item in items]) for m in ("rgb", "depth")}

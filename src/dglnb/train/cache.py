@@ -1,0 +1,77 @@
+"""The run cache: each (settings, seed) trained once per build and read by every chapter that needs it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import statistics
+from pathlib import Path
+from typing import Any, Sequence
+
+from .. import __version__
+from ..config import TrainConfig
+from ..paths import runs_dir
+from .run import resolve, train
+
+
+def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
+    """Train once per seed and summarise: ``{"runs": [...], "summary": ..., "dirs": [...]}``.
+
+    With ``config.out`` set, seed ``k`` trains into ``out/seed<k>``; with ``config.out=None`` each seed's
+    run lives in the run cache (:func:`cached_run_dir`), where a finished run is read and never
+    trained again, so that chapters share the runs of a build. ``summary`` maps each metric
+    (``"test_accuracy.multimodal"``, ``"linear_probe.hard"``, ...) to ``{"mean", "std", "n"}`` over the
+    seeds where it is defined (std: sample standard deviation, 0 for one seed).
+    """
+    configs = [dataclasses.replace(config, seed=s) for s in seeds]
+    if config.out is None:
+        dirs = [cached_run_dir(c) for c in configs]
+        runs = [train_cached(c) for c in configs]
+    else:
+        dirs = seed_run_dirs(config.out, seeds)
+        runs = [train(dataclasses.replace(c, out=d)) for c, d in zip(configs, dirs)]
+    return {"runs": runs, "summary": summarize(runs), "dirs": dirs}
+
+
+def seed_run_dirs(out: Path, seeds: Sequence[int]) -> list[Path]:
+    """The run folders :func:`train_seeds` writes under ``out``, one per seed."""
+    return [Path(out) / f"seed{s}" for s in seeds]
+
+
+def run_key(config: TrainConfig) -> str:
+    """A short hash of everything that determines a run: every setting of the resolved config
+    (method, dataset, profile, seed, hyperparameters, options) and the dglnb version."""
+    settings = {"dglnb": __version__, **resolve(config).to_json()}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cached_run_dir(config: TrainConfig) -> Path:
+    """The run cache's folder for ``config``: ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
+    name = f"{config.dataset}-{config.fusion}-{config.method}-seed{config.seed}-{run_key(config)}"
+    return runs_dir(config.profile, "cache") / name
+
+
+def train_cached(config: TrainConfig) -> dict[str, Any]:
+    """The metrics of ``config``'s run: read from the run cache when it finished there before (its
+    settings checked), else trained there (continuing an interrupted run from its checkpoint)."""
+    out = cached_run_dir(config)
+    finished = out / "metrics.json"
+    settings = json.loads(json.dumps(resolve(config).to_json()))  # as metrics.json holds them
+    if not finished.is_file() or json.loads(finished.read_text())["config"] != settings:
+        train(dataclasses.replace(config, out=out, resume=True))
+    return json.loads(finished.read_text())
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean, sample std and count per metric over several runs' metrics dicts (nulls skipped)."""
+    values: dict[str, list[float]] = {}
+    for run in runs:
+        for group in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe"):
+            for head, v in (run.get(group) or {}).items():
+                if v is not None:
+                    values.setdefault(f"{group}.{head}", []).append(v)
+    return {
+        name: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
+        for name, v in values.items()
+    }

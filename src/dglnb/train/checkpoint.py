@@ -1,0 +1,91 @@
+"""Run-folder files written whole or not at all, and the checkpoint a resumed run continues from."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError, RunStopped
+
+LOGS = ("history", "diagnostics", "timing")  # the run folder's CSV logs, kept as rows in the checkpoint
+RESUMABLE_CHANGES = ("epochs", "num_workers")  # settings a resumed run may change (train longer, other workers)
+
+
+def atomic_write(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file, fsync, then a rename.
+
+    A failed write (a full disk, a folder gone read-only) leaves the previous ``path`` untouched and
+    raises :class:`RunStopped` naming the file and the cause.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise RunStopped(
+            f"could not write {path}: {error.strerror or error}. The previous {path.name} and the other files "
+            "already written are intact. What to do: free space (or fix the folder), then rerun with --resume"
+        ) from error
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` through :func:`atomic_write` (never a half-written checkpoint)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(buffer.getvalue(), path)
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    """Write ``obj`` as indented JSON through :func:`atomic_write`."""
+    atomic_write((json.dumps(obj, indent=2) + "\n").encode(), path)
+
+
+def atomic_write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Write ``rows`` (header: the first row's keys) through :func:`atomic_write`; no rows, no file."""
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(text.getvalue().encode(), path)
+
+
+def load_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The checkpoint at ``path``, checked to come from a run with the same settings as ``run``
+    (a :meth:`TrainConfig.to_json`; ``RESUMABLE_CHANGES`` may differ); :class:`CheckpointError` if it
+    is unreadable or from another run."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # a truncated or foreign file fails in many ways inside torch.load
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). What to "
+            "do: delete it to start the run over, or resume from another --out"
+        ) from error
+    if not isinstance(saved, dict) or "config" not in saved:
+        raise CheckpointError(f"{path} is not a dglnb checkpoint. What to do: delete it, or use another --out")
+    differences = [f"{k}={saved['config'].get(k)!r} there, {v!r} here" for k, v in run.items()
+                   if k not in RESUMABLE_CHANGES and saved["config"].get(k) != v]
+    if differences:
+        raise CheckpointError(
+            f"{path} was written by a run with other settings ({'; '.join(differences)}). What to do: resume with "
+            "the checkpoint's settings, use another --out, or leave out --resume to start over"
+        )
+    return saved
+
+
+def write_logs(state: dict[str, Any], out: Path) -> None:
+    """Render the log rows kept in ``state`` as ``history.csv``, ``diagnostics.csv`` and ``timing.csv``."""
+    for name in LOGS:
+        atomic_write_csv(state[name], out / f"{name}.csv")

@@ -1,0 +1,176 @@
+"""The training loop: optimiser and schedule, the epochs, evaluation, model selection.
+
+The loop owns the epochs; a method (``dglnb.methods``) owns one training step. Per epoch:
+``method.on_epoch_start``, then ``method.train_step`` on every batch (with optional diagnostics
+measured just before it), a learning-rate schedule step, evaluation on val and test, one row of
+``history.csv`` and a checkpoint ``last.pt``. At the end the selected epoch's model is restored and
+a linear probe is fitted per modality on its frozen features (classification only).
+
+Model selection: ``selection="val"`` (default) keeps the epoch with the best validation accuracy;
+``selection="test"`` keeps the best *test* accuracy, as the official code does (an optimistic
+estimate: the maximum over epochs of a noisy test score, reported as the result).
+
+Schedule: ``MultiStepLR`` stepped after every epoch, so with ``milestones=(70,)`` epochs 0-69 run
+at ``lr`` and epochs 70-99 at ``gamma * lr``. (The official code steps its scheduler at the start
+of an epoch, which moves the decay one epoch earlier.)
+
+Interruption: ``last.pt`` holds everything the rest of the run depends on after an epoch (model,
+optimizer, scheduler, method state, the global random states, the best epoch so far and the log
+rows). Epoch ``e`` shuffles with a generator seeded from ``(seed, e)``, so the sampler needs no
+saved state; the same generator seeds each data-loader worker's global random states (from
+``(seed, e, worker)``), and a dataset's own random draws (CREMA-D's training frame) are a function
+of ``(seed, e, sample)`` (:mod:`dglnb.data.draws`), so neither needs saved state either (see
+:func:`dglnb.train.loaders.start_epoch`); bf16 autocast needs no loss scaler, so there is no scaler state. A run
+killed at any moment and resumed repeats the unfinished epoch exactly and ends with the same files,
+bit for bit. Every file is written whole (:mod:`dglnb.train.checkpoint`) or not at all (a temporary file, fsync, rename); the logs are
+rewritten from the checkpoint, so they never hold a row the checkpoint does not.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .. import metrics
+from ..config import OPTIMIZERS, SELECTIONS, TrainConfig
+from ..data import to_device
+from . import gradients
+from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
+from .determinism import rng_state, set_rng_state
+from .device import autocast
+from .loaders import batches, start_epoch
+from .probe import linear_probe
+
+
+def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
+    (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
+    unused). Gradient clipping, when configured, is done by the method inside its step."""
+    groups = method.param_groups(model, config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """Scores of every head ``method.predict`` returns, over the whole loader, by ``model.task``
+    (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a fraction; mIoU for
+    segmentation), any other as ``"<head>/<metric>"``."""
+    model.eval()
+    scorers: dict[str, metrics.Scorer] = {}
+    for batch in batches(loader):
+        batch = to_device(batch, device)
+        with autocast(device):
+            logits = method.predict(model, batch)
+        for head, out in logits.items():
+            scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
+    return metrics.flat_scores(scorers)
+
+
+def selection_score(scores: dict[str, float]) -> float:
+    """The number model selection maximises: the multimodal head's primary score (accuracy, or mIoU),
+    else the mean over the heads' primary scores."""
+    if "multimodal" in scores:
+        return scores["multimodal"]
+    primary = [v for k, v in scores.items() if "/" not in k]
+    return sum(primary) / len(primary)
+
+
+def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
+    """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
+
+    ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`start_epoch`), ``val``,
+    ``test`` and ``train_eval`` (the train split in a fixed order, for the linear probe: a dataset
+    object of its own, never told an epoch, so its inputs are un-augmented). Val and test are
+    evaluated after every epoch (history.csv shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
+    ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
+    losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (per head of ``method.predict``,
+    its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
+    and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
+    ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
+    settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
+    :func:`load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
+    selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
+    model; None for segmentation, whose features are dense maps).
+    """
+    if config.selection not in SELECTIONS:
+        raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
+    device = torch.device(config.device)
+    optimizer = build_optimizer(method, model, config)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
+    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
+
+    checkpoint = out / "last.pt"
+    if config.resume and checkpoint.exists():
+        saved = load_checkpoint(checkpoint, config.to_json(), device)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        method.load_state_dict(saved["method"])
+        set_rng_state(saved["rng"])
+        state = {k: saved[k] for k in state}
+    write_logs(state, out)  # drops rows a killed run wrote after its last checkpoint, and a new run's stale files
+
+    epochs = tqdm(range(state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
+    for epoch in epochs:
+        started = time.perf_counter()
+        start_epoch(loaders["train"], config.seed, epoch)
+        model.train()
+        method.on_epoch_start(epoch, model, loaders, optimizer)
+        sums: dict[str, float] = {}
+        steps = 0
+        lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr
+        progress = tqdm(batches(loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
+                        disable=not config.progress)
+        for batch in progress:
+            batch = to_device(batch, device)
+            if config.diag_every and state["step"] % config.diag_every == 0:
+                state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
+                                         for row in gradients.measure(model, batch)]
+            with autocast(device):
+                logs = method.train_step(model, batch, optimizer)
+            for k, v in logs.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            steps += 1
+            state["step"] += 1
+        scheduler.step()
+
+        val = evaluate(model, method, loaders["val"], device)
+        test = evaluate(model, method, loaders["test"], device)
+        score = selection_score(val if config.selection == "val" else test)
+        if state["best"] is None or score > state["best"]["score"]:
+            state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
+                             "model": copy.deepcopy(model.state_dict())}
+        state["epoch"] = epoch
+        train_logs = {k: v / max(steps, 1) for k, v in sums.items()}
+        state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
+                                 **_prefixed("test", test)})
+        state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
+        atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
+                     "config": config.to_json()}, checkpoint)
+        write_logs(state, out)
+        epochs.set_postfix(val=f"{selection_score(val):.3f}", test=f"{selection_score(test):.3f}")
+
+    best = state["best"]
+    model.load_state_dict(best["model"])
+    atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
+    probe = None
+    if model.task == "classification":
+        probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
+    return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
+            "linear_probe": probe}

@@ -1,0 +1,181 @@
+"""One training run from a config: the Python API the notebooks call, and the CLI's ``dglnb train``.
+
+``train(TrainConfig(dataset="synthetic", method="dgl", profile="quick", out=Path("runs/x")))``
+writes into ``out``:
+
+* ``metrics.json``: ``test_accuracy`` and ``val_accuracy`` (the selected epoch's; keys
+  ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
+  they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
+  segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
+  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection`` and
+  ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
+* ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
+* ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.train.gradients`);
+* ``timing.csv``: wall-clock seconds per epoch (the only file that differs between identical runs);
+* ``last.pt`` (the checkpoint ``resume`` continues from) and ``best.pt`` (the selected model).
+
+On a CPU the same settings give the same ``metrics.json``, ``history.csv`` and ``diagnostics.csv``
+byte for byte, whether the run went through uninterrupted or was killed and resumed.
+Hyperparameters left as ``None`` are filled from :func:`dglnb.config.profiles.training_settings`; every
+setting is checked before anything runs (:func:`resolve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .. import config as settings
+from ..config import TrainConfig
+from ..data import DATASETS, load_dataset
+from ..errors import ConfigError
+from ..methods import METHODS
+from ..metrics import scorer_class
+from ..models import FUSIONS, build_model
+from ..models.pretrained import load_pretrained_encoders
+from .checkpoint import atomic_write_json
+from .determinism import deterministic_algorithms, seed_everything, torch_threads
+from .loaders import make_loader
+from .loop import fit
+
+REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
+
+
+def check_settings(**values: Any) -> None:
+    """:func:`dglnb.config.check_settings`, with dataset, method and fusion names checked against their
+    registries (an UnknownNameError lists the valid ones), e.g. a notebook's papermill parameters:
+    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``."""
+    for name, value in values.items():
+        if name in REGISTRIES:
+            REGISTRIES[name].get(value)
+    settings.check_settings(**values)
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """``config`` checked (names, values, the method's options) with every ``None`` hyperparameter
+    taken from the profile: what a run, its cache key and its metrics.json are made of."""
+    check_settings(dataset=config.dataset, method=config.method, fusion=config.fusion)
+    config = config.resolved()
+    build_method(config)
+    return config
+
+
+def build_method(config: TrainConfig) -> Any:
+    """The training method ``config`` names, with its hyperparameters, the dataset's published
+    defaults and ``config.method_options``; a :class:`~dglnb.errors.ConfigError` names a bad option."""
+    options = config.method_options
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
+    try:
+        return METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip, dataset=config.dataset,
+                                          **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"method_options for {config.method}: {error}") from error
+
+
+def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
+    """The dataset info and the loaders the loop needs."""
+    def split(name: str):
+        return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
+
+    train, val, test = split("train"), split("val"), split("test")
+    bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
+    loaders = {
+        "train": make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
+        # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
+        "train_eval": make_loader(copy.copy(train), bs, shuffle=False, num_workers=workers),
+        "val": make_loader(val, bs, shuffle=False, num_workers=workers),
+        "test": make_loader(test, bs, shuffle=False, num_workers=workers),
+    }
+    return train.info, loaders
+
+
+def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
+    """``multimodal`` and every modality, None where the method has no such head."""
+    return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
+
+
+def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
+    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.loop.evaluate`'s ``"<head>/<name>"`` keys."""
+    suffix = f"/{name}"
+    return {k.removesuffix(suffix): v for k, v in scores.items() if k.endswith(suffix)}
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    """Train one model as ``config`` says, write its run folder, and return the metrics dict."""
+    config = resolve(config)
+    if config.out is None:
+        raise ConfigError("TrainConfig.out is required: the folder for metrics, logs and checkpoints")
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create the run folder {config.out}: {error.strerror or error}") from error
+    with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
+        return _train(config)
+
+
+def _train(config: TrainConfig) -> dict[str, Any]:
+    out = config.out
+    seed_everything(config.seed)
+    info, loaders = _loaders(config)
+    model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    if config.pretrained is not None:
+        load_pretrained_encoders(model, config.pretrained)
+    method = build_method(config)
+    method.setup(model)
+    model.to(config.device)
+
+    result = fit(model, method, loaders, config, out)
+    primary, *others = scorer_class(model.task).names
+    metrics = {
+        "metric": primary,
+        "test_accuracy": _with_all_heads(result["test_accuracy"], info.modalities),
+        "val_accuracy": _with_all_heads(result["val_accuracy"], info.modalities),
+        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_accuracy"], name), info.modalities)
+           for split in ("test", "val") for name in others},
+        "linear_probe": result["linear_probe"],
+        "best_epoch": result["best_epoch"],
+        "selection": config.selection,
+        "config": config.to_json(),
+    }
+    atomic_write_json(metrics, out / "metrics.json")
+    return metrics
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["method_options"] = dict(values.get("method_options") or ())
+    return TrainConfig(**values)
+
+
+def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``dglnb train``: train, print the test accuracies, return the metrics."""
+    metrics = train(config_from_args(args))
+    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_accuracy"].items() if v is not None)
+    print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
+    if metrics["linear_probe"] is not None:
+        print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
+    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    return metrics
+
+
+def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.Module, TrainConfig]:
+    """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config."""
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.json"
+    if not metrics.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): train it first")
+    config = resolve(TrainConfig(**json.loads(metrics.read_text())["config"]))
+    info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
+    model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    build_method(config).setup(model)
+    model.load_state_dict(torch.load(run_dir / checkpoint, map_location="cpu", weights_only=False)["model"])
+    return model.eval(), config
