@@ -1,6 +1,11 @@
 # dglnb: `make book` renders the book, `make test` checks every number.
 # Parameters passed through to the notebooks: PROFILE (quick|full), DATA_ROOT, DEVICE.
+# JOBS chapters run at a time, each on THREADS torch threads: on a small CPU two one-thread
+# processes train twice as fast as one two-thread process (chapters share runs through the run
+# cache, which locks a run while one process trains it).
 PROFILE ?= quick
+JOBS ?= 2
+THREADS ?= 1
 DATA_ROOT ?=
 DEVICE ?=
 # CPU machines take the CPU wheel of torch; GPU users install their CUDA torch first and set TORCH=.
@@ -12,14 +17,16 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := build/notebooks
 MATHJAX := build/mathjax/mathjax/tex-mml-chtml.js
 PARAMS := -p profile $(PROFILE) $(if $(DATA_ROOT),-p data_root $(DATA_ROOT)) $(if $(DEVICE),-p device $(DEVICE))
+# $(PAPERMILL) OUTDIR ARGS...: papermill every notebook into OUTDIR, JOBS at a time; fails if any chapter fails.
+NBENV = OMP_NUM_THREADS=$(THREADS)
+PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
+	sh -c '$(PY) -m papermill --no-progress-bar --log-level WARNING {} "$$0/$$(basename {})" "$$@"'
 
 .PHONY: book html test unit nbval nbval-portable golden reproduce clean
 
 book: .venv $(MATHJAX)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
-	for nb in $(NOTEBOOKS); do \
-	  $(PY) -m papermill $$nb $(EXECUTED)/$$(basename $$nb) $(PARAMS) -k python3 --cwd $(EXECUTED) || exit 1; \
-	done
+	$(PAPERMILL) $(EXECUTED) $(PARAMS) -k python3 --cwd $(EXECUTED)
 	$(MAKE) html
 
 # Strict HTML build of whatever sits in $(EXECUTED); warnings are errors.
@@ -38,7 +45,8 @@ unit: .venv
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks).
 nbval: .venv
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=900 $(NOTEBOOKS)
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=900 $(NOTEBOOKS)
 
 # CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's.
 nbval-portable:
@@ -46,14 +54,13 @@ nbval-portable:
 
 # Re-execute notebooks/ in place in the quick profile after an intended change and record the
 # trained numbers' goldens (notebooks/goldens/*.json); commit both.
+golden: NBENV += DGLNB_RECORD_GOLDENS=1
 golden: .venv
-	for nb in $(NOTEBOOKS); do \
-	  DGLNB_RECORD_GOLDENS=1 $(PY) -m papermill $$nb $$nb -p profile quick -k python3 --cwd notebooks || exit 1; \
-	done
+	$(PAPERMILL) notebooks -p profile quick -k python3 --cwd notebooks
 
 # The paper's experiments on a GPU with the real data: make reproduce DATA_ROOT=/data
 reproduce:
-	$(MAKE) book PROFILE=full DEVICE=$(or $(DEVICE),cuda)
+	$(MAKE) book PROFILE=full DEVICE=$(or $(DEVICE),cuda) JOBS=1 THREADS=$(shell nproc)
 
 .venv: pyproject.toml
 	python3 -m venv .venv

@@ -1,6 +1,7 @@
 """The run folder the notebooks and the CLI rely on: metrics.json, history.csv, diagnostics.csv."""
 
 import dataclasses
+import threading
 import json
 import subprocess
 import sys
@@ -106,3 +107,27 @@ def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, m
     changed = experiment.train_seeds(dataclasses.replace(config, lr=0.01), [0])
     assert changed["dirs"][0] not in first["dirs"] and changed["runs"][0]["config"]["lr"] == 0.01
 
+
+
+def test_a_run_another_process_is_training_is_left_to_the_end_then_read(tmp_path, monkeypatch):
+    from dglnb.train import cache
+
+    monkeypatch.setattr(cache, "runs_dir", lambda profile, name: tmp_path / profile / name)
+    config = TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
+    trained, others_done = [], threading.Event()
+    train = cache.train
+    monkeypatch.setattr(cache, "train", lambda c: trained.append(c.seed) or others_done.set() or train(c))
+
+    def another_process_training_seed_0():
+        with cache.run_lock(cache.cached_run_dir(dataclasses.replace(config, seed=0))):
+            holding.set()
+            others_done.wait(timeout=60)
+
+    holding = threading.Event()
+    holder = threading.Thread(target=another_process_training_seed_0)
+    holder.start()
+    holding.wait(timeout=60)
+    runs = cache.train_seeds(config, [0, 1])["runs"]
+    holder.join()
+    assert trained == [1, 0]  # seed 1 while seed 0 was held, then seed 0 once released
+    assert [r["config"]["seed"] for r in runs] == [0, 1]

@@ -1,13 +1,20 @@
-"""The run cache: each (settings, seed) trained once per build and read by every chapter that needs it."""
+"""The run cache: each (settings, seed) trained once per build and read by every chapter that needs it.
+
+Several processes may share one cache (``make test`` and ``make book`` run two chapters at a time):
+a run is trained under an exclusive lock on ``<run folder>.lock``, so a second process that needs it
+waits and then reads it, and :func:`train_seeds` trains the seeds nobody else holds first.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .. import __version__
 from ..config import TrainConfig
@@ -27,7 +34,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
     configs = [dataclasses.replace(config, seed=s) for s in seeds]
     if config.out is None:
         dirs = [cached_run_dir(c) for c in configs]
-        runs = [train_cached(c) for c in configs]
+        runs = train_cached_all(configs)
     else:
         dirs = seed_run_dirs(config.out, seeds)
         runs = [train(dataclasses.replace(c, out=d)) for c, d in zip(configs, dirs)]
@@ -52,15 +59,44 @@ def cached_run_dir(config: TrainConfig) -> Path:
     return runs_dir(config.profile, "cache") / name
 
 
-def train_cached(config: TrainConfig) -> dict[str, Any]:
+@contextlib.contextmanager
+def run_lock(out: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold the exclusive lock of the cached run ``out`` (yields True), or, with ``wait=False`` when
+    another process holds it, yield False at once. Released when the holder exits, even if killed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def train_cached(config: TrainConfig, wait: bool = True) -> dict[str, Any] | None:
     """The metrics of ``config``'s run: read from the run cache when it finished there before (its
-    settings checked), else trained there (continuing an interrupted run from its checkpoint)."""
+    settings checked), else trained there (continuing an interrupted run from its checkpoint). With
+    ``wait=False``, None when another process is training it now."""
     out = cached_run_dir(config)
-    finished = out / "metrics.json"
-    settings = json.loads(json.dumps(resolve(config).to_json()))  # as metrics.json holds them
-    if not finished.is_file() or json.loads(finished.read_text())["config"] != settings:
-        train(dataclasses.replace(config, out=out, resume=True))
-    return json.loads(finished.read_text())
+    with run_lock(out, wait) as held:
+        if not held:
+            return None
+        finished = out / "metrics.json"
+        settings = json.loads(json.dumps(resolve(config).to_json()))  # as metrics.json holds them
+        if not finished.is_file() or json.loads(finished.read_text())["config"] != settings:
+            train(dataclasses.replace(config, out=out, resume=True))
+        return json.loads(finished.read_text())
+
+
+def train_cached_all(configs: Sequence[TrainConfig]) -> list[dict[str, Any]]:
+    """:func:`train_cached` for each config, in order of the result; runs another process is
+    training are left to the end, so that two processes sharing the cache never wait while there
+    is work left."""
+    runs = [train_cached(c, wait=False) for c in configs]
+    return [run if run is not None else train_cached(c) for run, c in zip(runs, configs)]
 
 
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
