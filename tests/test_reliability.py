@@ -73,7 +73,8 @@ def test_every_setting_has_a_check():
     (dict(milestones=(70, 20)), "milestones must be increasing epoch numbers >= 1"),
     (dict(device="gpu"), "device must be 'cpu', 'cuda' or 'cuda:N'; got 'gpu'"),
     (dict(data_root="/no/such/folder"), "data_root must be an existing path: prepare the dataset with its data_prep/"),
-    (dict(selection="best"), "selection must be one of val, test; got 'best'"),
+    (dict(selection="best"), "selection must be one of val, test, or None; got 'best'"),
+    (dict(protocol="paper"), "protocol must be one of honest, official; got 'paper'"),
     (dict(resume="yes"), "resume must be True or False; got 'yes'"),
 ])
 def test_an_invalid_setting_is_refused_before_anything_runs_saying_what_is_valid(tmp_path, setting, message):

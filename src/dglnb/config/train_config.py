@@ -22,6 +22,9 @@ from .profiles import check_profile, training_settings
 
 EXECUTION_FIELDS = ("out", "resume", "progress")  # how a run is carried out, not what it computes
 SELECTIONS = ("val", "test")
+# honest: train on train minus a held-out val split, select the epoch on val; official: train on the
+# whole train split and select on test, as the official code does (an optimistic estimate).
+PROTOCOLS = ("honest", "official")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -41,7 +44,8 @@ class TrainConfig:
     device: str = "cpu"
     out: Path | None = None
     resume: bool = False
-    selection: str = "val"  # "val" (clean protocol) or "test" (the official code's best-on-test)
+    protocol: str = "honest"  # see PROTOCOLS
+    selection: str | None = None  # the split that selects the epoch: "val" or "test" (None: the protocol's)
     data_seed: int = 0  # fixes generated data and splits; independent of the training seed
     progress: bool = True
     num_workers: int = 0
@@ -74,6 +78,7 @@ class TrainConfig:
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
         check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
+        values["selection"] = self.selection or ("test" if self.protocol == "official" else "val")
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
         return dataclasses.replace(self, **values, **paths)
 
@@ -174,7 +179,8 @@ _CHECKS: dict[str, Check] = {
     "momentum": _number(0, inclusive=True), "weight_decay": _number(0, inclusive=True),
     "grad_clip": _optional(_number(0, inclusive=False)), "width": _integer(1), "hidden": _integer(1),
     "max_steps": _optional(_integer(1)), "diag_every": _integer(0), "threads": _optional(_integer(1)),
-    "num_workers": _integer(0), "milestones": _milestones, "selection": _one_of(SELECTIONS),
+    "num_workers": _integer(0), "milestones": _milestones, "selection": _optional(_one_of(SELECTIONS)),
+    "protocol": _one_of(PROTOCOLS),
     "optimizer": _one_of(OPTIMIZERS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
     "resume": _flag, "progress": _flag, "deterministic": _flag,

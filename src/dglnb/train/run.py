@@ -7,7 +7,7 @@ writes into ``out``:
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
   they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
   segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
-  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection`` and
+  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
   ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.train.gradients`);
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from torch.utils.data import ConcatDataset, Dataset
 
 from .. import config as settings
 from ..config import TrainConfig
@@ -85,15 +86,25 @@ def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataL
         return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
 
     train, val, test = split("train"), split("val"), split("test")
+    info = train.info
+    if config.protocol == "official":  # the whole train split: val is trained on (its scores are training scores)
+        train = ConcatDataset([train, val])
     bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
     loaders = {
         "train": make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
         # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
-        "train_eval": make_loader(copy.copy(train), bs, shuffle=False, num_workers=workers),
+        "train_eval": make_loader(unset_copy(train), bs, shuffle=False, num_workers=workers),
         "val": make_loader(val, bs, shuffle=False, num_workers=workers),
         "test": make_loader(test, bs, shuffle=False, num_workers=workers),
     }
-    return train.info, loaders
+    return info, loaders
+
+
+def unset_copy(dataset: Dataset) -> Dataset:
+    """A copy of ``dataset`` (or of each split of a ConcatDataset) that no epoch set on the original reaches."""
+    if isinstance(dataset, ConcatDataset):
+        return ConcatDataset([copy.copy(part) for part in dataset.datasets])
+    return copy.copy(dataset)
 
 
 def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
@@ -141,6 +152,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
            for split in ("test", "val") for name in others},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
+        "protocol": config.protocol,
         "selection": config.selection,
         "config": config.to_json(),
     }
