@@ -42,7 +42,8 @@ from ..models import FUSIONS, build_model
 from ..models.pretrained import load_pretrained_encoders
 from .checkpoint import atomic_write_json
 from .determinism import deterministic_algorithms, seed_everything, torch_threads
-from .loaders import make_loader
+from . import distributed
+from .loaders import epoch_seed, make_loader
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
@@ -90,8 +91,10 @@ def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataL
     if config.protocol == "official":  # the whole train split: val is trained on (its scores are training scores)
         train = ConcatDataset([train, val])
     bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
+    shuffled = make_loader(train, distributed.local_batch_size(config.batch_size), shuffle=True, seed=config.seed,
+                           num_workers=workers)
     loaders = {
-        "train": make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
+        "train": shuffled if distributed.world_size() == 1 else distributed.sharded_loader(shuffled, epoch_seed(config.seed, 0)),
         # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
         "train_eval": make_loader(unset_copy(train), bs, shuffle=False, num_workers=workers),
         "val": make_loader(val, bs, shuffle=False, num_workers=workers),
@@ -127,8 +130,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cannot create the run folder {config.out}: {error.strerror or error}") from error
-    with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
-        return _train(config)
+    joined = distributed.start(config.device)
+    try:
+        with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
+            return _train(config)
+    finally:
+        if joined:
+            distributed.stop()
 
 
 def _train(config: TrainConfig) -> dict[str, Any]:
@@ -156,7 +164,8 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "selection": config.selection,
         "config": config.to_json(),
     }
-    atomic_write_json(metrics, out / "metrics.json")
+    if distributed.is_writer():
+        atomic_write_json(metrics, out / "metrics.json")
     return metrics
 
 
