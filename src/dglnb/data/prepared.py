@@ -54,6 +54,14 @@ def split_entries(manifest: dict[str, Any], split: str, root: Path) -> tuple[lis
     return ids, labels
 
 
+def frame_picks(stored: int, frames: int, rng: np.random.Generator | None) -> list[int]:
+    """Which of a clip's ``stored`` frames it shows: one drawn by ``rng`` when given (the paper's "one
+    frame per clip", drawn afresh each epoch when training), else ``frames`` evenly spaced (one: the first)."""
+    if rng is not None:
+        return [int(rng.integers(stored))]
+    return np.linspace(0, stored - 1, frames).round().astype(int).tolist() if frames > 1 else [0]
+
+
 def spectrogram_input(spec: torch.Tensor, pool: int) -> torch.Tensor:
     """Stored spectrograms (..., F, T) (float16) -> model input (..., 1, F / pool, T / pool), float32."""
     spec = spec.float().unsqueeze(-3)
@@ -108,19 +116,13 @@ class PreparedAV(EpochDraws, Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def frame_picks(self, index: int, stored: int) -> list[int]:
-        """Which of sample ``index``'s ``stored`` frames it shows now."""
-        rng = self.rng(index) if self.random_frames else None
-        if rng is not None:  # the paper's "one frame per clip", drawn afresh each epoch when training
-            return [int(rng.integers(stored))]
-        return np.linspace(0, stored - 1, self.frames).round().astype(int).tolist() if self.frames > 1 else [0]
-
     def _audio(self, sample_id: str) -> torch.Tensor:
         return spectrogram_input(torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy")), self.pool)
 
     def _visual(self, index: int) -> torch.Tensor:
         stored = np.load(self.root / "visual" / f"{self.ids[index]}.npy")
-        return frames_input(torch.from_numpy(stored[self.frame_picks(index, len(stored))]), self.frame_side)
+        picks = frame_picks(len(stored), self.frames, self.rng(index) if self.random_frames else None)
+        return frames_input(torch.from_numpy(stored[picks]), self.frame_side)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample_id = self.ids[index]
