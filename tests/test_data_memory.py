@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from dglnb.data import memory
 from dglnb.data.cremad import prepare
 from dglnb.data.errors import DataError
-from dglnb.data.memory import ArrayAV, array_loader, load_arrays, open_arrays, to_arrays
+from dglnb.data.memory import ArrayAV, array_loader, batch_inputs, load_arrays, open_arrays, to_arrays
 from dglnb.data.prep import atomic_save_npy
 from dglnb.data.prepared import PreparedAV
 from dglnb.errors import UserError
@@ -84,6 +84,14 @@ def test_stored_batches_are_the_compact_dtypes(prepared):
     assert stored["visual"].dtype == torch.uint8 and stored["visual"].shape == (3, 1, 48, 48, 3)
     assert stored["label"].tolist() == [dataset.labels[i] for i in (3, 0, 1)]
     assert stored["id"] == [dataset.ids[i] for i in (3, 0, 1)]
+
+
+def test_batch_inputs_converts_stored_batches_and_passes_others_through(prepared):
+    dataset = split(prepared)
+    arrays = ArrayAV(dataset, load_arrays(dataset))
+    assert_same_batches([batch_inputs(arrays[[0, 2]], arrays, "cpu")], [arrays.to_inputs(arrays[[0, 2]], "cpu")])
+    per_sample = next(iter(DataLoader(dataset, batch_size=2)))
+    assert_same_batches([batch_inputs(per_sample, dataset, "cpu")], [per_sample])
 
 
 def test_training_frame_is_redrawn_each_epoch_and_fixed_for_evaluation(prepared):

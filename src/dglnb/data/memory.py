@@ -251,3 +251,9 @@ def array_loader(dataset: ArrayAV, batch_size: int, *, shuffle: bool, seed: int 
     order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
     return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
                       num_workers=num_workers, generator=generator, pin_memory=pin_memory)
+
+
+def batch_inputs(batch: dict[str, Any], dataset: Dataset, device: str | torch.device) -> dict[str, Any]:
+    """A loader's ``batch`` as model inputs on ``device``: converted there when ``dataset`` is an
+    :class:`ArrayAV`, moved as it is for any other dataset (the loop's one call for both)."""
+    return dataset.to_inputs(batch, device) if isinstance(dataset, ArrayAV) else to_device(batch, torch.device(device))
