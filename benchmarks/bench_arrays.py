@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from dglnb.data.augment import Augment, crop_boxes, step_generator
 from dglnb.data.cremad import CLASSES
-from dglnb.data.memory import ArrayAV, array_loader, load_arrays, open_arrays, to_arrays
+from dglnb.data.memory import ArrayAV, ArrayLoader, load_arrays, open_arrays, to_arrays
 from dglnb.data.prep import av_manifest, save_av_sample, write_manifest
 from dglnb.data.prepared import PreparedAV
 
@@ -71,25 +71,25 @@ def data_path(clips: int, device: torch.device, workers: int) -> None:
 
     variants = {}
     started = time.perf_counter()
-    variants["arrays on the device"] = (ArrayAV(dataset, load_arrays(dataset, device=device)), 0, False)
+    variants["arrays on the device"] = (ArrayAV(dataset, load_arrays(dataset, device=device)), 0)
     print(f"load_arrays onto {device}: {time.perf_counter() - started:.1f} s")
     if pin:
-        variants["arrays in pinned host memory"] = (ArrayAV(dataset, load_arrays(dataset, pin=True)), 0, False)
+        variants["arrays in pinned host memory"] = (ArrayAV(dataset, load_arrays(dataset, pin=True)), 0)
     started = time.perf_counter()
     folder = to_arrays(dataset, root / "arrays")
     print(f"to_arrays: {time.perf_counter() - started:.1f} s")
     for w in sorted({0, workers}):
-        variants[f"memory-mapped arrays, {w} workers"] = (ArrayAV(dataset, open_arrays(dataset, folder)), w, pin)
-    for name, (arrays, w, pin_batches) in variants.items():
+        variants[f"memory-mapped arrays, {w} workers"] = (ArrayAV(dataset, open_arrays(dataset, folder)), w)
+    for name, (arrays, w) in variants.items():
         arrays.set_epoch(0, 0)
-        loader = array_loader(arrays, BATCH, shuffle=True, num_workers=w, pin_memory=pin_batches)
-        print(f"ArrayAV, {name}: {epoch_seconds(loader, lambda b: arrays.to_inputs(b, device), device):.3f} s/epoch")
+        loader = ArrayLoader(arrays, BATCH, shuffle=True, num_workers=w, device=device)
+        print(f"ArrayLoader, {name}: {epoch_seconds(loader, lambda batch: None, device):.3f} s/epoch")
 
     dataset.set_epoch(1, 2)
     expected = next(iter(DataLoader(dataset, BATCH, shuffle=True, generator=torch.Generator().manual_seed(5))))
-    for name, (arrays, _, _) in variants.items():
+    for name, (arrays, _) in variants.items():
         arrays.set_epoch(1, 2)
-        got = arrays.to_inputs(next(iter(array_loader(arrays, BATCH, shuffle=True, seed=5))), device)
+        got = next(iter(ArrayLoader(arrays, BATCH, shuffle=True, seed=5, device=device)))
         print(f"first batch, {name}: same ids {got['id'] == expected['id']}, audio equal "
               f"{torch.equal(got['audio'].cpu(), expected['audio'])}, largest |visual difference| "
               f"{(got['visual'].cpu() - expected['visual']).abs().max().item():.2e}")

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from dglnb.data import memory
 from dglnb.data.cremad import prepare
 from dglnb.data.errors import DataError
-from dglnb.data.memory import ArrayAV, array_loader, batch_inputs, load_arrays, open_arrays, to_arrays
+from dglnb.data.memory import ArrayAV, ArrayLoader, load_arrays, open_arrays, to_arrays
 from dglnb.data.prep import atomic_save_npy
 from dglnb.data.prepared import PreparedAV
 from dglnb.errors import UserError
@@ -53,9 +53,9 @@ def per_sample_batches(dataset, epoch, batch_size=4):
 
 
 def array_batches(dataset, epoch, batch_size=4, num_workers=0):
-    loader = array_loader(dataset, batch_size, shuffle=True, num_workers=num_workers)
+    loader = ArrayLoader(dataset, batch_size, shuffle=True, num_workers=num_workers)
     start(loader, epoch)
-    return [dataset.to_inputs(stored, "cpu") for stored in loader]
+    return list(loader)
 
 
 def assert_same_batches(expected, actual):
@@ -84,14 +84,6 @@ def test_stored_batches_are_the_compact_dtypes(prepared):
     assert stored["visual"].dtype == torch.uint8 and stored["visual"].shape == (3, 1, 48, 48, 3)
     assert stored["label"].tolist() == [dataset.labels[i] for i in (3, 0, 1)]
     assert stored["id"] == [dataset.ids[i] for i in (3, 0, 1)]
-
-
-def test_batch_inputs_converts_stored_batches_and_passes_others_through(prepared):
-    dataset = split(prepared)
-    arrays = ArrayAV(dataset, load_arrays(dataset))
-    assert_same_batches([batch_inputs(arrays[[0, 2]], arrays, "cpu")], [arrays.to_inputs(arrays[[0, 2]], "cpu")])
-    per_sample = next(iter(DataLoader(dataset, batch_size=2)))
-    assert_same_batches([batch_inputs(per_sample, dataset, "cpu")], [per_sample])
 
 
 def test_training_frame_is_redrawn_each_epoch_and_fixed_for_evaluation(prepared):
@@ -180,18 +172,16 @@ def test_pinning_without_cuda_is_refused(prepared):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("where", ["cuda", "pinned"])
-def test_batches_from_gpu_or_pinned_arrays_match_on_the_gpu(prepared, where):
+@pytest.mark.parametrize("where", ["cuda", "pinned", "mapped"])
+def test_batches_from_gpu_pinned_or_mapped_arrays_match_on_the_gpu(prepared, tmp_path, where):
     dataset = split(prepared)
-    arrays = load_arrays(dataset, device="cuda") if where == "cuda" else load_arrays(dataset, pin=True)
-    on_gpu = ArrayAV(dataset, arrays)
-    loader = array_loader(on_gpu, 4, shuffle=True)
+    arrays = {"cuda": lambda: load_arrays(dataset, device="cuda"), "pinned": lambda: load_arrays(dataset, pin=True),
+              "mapped": lambda: open_arrays(dataset, to_arrays(dataset, tmp_path / "arrays"))}[where]()
+    loader = ArrayLoader(ArrayAV(dataset, arrays), 4, shuffle=True, device="cuda")
+    assert loader.dataset[[0, 1]]["visual"].is_pinned() == (where == "pinned")
+    assert loader.pin_memory == (where == "mapped")  # host batches bound for the GPU are pinned once
     start(loader, 0)
-    expected = per_sample_batches(dataset, 0)
-    for want, stored in zip(expected, loader):
-        if where == "pinned":
-            assert stored["visual"].is_pinned()
-        got = on_gpu.to_inputs(stored, "cuda")
+    for want, got in zip(per_sample_batches(dataset, 0), loader, strict=True):
         assert got["visual"].device.type == "cuda" and got["id"] == want["id"]
         assert torch.equal(got["label"].cpu(), want["label"]) and torch.equal(got["audio"].cpu(), want["audio"])
-        torch.testing.assert_close(got["visual"].cpu(), want["visual"], atol=1e-4, rtol=0)
+        torch.testing.assert_close(got["visual"].cpu(), want["visual"], atol=1e-4, rtol=0)  # CUDA's resampling

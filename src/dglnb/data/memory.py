@@ -15,14 +15,17 @@ array under a temporary name, then renamed; ``ids.json`` last, so a folder witho
 and :func:`open_arrays` maps them with ``np.load(mmap_mode="r")``.
 
 :class:`ArrayAV` serves either. Indexed by a list of sample indices it gives the *stored* batch (uint8
-frames, float16 spectrograms: what is cheapest to move); :meth:`ArrayAV.to_inputs` moves that to the
-device and converts it there to exactly the batch the per-sample dataset gives through a DataLoader
-(same keys, dtypes and values: both use :func:`~dglnb.data.prepared.frames_input` and
-:func:`~dglnb.data.prepared.spectrogram_input`). A training sample's frame is drawn as PreparedAV draws
-it, from (run seed, epoch, sample) (:mod:`dglnb.data.draws`), so resume stays exact and data-loader
-workers draw per sample, whichever worker serves it. :func:`array_loader` is the DataLoader over it:
-the same batches, in the same order, as a shuffled DataLoader over the per-sample dataset with the same
-generator (workers are not persistent, so each epoch's ``set_epoch`` reaches them).
+frames, float16 spectrograms: the least to move); :meth:`ArrayAV.to_inputs` moves that to the device
+and converts it there to exactly the batch the per-sample dataset gives through a DataLoader (same keys,
+dtypes and values: both use :func:`~dglnb.data.prepared.frames_input` and
+:func:`~dglnb.data.prepared.spectrogram_input`). :class:`ArrayLoader` is the DataLoader that does both:
+it yields model batches on its device, in the order a shuffled per-sample DataLoader with the same
+generator gives, so code written for that loader (``start_epoch``, ``to_device``, a method's own pass
+over a loader) works on it unchanged. A training sample's frame is drawn as PreparedAV draws it, from
+(run seed, epoch, sample) (:mod:`dglnb.data.draws`), so a resumed run repeats it and data-loader workers
+draw per sample, whichever worker serves it (workers are not persistent, so each epoch's
+``set_epoch`` reaches them). Arrays in memory (host, pinned or GPU) need no workers; mapped arrays
+can use them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -201,7 +204,7 @@ def _take(array: Array, rows: np.ndarray) -> torch.Tensor:
     if isinstance(array, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(array[rows]))
     index = torch.from_numpy(rows).to(array.device)
-    if not array.is_pinned():
+    if not array.is_pinned():  # on a GPU, or in plain host memory
         return array[index]
     out = torch.empty((len(rows), *array.shape[1:]), dtype=array.dtype, pin_memory=True)
     return torch.index_select(array, 0, index, out=out)
@@ -217,6 +220,7 @@ class ArrayAV(EpochDraws, Dataset):
         self.frames, self.random_frames = dataset.frames, dataset.random_frames
         self.frame_side, self.pool = dataset.frame_side, dataset.pool
         self.arrays = arrays
+        self.pinned = isinstance(arrays.frames, torch.Tensor) and arrays.frames.is_pinned()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -242,18 +246,22 @@ class ArrayAV(EpochDraws, Dataset):
                 "visual": frames_input(moved["visual"], self.frame_side)}
 
 
-def array_loader(dataset: ArrayAV, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0,
-                 pin_memory: bool = False) -> DataLoader:
-    """A DataLoader of ``dataset``'s stored batches (last partial batch kept) whose generator orders them as
-    a shuffled per-sample DataLoader with that generator would; workers help with mapped arrays only."""
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
-                      num_workers=num_workers, generator=generator, pin_memory=pin_memory)
+class ArrayLoader(DataLoader):
+    """A DataLoader over an :class:`ArrayAV` that yields model batches on ``device``: the stored batches
+    (gathered in workers, pinned when bound for a GPU) converted there by :meth:`ArrayAV.to_inputs`.
+    Its ``generator`` orders the batches as a shuffled per-sample DataLoader with that generator would."""
 
+    def __init__(self, dataset: ArrayAV, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        generator = torch.Generator()
+        generator.manual_seed(seed)
+        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        on_host = isinstance(dataset.arrays.frames, np.ndarray) or dataset.arrays.frames.device.type == "cpu"
+        self.device = torch.device(device)
+        super().__init__(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
+                         num_workers=num_workers, generator=generator,
+                         pin_memory=self.device.type == "cuda" and on_host and not dataset.pinned)
 
-def batch_inputs(batch: dict[str, Any], dataset: Dataset, device: str | torch.device) -> dict[str, Any]:
-    """A loader's ``batch`` as model inputs on ``device``: converted there when ``dataset`` is an
-    :class:`ArrayAV`, moved as it is for any other dataset (the loop's one call for both)."""
-    return dataset.to_inputs(batch, device) if isinstance(dataset, ArrayAV) else to_device(batch, torch.device(device))
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for stored in super().__iter__():
+            yield self.dataset.to_inputs(stored, self.device)
