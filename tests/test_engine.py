@@ -88,7 +88,8 @@ def test_diagnostics_do_not_perturb_training(tmp_path):
 
 def test_the_official_protocol_trains_on_train_and_val_and_selects_on_test(tmp_path):
     from dglnb.data import load_dataset
-    from dglnb.train.run import _loaders, resolve
+    from dglnb.train.run import resolve
+    from dglnb.train.splits import loaders as _loaders
 
     honest, official = (resolve(smoke(tmp_path / p, protocol=p)) for p in ("honest", "official"))
     assert (honest.selection, official.selection) == ("val", "test")

@@ -13,6 +13,7 @@ import torch
 
 from dglnb.config import train_config
 from dglnb.train import run as experiment
+from dglnb.train import splits
 from dglnb.errors import ConfigError, RunStopped
 from dglnb.config import TrainConfig
 from dglnb.train import check_settings, train
@@ -175,8 +176,8 @@ class CrashingInWorkers(torch.utils.data.Dataset):
 def test_a_crashed_data_loader_worker_stops_the_run_naming_it_and_keeps_the_files(tmp_path, monkeypatch):
     train(config(tmp_path, epochs=1))
     before = files(tmp_path) | {"last.pt": (tmp_path / "last.pt").read_bytes()}
-    load = experiment.load_dataset
-    monkeypatch.setattr(experiment, "load_dataset", lambda *a, **kw: CrashingInWorkers(load(*a, **kw)))
+    load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: CrashingInWorkers(load(*a, **kw)))
     with pytest.raises(RunStopped, match=r"a data-loader worker failed: DataLoader worker \(pid.*exited unexpectedly"
                                          r".*rerun with --num-workers 0"):
         train(config(tmp_path, resume=True, num_workers=1))

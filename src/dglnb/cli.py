@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .config import PROFILES, PROTOCOLS
+from .config import DATA_PATHS, PROFILES, PROTOCOLS
 
 
 def method_option(text: str) -> tuple[str, Any]:
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "train split and select on test, as the official code does (an optimistic estimate)")
     train.add_argument("--selection", default=None, choices=["val", "test"],
                        help="override the protocol's model selection: best validation or best test epoch")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="random resized crop and horizontal flip of the training frames, batched on the device "
+                            "(default: the profile's; on in the full profile for prepared audio-visual datasets)")
+    train.add_argument("--data-path", default=None, choices=list(DATA_PATHS),
+                       help="files: read samples from the prepared files; memory: load the split once (onto the "
+                            "GPU); mapped: memory-map .npy arrays written once into DATA_ROOT/arrays (default: the profile's)")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
     train.add_argument("--method-option", dest="method_options", action="append", type=method_option,

@@ -25,6 +25,9 @@ SELECTIONS = ("val", "test")
 # honest: train on train minus a held-out val split, select the epoch on val; official: train on the
 # whole train split and select on test, as the official code does (an optimistic estimate).
 PROTOCOLS = ("honest", "official")
+# files: each sample read from the prepared files; memory: the split's arrays loaded once (on the GPU
+# when training there); mapped: memory-mapped .npy arrays written once beside the prepared data.
+DATA_PATHS = ("files", "memory", "mapped")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -65,6 +68,8 @@ class TrainConfig:
     diag_every: int | None = None
     eval_batch_size: int | None = None
     threads: int | None = None
+    augment: bool | None = None  # random resized crop + flip of training frames (see dglnb.data.augment)
+    data_path: str | None = None  # see DATA_PATHS
     # the method's own hyperparameters and switches, by constructor argument (e.g. {"gradient_noise": False});
     # any left out take the method's published value for ``dataset``
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -183,7 +188,7 @@ _CHECKS: dict[str, Check] = {
     "protocol": _one_of(PROTOCOLS),
     "optimizer": _one_of(OPTIMIZERS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
-    "resume": _flag, "progress": _flag, "deterministic": _flag,
+    "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "data_path": _one_of(DATA_PATHS),
     "dataset": _name, "method": _name, "fusion": _name,
     "method_options": lambda v: None if isinstance(v, dict) else "a dict of the method's options, e.g. {'gamma': 1.5}",
 }

@@ -29,6 +29,11 @@ ATTEMPTS = 10  # torchvision's tries before it falls back to a central crop
 STREAM = 0x61756720  # keeps these seeds apart from the datasets' per-sample draws (dglnb.data.draws)
 
 
+# Picture modalities of classification datasets: video frames (CREMA-D and the like) and AV-Digits'
+# images. Segmentation inputs are never augmented here (their label maps would need the same crop).
+AUGMENTED_KINDS = ("frames", "image")
+
+
 def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
     """The CPU generator of training step ``step`` in ``epoch`` of the run seeded ``seed``."""
     state = np.random.SeedSequence((seed, epoch, step, STREAM)).generate_state(1, np.uint64)[0]
@@ -110,5 +115,5 @@ class Augment:
         return resized_crop(frames, boxes, mirror, self.size or width)
 
     def batch(self, batch: Mapping[str, Any], kinds: Mapping[str, str], generator: torch.Generator) -> dict[str, Any]:
-        """``batch`` with every modality of kind ``"frames"`` (``DatasetInfo.kinds``) augmented."""
-        return {k: self(v, generator) if kinds.get(k) == "frames" else v for k, v in batch.items()}
+        """``batch`` with every modality of an augmented kind (``DatasetInfo.kinds``) augmented."""
+        return {k: self(v, generator) if kinds.get(k) in AUGMENTED_KINDS else v for k, v in batch.items()}

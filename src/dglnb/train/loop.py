@@ -41,6 +41,7 @@ from tqdm import tqdm
 from .. import metrics
 from ..config import OPTIMIZERS, SELECTIONS, TrainConfig
 from ..data import to_device
+from ..data.augment import Augment, step_generator
 from . import distributed, gradients
 from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
 from .determinism import rng_state, set_rng_state
@@ -115,6 +116,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     if distributed.world_size() > 1:
         distributed.average_gradients_before_steps(optimizer, batch_size)
     writer = distributed.is_writer()
+    augment, kinds = Augment(), loaders["train"].dataset.info.kinds if config.augment else {}
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
     state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
 
@@ -143,6 +145,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
                         disable=not config.progress)
         for batch in progress:
             batch = to_device(batch, device)
+            if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
+                batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
             if config.diag_every and state["step"] % config.diag_every == 0:
                 state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
                                          for row in gradients.measure(model, batch)]

@@ -23,14 +23,12 @@ setting is checked before anything runs (:func:`resolve`).
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-from torch.utils.data import ConcatDataset, Dataset
 
 from .. import config as settings
 from ..config import TrainConfig
@@ -42,8 +40,7 @@ from ..models import FUSIONS, build_model
 from ..models.pretrained import load_pretrained_encoders
 from .checkpoint import atomic_write_json
 from .determinism import deterministic_algorithms, seed_everything, torch_threads
-from . import distributed
-from .loaders import epoch_seed, make_loader
+from . import distributed, splits
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
@@ -81,35 +78,6 @@ def build_method(config: TrainConfig) -> Any:
         raise ConfigError(f"method_options for {config.method}: {error}") from error
 
 
-def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
-    """The dataset info and the loaders the loop needs."""
-    def split(name: str):
-        return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
-
-    train, val, test = split("train"), split("val"), split("test")
-    info = train.info
-    if config.protocol == "official":  # the whole train split: val is trained on (its scores are training scores)
-        train = ConcatDataset([train, val])
-    bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
-    shuffled = make_loader(train, distributed.local_batch_size(config.batch_size), shuffle=True, seed=config.seed,
-                           num_workers=workers)
-    loaders = {
-        "train": shuffled if distributed.world_size() == 1 else distributed.sharded_loader(shuffled, epoch_seed(config.seed, 0)),
-        # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
-        "train_eval": make_loader(unset_copy(train), bs, shuffle=False, num_workers=workers),
-        "val": make_loader(val, bs, shuffle=False, num_workers=workers),
-        "test": make_loader(test, bs, shuffle=False, num_workers=workers),
-    }
-    return info, loaders
-
-
-def unset_copy(dataset: Dataset) -> Dataset:
-    """A copy of ``dataset`` (or of each split of a ConcatDataset) that no epoch set on the original reaches."""
-    if isinstance(dataset, ConcatDataset):
-        return ConcatDataset([copy.copy(part) for part in dataset.datasets])
-    return copy.copy(dataset)
-
-
 def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
     """``multimodal`` and every modality, None where the method has no such head."""
     return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
@@ -142,8 +110,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
 def _train(config: TrainConfig) -> dict[str, Any]:
     out = config.out
     seed_everything(config.seed)
-    info, loaders = _loaders(config)
+    info, loaders = splits.loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    if config.augment and model.task != "classification":
+        raise ConfigError(f"augment crops the input images only, not a {model.task} model's label maps. "
+                          "What to do: pass augment=False (--no-augment)")
     if config.pretrained is not None:
         load_pretrained_encoders(model, config.pretrained)
     method = build_method(config)
