@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+import torch._functorch.config as functorch_config
 from tiny_models import AUDIO_VISUAL, VECTORS, make_batch, tiny_model
 
 from dglnb.errors import ConfigError
@@ -97,6 +98,7 @@ def test_compiled_dgl_steps_match_plain_steps():
     compiled = compile_model(copy.deepcopy(plain), enabled=True)
     parts = [*compiled.encoders.values(), compiled.fusion]
     assert all(part._compiled_call_impl is not None for part in parts)  # what nn.Module.compile() sets
+    assert functorch_config.donated_buffer is False  # DGL's backward(retain_graph=True) needs them off
     expected = losses_of_steps("dgl", plain, torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9), batches)
     got = losses_of_steps("dgl", compiled, make_optimizer([{"params": list(compiled.parameters())}], "cpu", lr=0.05),
                           batches)

@@ -8,7 +8,8 @@
   whose torch has fused kernels, else the ``foreach`` (multi-tensor) implementation.
 * :func:`compile_model`: ``torch.compile`` of every encoder and of the fusion module, in place (the
   methods call ``encode`` / ``fuse`` rather than ``forward``). Off unless asked for: compiling
-  takes minutes on a CPU.
+  takes minutes on a CPU. It turns off AOTAutograd's donated buffers for the whole process: DGL
+  backpropagates with ``retain_graph=True``, which a compiled backward with donated buffers refuses.
 
 bf16 autocast on CUDA is the training loop's (``autocast(device)``); these settings combine with it.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 import torch
+import torch._functorch.config as functorch_config
 from torch import nn
 
 from .errors import ConfigError
@@ -69,6 +71,7 @@ def compile_model(model: nn.Module, enabled: bool = False) -> nn.Module:
     if not isinstance(enabled, bool):
         raise ConfigError(f"compile must be True or False, got {enabled!r}")
     if enabled:
+        functorch_config.donated_buffer = False  # else backward(retain_graph=True) raises
         parts = [*getattr(model, "encoders", {}).values(), *filter(None, [getattr(model, "fusion", None)])]
         for part in parts or [model]:
             part.compile()
