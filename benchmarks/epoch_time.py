@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from dglnb.data import load_dataset, to_device
 from dglnb.data.errors import DataError
 from dglnb.models import build_model
-from dglnb.speed import batch_channels_last
+from dglnb.train.speed import batch_channels_last
 from step_time import METHOD_NAMES, SHAPES, checked_device, device_name, fast_step, positive, random_batch, synchronize
 
 EPOCH_CLIPS, EPOCHS, BATCH = 6698, 100, 64

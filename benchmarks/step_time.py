@@ -4,7 +4,7 @@ Models come from ``dglnb.models.build_model`` (two ResNet18 encoders, concat fus
 ``dglnb.methods.METHODS``; every method and recipe gets its own copy of one initial model.
 
 * fast recipe: the batch already on the device, bf16 autocast on CUDA (``autocast``; fp32 on the CPU),
-  channels-last layout and a fused optimizer (``dglnb.speed``), optionally ``torch.compile``.
+  channels-last layout and a fused optimizer (``dglnb.train.speed``), optionally ``torch.compile``.
 * official recipe (the official code's way, emulated): fp32, a default SGD, and every sample of every
   step decoded from files on disk (a JPEG with PIL, random crop and flip, and a wav into an STFT), in
   the main process; DGL takes the official step (main_dgl.py: one forward, alpha * (L_a + L_v)
@@ -39,10 +39,10 @@ from torch import nn
 from dglnb.data import DatasetInfo, to_device
 from dglnb.data.audio import SpectrogramSpec, file_spectrogram, get_spec
 from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
-from dglnb.engine import autocast
+from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
 
 METHOD_NAMES = ("vanilla", "dgl")
 RECIPES = ("fast", "official")
@@ -98,7 +98,7 @@ def random_batch(info: DatasetInfo, n: int, generator: torch.Generator) -> dict:
 def fast_step(method_name: str, model: MultimodalClassifier, device: torch.device,
               compile: bool = False) -> Callable[[dict], dict]:
     """A step function ``batch -> losses`` in the fast recipe, for ``model`` (moved to ``device``);
-    the batch must already be on the device, in channels-last (:func:`dglnb.speed.batch_channels_last`)."""
+    the batch must already be on the device, in channels-last (:func:`dglnb.train.speed.batch_channels_last`)."""
     model = compile_model(to_channels_last(model.to(device)), compile).train()
     method = METHODS.get(method_name)()
     optimizer = make_optimizer(method.param_groups(model, LR), device, lr=LR, momentum=MOMENTUM,

@@ -11,7 +11,7 @@ from tiny_models import AUDIO_VISUAL, VECTORS, make_batch, tiny_model
 
 from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
-from dglnb.speed import batch_channels_last, compile_model, make_optimizer, optimizer_flags, to_channels_last
+from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, optimizer_flags, to_channels_last
 
 
 def float_model(info, seed: int = 0):

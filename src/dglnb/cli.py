@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-path", default=None, choices=list(DATA_PATHS),
                        help="files: read samples from the prepared files; memory: load the split once (onto the "
                             "GPU); mapped: memory-map .npy arrays written once into DATA_ROOT/arrays (default: the profile's)")
+    train.add_argument("--compile", action="store_true", help="torch.compile the encoders and the fusion module")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
     train.add_argument("--method-option", dest="method_options", action="append", type=method_option,

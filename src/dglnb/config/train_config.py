@@ -70,6 +70,7 @@ class TrainConfig:
     threads: int | None = None
     augment: bool | None = None  # random resized crop + flip of training frames (see dglnb.data.augment)
     data_path: str | None = None  # see DATA_PATHS
+    compile: bool = False  # torch.compile the encoders and the fusion (CUDA; slow to start on a CPU)
     # the method's own hyperparameters and switches, by constructor argument (e.g. {"gradient_noise": False});
     # any left out take the method's published value for ``dataset``
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -188,7 +189,7 @@ _CHECKS: dict[str, Check] = {
     "protocol": _one_of(PROTOCOLS),
     "optimizer": _one_of(OPTIMIZERS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
-    "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "data_path": _one_of(DATA_PATHS),
+    "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "compile": _flag, "data_path": _one_of(DATA_PATHS),
     "dataset": _name, "method": _name, "fusion": _name,
     "method_options": lambda v: None if isinstance(v, dict) else "a dict of the method's options, e.g. {'gamma': 1.5}",
 }

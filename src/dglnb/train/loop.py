@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import metrics
-from ..config import OPTIMIZERS, SELECTIONS, TrainConfig
+from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
 from ..data.augment import Augment, step_generator
 from . import distributed, gradients
@@ -48,18 +48,18 @@ from .determinism import rng_state, set_rng_state
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import linear_probe
+from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
     (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
-    unused). Gradient clipping, when configured, is done by the method inside its step."""
-    groups = method.param_groups(model, config.lr)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
+    unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), torch's default ones on a
+    CPU, whose runs stay bit for bit as they were. Gradient clipping, when configured, is done by the
+    method inside its step."""
+    return make_optimizer(method.param_groups(model, config.lr), config.device, config.optimizer, lr=config.lr,
+                          momentum=config.momentum, weight_decay=config.weight_decay,
+                          fast=torch.device(config.device).type == "cuda")
 
 
 @torch.no_grad()
@@ -111,6 +111,10 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
     device = torch.device(config.device)
+    fast = device.type == "cuda"  # channels-last layout (and fused optimizers) where they pay: on a GPU
+    if fast:
+        to_channels_last(model)
+    compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
     batch_size = [0]  # this rank's current batch size, for the gradient average of a torchrun run
     if distributed.world_size() > 1:
@@ -145,6 +149,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
                         disable=not config.progress)
         for batch in progress:
             batch = to_device(batch, device)
+            if fast:
+                batch = batch_channels_last(batch)
             if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
                 batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
             if config.diag_every and state["step"] % config.diag_every == 0:

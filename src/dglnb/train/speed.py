@@ -22,9 +22,8 @@ import torch
 import torch._functorch.config as functorch_config
 from torch import nn
 
-from .errors import ConfigError
-
-OPTIMIZERS = ("sgd", "adam")
+from ..config import OPTIMIZERS
+from ..errors import ConfigError
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
@@ -51,15 +50,16 @@ def optimizer_flags(device: torch.device | str) -> dict[str, bool]:
 
 def make_optimizer(
     groups: Iterable[dict], device: torch.device | str, optimizer: str = "sgd", *,
-    lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+    lr: float, momentum: float = 0.9, weight_decay: float = 0.0, fast: bool = True,
 ) -> torch.optim.Optimizer:
     """``optimizer`` (``"sgd"`` with momentum, or ``"adam"``) over parameter ``groups`` that live on
-    ``device``, with the fastest implementation torch has there (:func:`optimizer_flags`)."""
+    ``device``, with the fastest implementation torch has there (:func:`optimizer_flags`), or torch's
+    default one without ``fast``."""
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {optimizer!r}; use one of: {', '.join(OPTIMIZERS)}")
     if lr <= 0 or momentum < 0 or weight_decay < 0:
         raise ConfigError(f"need lr > 0, momentum >= 0 and weight_decay >= 0, got {lr}, {momentum}, {weight_decay}")
-    flags = optimizer_flags(device)
+    flags = optimizer_flags(device) if fast else {}
     if optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **flags)
     return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay, **flags)
