@@ -111,6 +111,8 @@ class MMTMFusion(nn.Module):
 class MMTMClassifier(MultimodalClassifier):
     """ResNet18 streams exchanging channel gates through MMTMs after stages 2-4, then a concat head (module doc)."""
 
+    separable = False  # the streams' stages 2-4 (encoder parameters) run inside fuse()
+
     def __init__(self, encoders: Mapping[str, ConvEncoder], num_classes: int) -> None:
         stage_channels = {m: e.backbone.stage_channels for m, e in encoders.items()}
         super().__init__(encoders, MMTMFusion(stage_channels, num_classes), num_classes)
