@@ -39,7 +39,7 @@ test: unit nbval-portable
 	$(MAKE) html
 
 unit: .venv
-	$(PY) -m pytest -q tests
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) tests
 
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
