@@ -41,7 +41,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     # notebook 04: Table 1. ``seeds`` for the rows shared with chapters 02, 03 and 08 (vanilla, dgl,
     # unimodal; the same cached runs), ``method_seeds`` for the seven comparison methods. The quick
     # profile takes two of those chapters' seeds and one for the methods: the seven cost many vanilla
-    # runs together (G-Blending alone about five), more than the chapter's few minutes.
+    # runs together (G-Blending alone over four), more than the chapter's few minutes.
     # ``method_options`` overrides published defaults where the run's length requires it: D&R's first
     # re-initialisation (after epoch 20 of 100) would never come in the 16-epoch quick run, so it
     # re-initialises after epochs 3, 6 and 9, the same fractions of the run.
