@@ -111,7 +111,7 @@ def seed_dots(panels: Mapping[str, tuple[Mapping[str, Sequence[float]], Mapping[
         ax.set(yticks=range(len(values)), yticklabels=list(values), ylim=(len(values) - 0.5, -0.5), xlabel=xlabel,
                title=title)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(frameon=False, fontsize=7, loc="lower left")
+        ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
     fig.tight_layout()
     return fig
 
