@@ -46,7 +46,7 @@ unit: .venv
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks).
 nbval: .venv
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=900 $(NOTEBOOKS)
+	  --nbval-cell-timeout=3600 $(NOTEBOOKS)
 
 # CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's.
 nbval-portable:

@@ -8,6 +8,7 @@ import sys
 import nbformat
 import pytest
 from fixtures.cremad import make_cremad
+from fixtures.mosi import make_mosi
 
 from dglnb.paths import repo_root
 
@@ -35,3 +36,17 @@ def test_a_chapter_runs_in_the_full_profile_against_a_prepared_data_root(data_ro
     outputs = [o for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code" for o in c.get("outputs", [])]
     glued = [str(v) for o in outputs for k, v in o.get("data", {}).items() if k.startswith("application/papermill.record")]
     assert any("reproduced" in g for g in glued)  # the full profile states its claims (glued into the prose)
+
+
+def test_the_three_modality_chapter_runs_in_the_full_profile_on_a_mosi_pickle(tmp_path, monkeypatch):
+    monkeypatch.setenv("DGLNB_RUNS", str(tmp_path / "runs"))
+    make_mosi(tmp_path / "data" / "mosi")
+    out = tmp_path / "06.ipynb"
+    subprocess.run([sys.executable, "-m", "papermill", str(repo_root() / "notebooks" / "06_three_modalities.ipynb"),
+                    str(out), "-p", "profile", "full", "-p", "data_root", str(tmp_path / "data"), "-p", "sizes", "smoke",
+                    "-y", "seeds: [0]", "-k", "python3", "--cwd", str(tmp_path), "--no-progress-bar"],
+                   check=True, capture_output=True, text=True)
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "full" / "cache").glob("mosi-*/metrics.json")]
+    assert sorted(r["config"]["method"] for r in runs) == ["dgl", "unimodal", "vanilla"]
+    assert {r["config"]["fusion"] for r in runs} == {"mlp_mixer"}
+    assert all(set(r["test_accuracy"]) >= {"audio", "visual", "text"} for r in runs)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from dglnb.train import run as experiment
+from dglnb.train import splits
 from dglnb.cli import main
 from dglnb.errors import RunStopped, UserError
 
@@ -59,7 +60,7 @@ def test_a_dataset_error_is_printed_with_its_advice_and_status_2(tmp_path, capsy
     def load_dataset(*args, **kwargs):
         raise DataNotPrepared("/data/cremad/manifest.json does not exist. What to do: run data_prep/cremad.py")
 
-    monkeypatch.setattr(experiment, "load_dataset", load_dataset)
+    monkeypatch.setattr(splits, "load_dataset", load_dataset)
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path)], capsys)
     assert (status, lines) == (2, ["dglnb: error: /data/cremad/manifest.json does not exist. "
                                    "What to do: run data_prep/cremad.py"])

@@ -85,6 +85,23 @@ def test_diagnostics_do_not_perturb_training(tmp_path):
     assert not (tmp_path / "without" / "diagnostics.csv").exists()
 
 
+
+def test_the_official_protocol_trains_on_train_and_val_and_selects_on_test(tmp_path):
+    from dglnb.data import load_dataset
+    from dglnb.train.run import resolve
+    from dglnb.train.splits import loaders as _loaders
+
+    honest, official = (resolve(smoke(tmp_path / p, protocol=p)) for p in ("honest", "official"))
+    assert (honest.selection, official.selection) == ("val", "test")
+    split = {s: len(load_dataset("synthetic", s, profile="smoke")) for s in ("train", "val")}
+    assert len(_loaders(honest)[1]["train"].dataset) == split["train"]
+    loaders = _loaders(official)[1]
+    assert len(loaders["train"].dataset) == split["train"] + split["val"]
+    assert loaders["train_eval"].dataset.datasets[0] is not loaders["train"].dataset.datasets[0]
+    metrics = train(smoke(tmp_path / "run", protocol="official", epochs=2, max_steps=2))
+    assert (metrics["protocol"], metrics["selection"]) == ("official", "test")
+
+
 def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_epoch(tmp_path):
     """Same trajectory; "test" picks the epoch with the highest test accuracy (the official code's
     optimistic protocol), "val" the highest validation accuracy, so test-selected >= val-selected."""

@@ -13,6 +13,7 @@ import torch
 
 from dglnb.config import train_config
 from dglnb.train import run as experiment
+from dglnb.train import splits
 from dglnb.errors import ConfigError, RunStopped
 from dglnb.config import TrainConfig
 from dglnb.train import check_settings, train
@@ -73,7 +74,8 @@ def test_every_setting_has_a_check():
     (dict(milestones=(70, 20)), "milestones must be increasing epoch numbers >= 1"),
     (dict(device="gpu"), "device must be 'cpu', 'cuda' or 'cuda:N'; got 'gpu'"),
     (dict(data_root="/no/such/folder"), "data_root must be an existing path: prepare the dataset with its data_prep/"),
-    (dict(selection="best"), "selection must be one of val, test; got 'best'"),
+    (dict(selection="best"), "selection must be one of val, test, or None; got 'best'"),
+    (dict(protocol="paper"), "protocol must be one of honest, official; got 'paper'"),
     (dict(resume="yes"), "resume must be True or False; got 'yes'"),
 ])
 def test_an_invalid_setting_is_refused_before_anything_runs_saying_what_is_valid(tmp_path, setting, message):
@@ -174,8 +176,8 @@ class CrashingInWorkers(torch.utils.data.Dataset):
 def test_a_crashed_data_loader_worker_stops_the_run_naming_it_and_keeps_the_files(tmp_path, monkeypatch):
     train(config(tmp_path, epochs=1))
     before = files(tmp_path) | {"last.pt": (tmp_path / "last.pt").read_bytes()}
-    load = experiment.load_dataset
-    monkeypatch.setattr(experiment, "load_dataset", lambda *a, **kw: CrashingInWorkers(load(*a, **kw)))
+    load = splits.load_dataset
+    monkeypatch.setattr(splits, "load_dataset", lambda *a, **kw: CrashingInWorkers(load(*a, **kw)))
     with pytest.raises(RunStopped, match=r"a data-loader worker failed: DataLoader worker \(pid.*exited unexpectedly"
                                          r".*rerun with --num-workers 0"):
         train(config(tmp_path, resume=True, num_workers=1))

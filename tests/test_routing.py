@@ -247,3 +247,21 @@ def test_dgl_gives_every_encoder_a_gradient_at_the_first_step_from_the_standard_
     METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, make_batch(VECTORS))
     for m in model.modalities:
         assert sum(p.grad.abs().sum() for p in model.encoder_parameters(m)) > 0, f"encoder {m} got no gradient"
+
+
+@pytest.mark.parametrize("method", ROUTES)
+@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS, ids=ROUTE_IDS)
+def test_one_backward_pass_gives_the_explicitly_routed_gradients(method, info, fusion):
+    """A separable model's DGL step (one backward of the summed losses) equals the step that routes
+    each loss to its groups with backward(inputs=...), and leaves every parameter trainable."""
+    one_pass = tiny_model(info, fusion)
+    routed = copy.deepcopy(one_pass)
+    routed.separable = False
+    batch = make_batch(info)
+    run(method, one_pass, batch)
+    run(method, routed, batch)
+    for (name, p), q in zip(one_pass.named_parameters(), routed.parameters(), strict=True):
+        assert (p.grad is None) == (q.grad is None), name
+        if p.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, msg=name)
+    assert all(p.requires_grad for p in one_pass.parameters())

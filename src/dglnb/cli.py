@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .config import PROFILES
+from .config import DATA_PATHS, PROFILES, PROTOCOLS
 
 
 def method_option(text: str) -> tuple[str, Any]:
@@ -52,8 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--deterministic", action="store_true",
                        help="CUDA: deterministic kernels only (slower; CPU runs are deterministic without it)")
     train.add_argument("--num-workers", type=int, default=0, help="data-loader worker processes")
-    train.add_argument("--selection", default="val", choices=["val", "test"],
-                       help="model selection: best validation epoch, or best test epoch as the official code does")
+    train.add_argument("--protocol", default="honest", choices=list(PROTOCOLS),
+                       help="honest: hold out val from train and select the epoch on val; official: train on the whole "
+                            "train split and select on test, as the official code does (an optimistic estimate)")
+    train.add_argument("--selection", default=None, choices=["val", "test"],
+                       help="override the protocol's model selection: best validation or best test epoch")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="random resized crop and horizontal flip of the training frames, batched on the device "
+                            "(default: the profile's; on in the full profile for prepared audio-visual datasets)")
+    train.add_argument("--data-path", default=None, choices=list(DATA_PATHS),
+                       help="files: read samples from the prepared files; memory: load the split once (onto the "
+                            "GPU); mapped: memory-map .npy arrays written once into DATA_ROOT/arrays (default: the profile's)")
+    train.add_argument("--compile", action="store_true", help="torch.compile the encoders and the fusion module")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
     train.add_argument("--batch-size", type=int, default=None, help="batch size (default: the profile's)")
     train.add_argument("--method-option", dest="method_options", action="append", type=method_option,

@@ -1,7 +1,7 @@
 """The bottom layer of a run: its settings (:class:`TrainConfig`) and the profiles that fill them."""
 
 from .profiles import PROFILES, check_profile, settings, sized, training_settings
-from .train_config import EXECUTION_FIELDS, OPTIMIZERS, SELECTIONS, TrainConfig, check_settings
+from .train_config import DATA_PATHS, EXECUTION_FIELDS, OPTIMIZERS, PROTOCOLS, SELECTIONS, TrainConfig, check_settings
 
-__all__ = ["EXECUTION_FIELDS", "OPTIMIZERS", "PROFILES", "SELECTIONS", "TrainConfig", "check_profile",
+__all__ = ["DATA_PATHS", "EXECUTION_FIELDS", "OPTIMIZERS", "PROFILES", "PROTOCOLS", "SELECTIONS", "TrainConfig", "check_profile",
            "check_settings", "settings", "sized", "training_settings"]

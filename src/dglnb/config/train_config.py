@@ -22,6 +22,12 @@ from .profiles import check_profile, training_settings
 
 EXECUTION_FIELDS = ("out", "resume", "progress")  # how a run is carried out, not what it computes
 SELECTIONS = ("val", "test")
+# honest: train on train minus a held-out val split, select the epoch on val; official: train on the
+# whole train split and select on test, as the official code does (an optimistic estimate).
+PROTOCOLS = ("honest", "official")
+# files: each sample read from the prepared files; memory: the split's arrays loaded once (on the GPU
+# when training there); mapped: memory-mapped .npy arrays written once beside the prepared data.
+DATA_PATHS = ("files", "memory", "mapped")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -41,7 +47,8 @@ class TrainConfig:
     device: str = "cpu"
     out: Path | None = None
     resume: bool = False
-    selection: str = "val"  # "val" (clean protocol) or "test" (the official code's best-on-test)
+    protocol: str = "honest"  # see PROTOCOLS
+    selection: str | None = None  # the split that selects the epoch: "val" or "test" (None: the protocol's)
     data_seed: int = 0  # fixes generated data and splits; independent of the training seed
     progress: bool = True
     num_workers: int = 0
@@ -61,6 +68,9 @@ class TrainConfig:
     diag_every: int | None = None
     eval_batch_size: int | None = None
     threads: int | None = None
+    augment: bool | None = None  # random resized crop + flip of training frames (see dglnb.data.augment)
+    data_path: str | None = None  # see DATA_PATHS
+    compile: bool = False  # torch.compile the encoders and the fusion (CUDA; slow to start on a CPU)
     # the method's own hyperparameters and switches, by constructor argument (e.g. {"gradient_noise": False});
     # any left out take the method's published value for ``dataset``
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -74,6 +84,7 @@ class TrainConfig:
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
         check_settings(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
+        values["selection"] = self.selection or ("test" if self.protocol == "official" else "val")
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
         return dataclasses.replace(self, **values, **paths)
 
@@ -174,10 +185,11 @@ _CHECKS: dict[str, Check] = {
     "momentum": _number(0, inclusive=True), "weight_decay": _number(0, inclusive=True),
     "grad_clip": _optional(_number(0, inclusive=False)), "width": _integer(1), "hidden": _integer(1),
     "max_steps": _optional(_integer(1)), "diag_every": _integer(0), "threads": _optional(_integer(1)),
-    "num_workers": _integer(0), "milestones": _milestones, "selection": _one_of(SELECTIONS),
+    "num_workers": _integer(0), "milestones": _milestones, "selection": _optional(_one_of(SELECTIONS)),
+    "protocol": _one_of(PROTOCOLS),
     "optimizer": _one_of(OPTIMIZERS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
-    "resume": _flag, "progress": _flag, "deterministic": _flag,
+    "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "compile": _flag, "data_path": _one_of(DATA_PATHS),
     "dataset": _name, "method": _name, "fusion": _name,
     "method_options": lambda v: None if isinstance(v, dict) else "a dict of the method's options, e.g. {'gamma': 1.5}",
 }

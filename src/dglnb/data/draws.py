@@ -35,3 +35,5 @@ def set_epoch(dataset: Any, seed: int, epoch: int) -> None:
     """Tell ``dataset`` the epoch it serves, if it makes random draws (any other dataset is left alone)."""
     if isinstance(dataset, EpochDraws):
         dataset.set_epoch(seed, epoch)
+    for part in getattr(dataset, "datasets", ()):  # a ConcatDataset of splits
+        set_epoch(part, seed, epoch)

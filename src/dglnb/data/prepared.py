@@ -54,6 +54,34 @@ def split_entries(manifest: dict[str, Any], split: str, root: Path) -> tuple[lis
     return ids, labels
 
 
+def frame_picks(stored: int, frames: int, rng: np.random.Generator | None) -> list[int]:
+    """Which of a clip's ``stored`` frames it shows: one drawn by ``rng`` when given (the paper's "one
+    frame per clip", drawn afresh each epoch when training), else ``frames`` evenly spaced (one: the first)."""
+    if rng is not None:
+        return [int(rng.integers(stored))]
+    return np.linspace(0, stored - 1, frames).round().astype(int).tolist() if frames > 1 else [0]
+
+
+def spectrogram_input(spec: torch.Tensor, pool: int) -> torch.Tensor:
+    """Stored spectrograms (..., F, T) (float16) -> model input (..., 1, F / pool, T / pool), float32."""
+    spec = spec.float().unsqueeze(-3)
+    if pool == 1:
+        return spec
+    pooled = F.avg_pool2d(spec.reshape(-1, 1, *spec.shape[-2:]), pool)
+    return pooled.reshape(*spec.shape[:-2], *pooled.shape[-2:])
+
+
+def frames_input(frames: torch.Tensor, side: int | None) -> torch.Tensor:
+    """Stored frames (..., T, H, W, 3) (uint8) -> model input (..., 3, T, side, side): float in [0, 1],
+    resized (bilinear, antialiased) when ``side`` is set, ImageNet-normalised."""
+    video = frames.movedim(-1, -4).float().div_(255)  # (..., 3, T, H, W)
+    if side and video.shape[-1] != side:
+        planes = F.interpolate(video.reshape(-1, *video.shape[-3:]), size=(side, side), mode="bilinear", antialias=True)
+        video = planes.reshape(*video.shape[:-2], side, side)
+    mean, std = IMAGENET_MEAN.to(video.device), IMAGENET_STD.to(video.device)
+    return (video - mean) / std
+
+
 def missing_files(root: Path, ids: list[str], modalities: tuple[str, ...]) -> list[str]:
     """Every ``<modality>/<id>.npy`` that does not exist."""
     return [str(root / m / f"{i}.npy") for i in ids for m in modalities if not (root / m / f"{i}.npy").is_file()]
@@ -89,20 +117,12 @@ class PreparedAV(EpochDraws, Dataset):
         return len(self.ids)
 
     def _audio(self, sample_id: str) -> torch.Tensor:
-        spec = torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy").astype(np.float32))[None]
-        return F.avg_pool2d(spec[None], self.pool)[0] if self.pool > 1 else spec
+        return spectrogram_input(torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy")), self.pool)
 
     def _visual(self, index: int) -> torch.Tensor:
         stored = np.load(self.root / "visual" / f"{self.ids[index]}.npy")
-        rng = self.rng(index) if self.random_frames else None
-        if rng is not None:  # the paper's "one frame per clip", drawn afresh each epoch when training
-            pick = [int(rng.integers(len(stored)))]
-        else:
-            pick = np.linspace(0, len(stored) - 1, self.frames).round().astype(int).tolist() if self.frames > 1 else [0]
-        video = torch.from_numpy(stored[pick]).permute(3, 0, 1, 2).float().div_(255)  # (3, T, H, W)
-        if self.frame_side and video.shape[-1] != self.frame_side:
-            video = F.interpolate(video, size=(self.frame_side, self.frame_side), mode="bilinear", antialias=True)
-        return (video - IMAGENET_MEAN) / IMAGENET_STD
+        picks = frame_picks(len(stored), self.frames, self.rng(index) if self.random_frames else None)
+        return frames_input(torch.from_numpy(stored[picks]), self.frame_side)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample_id = self.ids[index]

@@ -9,8 +9,11 @@ DGL is a rule about which loss writes which parameter group:
   (*unimodal truncation*, UT).
 
 Eq. 15 writes the total loss as the pair [L^d, alpha * sum_m L^m] rather than their sum because the two
-never share a parameter: each is differentiated only with respect to its own group. Here the routing
-is explicit, ``backward(inputs=group)``, so it holds for any fusion, not only for concatenation.
+never share a parameter: each is differentiated only with respect to its own group. Here each loss is
+built so that its graph holds only the parameters it may reach (L^d on detached features; L^m through
+the fusion with the fusion's parameters frozen, under UT), so one backward pass of their sum routes
+every gradient, and each encoder is run and backpropagated once. A fusion that runs encoder layers
+itself (MMTM: ``model.separable`` is False) routes each loss explicitly, ``backward(inputs=group)``.
 
 The two truncations are switches, giving the rows of Table 3 and Table 4:
 
@@ -38,7 +41,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ..models import MultimodalClassifier, frozen_running_stats
+from ..models import MultimodalClassifier, frozen_running_stats, parameters_frozen
 from . import METHODS
 from .base import Batch, Method
 
@@ -54,20 +57,22 @@ class DGL(Method):
         y = batch["label"]
         feats = model.encode(batch)  # encoders run once
         fusion = model.fusion_parameters()
-        losses = {}
-        for m in model.modalities:  # eq. 11-14, then alpha * dL^m routed to encoder m (and to fusion without UT)
-            with frozen_running_stats(model):  # a zeroed modality is never seen at test time
-                loss_m = model.loss(model.fuse_alone(feats, m), y)
-            routed = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
-            (self.alpha * loss_m).backward(inputs=routed, retain_graph=True)
-            losses[f"loss_{m}"] = loss_m.detach()
-        if self.truncate_multimodal:  # eq. 9-10: L^d on detached features, routed to the fusion parameters
-            feats, routed = {m: z.detach() for m, z in feats.items()}, fusion
-        else:
-            routed = list(model.parameters())
-        loss_multi = model.loss(model.fuse(feats), y)
-        loss_multi.backward(inputs=routed)
-        return {"loss_multi": loss_multi.detach(), **losses}
+        one_pass = model.separable
+        unimodal = {}
+        for m in model.modalities:  # eq. 11-14
+            with frozen_running_stats(model), parameters_frozen(fusion, one_pass and self.truncate_unimodal):
+                unimodal[m] = model.loss(model.fuse_alone(feats, m), y)
+        # eq. 9-10 (MT): L^d on detached features, so that it reaches the fusion parameters only
+        loss_multi = model.loss(model.fuse({m: z.detach() for m, z in feats.items()} if self.truncate_multimodal
+                                           else feats), y)
+        if one_pass:  # each loss's graph holds only the parameters it may reach: one backward pass
+            (self.alpha * sum(unimodal.values()) + loss_multi).backward()
+        else:  # a fusion that runs encoder layers itself (MMTM): each loss routed to its group explicitly
+            for m, loss_m in unimodal.items():
+                (self.alpha * loss_m).backward(inputs=model.encoder_parameters(m) + ([] if self.truncate_unimodal
+                                                                                   else fusion), retain_graph=True)
+            loss_multi.backward(inputs=fusion if self.truncate_multimodal else list(model.parameters()))
+        return {"loss_multi": loss_multi.detach(), **{f"loss_{m}": loss.detach() for m, loss in unimodal.items()}}
 
 
 @METHODS.register("dgl_mt")

@@ -15,11 +15,11 @@ from ..data import DatasetInfo
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
-from .norm import frozen_running_stats
+from .norm import frozen_running_stats, parameters_frozen
 from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
 from .segmentation import RGBDSegmenter, build_segmenter
 
-__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
+__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights", "parameters_frozen"]
 
 
 def init_weights(module: nn.Module) -> None:

@@ -22,6 +22,9 @@ class MultimodalClassifier(nn.Module):
     """
 
     task: ClassVar[str] = "classification"
+    #: Whether the fusion reads each modality only through :meth:`encode`'s output, so that a loss on
+    #: detached features reaches the fusion parameters alone (False where the fusion runs encoder layers).
+    separable: ClassVar[bool] = True
 
     def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, num_classes: int) -> None:
         super().__init__()

@@ -31,7 +31,7 @@ official code zeroes its layer2 map only, and never trains MMTM with DGL).
 from __future__ import annotations
 
 import contextlib
-from typing import Collection, Iterator, Mapping
+from typing import Collection, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +41,7 @@ from ..errors import ConfigError
 from .classifier import MultimodalClassifier
 from .encoders import ConvEncoder, build_encoder
 from .fusion import FUSIONS
+from .norm import frozen_running_stats
 
 IMAGE_KINDS = ("spectrogram", "image", "frames")
 TRANSFER_STAGES = (1, 2, 3)  # after layer2, layer3 and layer4 (0-based stage index)
@@ -60,19 +61,6 @@ def unfold(x: Tensor, frames: int) -> Tensor:
 def squeeze(x: Tensor) -> Tensor:
     """Global average pool of a stream map (B, T, C, H, W) over time and space: (B, C)."""
     return x.mean(dim=(1, 3, 4))
-
-
-@contextlib.contextmanager
-def running_stats_frozen(module: nn.Module) -> Iterator[None]:
-    """BatchNorm layers in ``module`` normalise with batch statistics and do not update their running ones."""
-    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    for layer in layers:
-        layer.track_running_stats = False
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer.track_running_stats = True
 
 
 class TransferModule(nn.Module):
@@ -111,6 +99,8 @@ class MMTMFusion(nn.Module):
 class MMTMClassifier(MultimodalClassifier):
     """ResNet18 streams exchanging channel gates through MMTMs after stages 2-4, then a concat head (module doc)."""
 
+    separable = False  # the streams' stages 2-4 (encoder parameters) run inside fuse()
+
     def __init__(self, encoders: Mapping[str, ConvEncoder], num_classes: int) -> None:
         stage_channels = {m: e.backbone.stage_channels for m, e in encoders.items()}
         super().__init__(encoders, MMTMFusion(stage_channels, num_classes), num_classes)
@@ -148,7 +138,7 @@ class MMTMClassifier(MultimodalClassifier):
         maps = {m: feats[m] for m in kept}
         batch_size = next(iter(feats.values())).shape[0]
         frozen = self.training and len(kept) < len(self.modalities)
-        with running_stats_frozen(self.encoders) if frozen else contextlib.nullcontext():
+        with frozen_running_stats(self.encoders) if frozen else contextlib.nullcontext():
             for stage, transfer in zip(TRANSFER_STAGES, self.fusion.transfers):
                 maps = {m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1])
                         for m, a in maps.items()}

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..data import draws
 from ..errors import RunStopped
@@ -33,6 +33,8 @@ def start_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
     """Make the training ``loader``'s next pass epoch ``epoch`` of the run seeded ``seed``: its
     shuffle, its workers' seeds and its dataset's random draws all follow from (seed, epoch)."""
     loader.generator.manual_seed(epoch_seed(seed, epoch))
+    if isinstance(loader.sampler, DistributedSampler):  # seeded epoch_seed(seed, 0): the same permutation
+        loader.sampler.set_epoch(epoch)
     draws.set_epoch(loader.dataset, seed, epoch)
 
 

@@ -39,26 +39,27 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import metrics
-from ..config import OPTIMIZERS, SELECTIONS, TrainConfig
+from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
-from . import gradients
+from ..data.augment import Augment, step_generator
+from . import distributed, gradients
 from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
 from .determinism import rng_state, set_rng_state
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import linear_probe
+from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
     (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
-    unused). Gradient clipping, when configured, is done by the method inside its step."""
-    groups = method.param_groups(model, config.lr)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}")
+    unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), torch's default ones on a
+    CPU, whose runs stay bit for bit as they were. Gradient clipping, when configured, is done by the
+    method inside its step."""
+    return make_optimizer(method.param_groups(model, config.lr), config.device, config.optimizer, lr=config.lr,
+                          momentum=config.momentum, weight_decay=config.weight_decay,
+                          fast=torch.device(config.device).type == "cuda")
 
 
 @torch.no_grad()
@@ -110,7 +111,16 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
     device = torch.device(config.device)
+    fast = device.type == "cuda"  # channels-last layout (and fused optimizers) where they pay: on a GPU
+    if fast:
+        to_channels_last(model)
+    compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
+    batch_size = [0]  # this rank's current batch size, for the gradient average of a torchrun run
+    if distributed.world_size() > 1:
+        distributed.average_gradients_before_steps(optimizer, batch_size)
+    writer = distributed.is_writer()
+    augment, kinds = Augment(), loaders["train"].dataset.info.kinds if config.augment else {}
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
     state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
 
@@ -123,7 +133,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         method.load_state_dict(saved["method"])
         set_rng_state(saved["rng"])
         state = {k: saved[k] for k in state}
-    write_logs(state, out)  # drops rows a killed run wrote after its last checkpoint, and a new run's stale files
+    if writer:
+        write_logs(state, out)  # drops rows a killed run wrote after its last checkpoint, and a new run's stale files
 
     epochs = tqdm(range(state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
     for epoch in epochs:
@@ -138,9 +149,14 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
                         disable=not config.progress)
         for batch in progress:
             batch = to_device(batch, device)
+            if fast:
+                batch = batch_channels_last(batch)
+            if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
+                batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
             if config.diag_every and state["step"] % config.diag_every == 0:
                 state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
                                          for row in gradients.measure(model, batch)]
+            batch_size[0] = len(batch["label"])
             with autocast(device):
                 logs = method.train_step(model, batch, optimizer)
             for k, v in logs.items():
@@ -156,20 +172,24 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
             state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
                              "model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch
-        train_logs = {k: v / max(steps, 1) for k, v in sums.items()}
+        train_logs = distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
         state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
                                  **_prefixed("test", test)})
         state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
-        atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
-                     "config": config.to_json()}, checkpoint)
-        write_logs(state, out)
+        if writer:
+            atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
+                         "config": config.to_json()}, checkpoint)
+            write_logs(state, out)
         epochs.set_postfix(val=f"{selection_score(val):.3f}", test=f"{selection_score(test):.3f}")
 
     best = state["best"]
     model.load_state_dict(best["model"])
-    atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
     probe = None
+    if not writer:
+        return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
+                "linear_probe": probe}
+    atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
     if model.task == "classification":
         probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
     return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],

@@ -7,7 +7,7 @@ writes into ``out``:
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
   they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
   segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
-  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``selection`` and
+  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
   ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.train.gradients`);
@@ -23,7 +23,6 @@ setting is checked before anything runs (:func:`resolve`).
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -41,7 +40,7 @@ from ..models import FUSIONS, build_model
 from ..models.pretrained import load_pretrained_encoders
 from .checkpoint import atomic_write_json
 from .determinism import deterministic_algorithms, seed_everything, torch_threads
-from .loaders import make_loader
+from . import distributed, splits
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
@@ -79,23 +78,6 @@ def build_method(config: TrainConfig) -> Any:
         raise ConfigError(f"method_options for {config.method}: {error}") from error
 
 
-def _loaders(config: TrainConfig) -> tuple[Any, dict[str, torch.utils.data.DataLoader]]:
-    """The dataset info and the loaders the loop needs."""
-    def split(name: str):
-        return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root, seed=config.data_seed)
-
-    train, val, test = split("train"), split("val"), split("test")
-    bs, workers = config.eval_batch_size or config.batch_size, config.num_workers
-    loaders = {
-        "train": make_loader(train, config.batch_size, shuffle=True, seed=config.seed, num_workers=workers),
-        # its own copy of the split: the loop sets each epoch's random draws on ``train`` only (dglnb.data.draws)
-        "train_eval": make_loader(copy.copy(train), bs, shuffle=False, num_workers=workers),
-        "val": make_loader(val, bs, shuffle=False, num_workers=workers),
-        "test": make_loader(test, bs, shuffle=False, num_workers=workers),
-    }
-    return train.info, loaders
-
-
 def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
     """``multimodal`` and every modality, None where the method has no such head."""
     return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
@@ -116,15 +98,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cannot create the run folder {config.out}: {error.strerror or error}") from error
-    with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
-        return _train(config)
+    joined = distributed.start(config.device)
+    try:
+        with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
+            return _train(config)
+    finally:
+        if joined:
+            distributed.stop()
 
 
 def _train(config: TrainConfig) -> dict[str, Any]:
     out = config.out
     seed_everything(config.seed)
-    info, loaders = _loaders(config)
+    info, loaders = splits.loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
+    if config.augment and model.task != "classification":
+        raise ConfigError(f"augment crops the input images only, not a {model.task} model's label maps. "
+                          "What to do: pass augment=False (--no-augment)")
     if config.pretrained is not None:
         load_pretrained_encoders(model, config.pretrained)
     method = build_method(config)
@@ -141,10 +131,12 @@ def _train(config: TrainConfig) -> dict[str, Any]:
            for split in ("test", "val") for name in others},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
+        "protocol": config.protocol,
         "selection": config.selection,
         "config": config.to_json(),
     }
-    atomic_write_json(metrics, out / "metrics.json")
+    if distributed.is_writer():
+        atomic_write_json(metrics, out / "metrics.json")
     return metrics
 
 

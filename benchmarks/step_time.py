@@ -1,0 +1,308 @@
+"""Time a DGL training step against a vanilla step at CREMA-D shapes, in the fast and the official recipe.
+
+Models come from ``dglnb.models.build_model`` (two ResNet18 encoders, concat fusion) and methods from
+``dglnb.methods.METHODS``; every method and recipe gets its own copy of one initial model.
+
+* fast recipe: the batch already on the device, bf16 autocast on CUDA (``autocast``; fp32 on the CPU),
+  channels-last layout and a fused optimizer (``dglnb.train.speed``), optionally ``torch.compile``.
+* official recipe (the official code's way, emulated): fp32, a default SGD, and every sample of every
+  step decoded from files on disk (a JPEG with PIL, random crop and flip, and a wav into an STFT), in
+  the main process; DGL takes the official step (main_dgl.py: one forward, alpha * (L_a + L_v)
+  backward with the graph kept, fusion gradients dropped, L_f backward, clipping at 40). The official
+  code decodes in 32 loader workers that overlap the steps and resamples each wav to 22.05 kHz first;
+  here the decode time is printed apart from the step time so either view can be read off.
+
+Steps of all runs interleave (one step of each in turn), so machine load affects them alike; warm-up
+steps are left out. The last line is ``ratio <DGL / vanilla median step time>`` of the fast recipe.
+
+    python benchmarks/step_time.py --device cpu --shapes small --steps 5
+    python benchmarks/step_time.py --device cuda --recipe both
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from dglnb.data import DatasetInfo, to_device
+from dglnb.data.audio import SpectrogramSpec, file_spectrogram, get_spec
+from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
+from dglnb.train.device import autocast
+from dglnb.methods import METHODS
+from dglnb.models import MultimodalClassifier, build_model
+from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+
+METHOD_NAMES = ("vanilla", "dgl")
+RECIPES = ("fast", "official")
+LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4  # the official code's SGD
+OFFICIAL_ALPHA, OFFICIAL_CLIP = 4.0, 40.0
+CLASSES = 6
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """A benchmark size: the spectrogram comes from ``spec``, one RGB frame of ``frame_side`` pixels."""
+
+    name: str
+    spec: SpectrogramSpec
+    frame_side: int
+    width: int  # ResNet18 stem width
+    batch: int
+    description: str
+
+    @property
+    def info(self) -> DatasetInfo:
+        return DatasetInfo(self.name, ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, CLASSES,
+                           shapes={"audio": (1, *self.spec.shape), "visual": (3, 1, self.frame_side, self.frame_side)})
+
+
+SHAPES = {
+    "cremad": Shapes("cremad", get_spec("paper"), 224, 64, 64,
+                     "CREMA-D: spectrogram 1x257x299, one 3x224x224 frame, ResNet18 width 64"),
+    "small": Shapes("small", SpectrogramSpec("bench_small", 8_000, 1.0, 256, 62, center=False), 64, 16, 16,
+                    "small: spectrogram 1x129x125, one 3x64x64 frame, ResNet18 width 16"),
+}
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU model from /proc/cpuinfo with the core and thread counts."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = "unknown CPU"
+    if Path("/proc/cpuinfo").is_file():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"cpu: {model}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
+
+
+def random_batch(info: DatasetInfo, n: int, generator: torch.Generator) -> dict:
+    batch: dict = {m: torch.randn(n, *info.shapes[m], generator=generator) for m in info.modalities}
+    batch["label"] = torch.randint(info.num_classes, (n,), generator=generator)
+    batch["id"] = [str(i) for i in range(n)]
+    return batch
+
+
+def fast_step(method_name: str, model: MultimodalClassifier, device: torch.device,
+              compile: bool = False) -> Callable[[dict], dict]:
+    """A step function ``batch -> losses`` in the fast recipe, for ``model`` (moved to ``device``);
+    the batch must already be on the device, in channels-last (:func:`dglnb.train.speed.batch_channels_last`)."""
+    model = compile_model(to_channels_last(model.to(device)), compile).train()
+    method = METHODS.get(method_name)()
+    optimizer = make_optimizer(method.param_groups(model, LR), device, lr=LR, momentum=MOMENTUM,
+                               weight_decay=WEIGHT_DECAY)
+
+    def step(batch: dict) -> dict:
+        with autocast(device):
+            return method.train_step(model, batch, optimizer)
+
+    return step
+
+
+def official_dgl_step(model: MultimodalClassifier, batch: dict, optimizer: torch.optim.Optimizer) -> dict:
+    """main_dgl.py:97-154: one forward; alpha * (L_a + L_v) backward keeping the graph; the fusion's
+    gradients dropped; L_f (fusion on detached features) backward; clip all gradients at 40; step."""
+    optimizer.zero_grad()
+    y = batch["label"]
+    feats = model.encode(batch)
+    loss_multi = model.loss(model.fuse({m: z.detach() for m, z in feats.items()}), y)
+    loss_unimodal = sum(model.loss(model.fuse_alone(feats, m), y) for m in model.modalities)
+    (OFFICIAL_ALPHA * loss_unimodal).backward(retain_graph=True)
+    for p in model.fusion_parameters():
+        p.grad = None
+    loss_multi.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), OFFICIAL_CLIP)
+    optimizer.step()
+    return {"loss_multi": loss_multi.item(), "loss_unimodal": loss_unimodal.item()}
+
+
+def official_step(method_name: str, model: MultimodalClassifier, device: torch.device) -> Callable[[dict], dict]:
+    """A step function in the official recipe: fp32, default SGD, the official DGL step for ``dgl``."""
+    model = model.to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    if method_name == "dgl":
+        return lambda batch: official_dgl_step(model, batch, optimizer)
+    method = METHODS.get(method_name)()
+    return lambda batch: method.train_step(model, batch, optimizer)
+
+
+class ClipFiles:
+    """A few real wav and JPEG files on disk, decoded afresh per sample as the official dataset does."""
+
+    def __init__(self, folder: Path, shapes: Shapes, count: int = 8, frame_size: tuple[int, int] = (480, 360)) -> None:
+        import soundfile
+        from PIL import Image
+
+        self.spec, self.side = shapes.spec, shapes.frame_side
+        rng = np.random.default_rng(0)
+        self.clips = []
+        ramp = np.linspace(0, 255, frame_size[0], dtype=np.float32)[None, :, None]
+        for i in range(count):  # a 2.5 s wav (tiled to 3 s when decoded, as CREMA-D's) and a 480x360 frame
+            wav, jpg = folder / f"clip{i}.wav", folder / f"clip{i}.jpg"
+            soundfile.write(wav, 0.3 * rng.standard_normal(int(2.5 * self.spec.sample_rate)).astype(np.float32),
+                            self.spec.sample_rate, subtype="PCM_16")
+            noise = rng.normal(0, 20, (frame_size[1], frame_size[0], 3)).astype(np.float32)
+            Image.fromarray(np.clip(ramp + noise + 10 * i, 0, 255).astype(np.uint8)).save(jpg, quality=90)
+            self.clips.append((wav, jpg))
+        self.rng = rng
+
+    def frame(self, path: Path) -> torch.Tensor:
+        """(3, 1, side, side): decode, random resized crop and flip, ImageNet normalisation."""
+        from PIL import Image
+
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+        w, h = image.size
+        crop = int(min(w, h) * np.sqrt(self.rng.uniform(0.08, 1.0)))
+        x, y = self.rng.integers(0, w - crop + 1), self.rng.integers(0, h - crop + 1)
+        image = image.resize((self.side, self.side), Image.BILINEAR, box=(x, y, x + crop, y + crop))
+        if self.rng.random() < 0.5:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        frame = torch.from_numpy(np.array(image)).permute(2, 0, 1)[:, None].float().div_(255)
+        return (frame - IMAGENET_MEAN) / IMAGENET_STD
+
+    def batch(self, n: int) -> dict:
+        picks = [self.clips[i % len(self.clips)] for i in range(n)]
+        audio = [torch.from_numpy(file_spectrogram(wav, self.spec))[None] for wav, _ in picks]
+        return {"audio": torch.stack(audio), "visual": torch.stack([self.frame(jpg) for _, jpg in picks]),
+                "label": torch.arange(n) % CLASSES, "id": [str(i) for i in range(n)]}
+
+
+@dataclass
+class Run:
+    """One method in one recipe: its step function, where its batch comes from, and what was measured."""
+
+    recipe: str
+    method: str
+    step: Callable[[dict], dict]
+    next_batch: Callable[[], dict]
+    seconds: list[float] = field(default_factory=list)
+    decode_seconds: list[float] = field(default_factory=list)
+    peak_bytes: int = 0
+
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_step(run: Run, device: torch.device, record: bool) -> None:
+    """One step of ``run``: its batch (decoded, for the official recipe), then the step; timed."""
+    synchronize(device)
+    start = time.perf_counter()
+    batch = run.next_batch()
+    decoded = time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        resident = torch.cuda.memory_allocated(device)
+    run.step(to_device(batch, device))
+    synchronize(device)
+    end = time.perf_counter()
+    if record:
+        run.seconds.append(end - start)
+        run.decode_seconds.append(decoded - start)
+        if device.type == "cuda":
+            run.peak_bytes = max(run.peak_bytes, torch.cuda.max_memory_allocated(device) - resident)
+
+
+def fast_runs(shapes: Shapes, batch_size: int, device: torch.device, model: MultimodalClassifier,
+              compile: bool = False) -> list[Run]:
+    """Vanilla and DGL in the fast recipe on one random batch kept on the device."""
+    batch = batch_channels_last(to_device(random_batch(shapes.info, batch_size, torch.Generator().manual_seed(1)),
+                                          device))
+    return [Run("fast", name, fast_step(name, copy.deepcopy(model), device, compile), lambda: batch)
+            for name in METHOD_NAMES]
+
+
+def measure(runs: list[Run], device: torch.device, steps: int, warmup: int) -> None:
+    for i in range(warmup + steps):
+        for run in runs:
+            time_step(run, device, record=i >= warmup)
+
+
+def memory_note(device: torch.device) -> str:
+    if device.type == "cuda":
+        return "peak memory: per method, torch.cuda.max_memory_allocated during its step above what was allocated before it"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (f"peak memory: {peak:.0f} MiB resident for the whole process, all runs together "
+            "(resource ru_maxrss; the CPU has no per-method peak)")
+
+
+def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
+    for run in runs:
+        line = (f"{run.recipe:8s} {run.method:7s}: {batch_size / run.median():8.1f} samples/s, "
+                f"median step {1e3 * run.median():9.2f} ms")
+        if run.recipe == "official":
+            decode = statistics.median(run.decode_seconds)
+            line += f" (decode {1e3 * decode:.2f} ms + step {1e3 * (run.median() - decode):.2f} ms)"
+        if device.type == "cuda":
+            line += f", peak memory {run.peak_bytes / 2**20:.0f} MiB"
+        print(line)
+    print(memory_note(device))
+    by = {(run.recipe, run.method): run for run in runs}
+    if ("official", "dgl") in by and ("fast", "dgl") in by:
+        print("speed-up fast/official (samples/s): " + ", ".join(
+            f"{name} {by['official', name].median() / by['fast', name].median():.2f}x" for name in METHOD_NAMES))
+    recipe = "fast" if ("fast", "dgl") in by else "official"
+    print(f"DGL / vanilla median step time, {recipe} recipe:")
+    print(f"ratio {by[recipe, 'dgl'].median() / by[recipe, 'vanilla'].median():.3f}")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def checked_device(parser: argparse.ArgumentParser, name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: this torch sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
+    parser.add_argument("--recipe", choices=(*RECIPES, "both"), default="fast")
+    parser.add_argument("--shapes", choices=tuple(SHAPES), default="cremad")
+    parser.add_argument("--steps", type=positive, default=20, help="timed steps per run (default 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--batch", type=positive, default=None, help="batch size (default: 64 cremad, 16 small)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the fast recipe's models (slow start)")
+    args = parser.parse_args()
+    device = checked_device(parser, args.device)
+    shapes = SHAPES[args.shapes]
+    batch_size = args.batch or shapes.batch
+    torch.manual_seed(0)
+    model = build_model(shapes.info, width=shapes.width)
+    runs = fast_runs(shapes, batch_size, device, model, args.compile) if args.recipe in ("fast", "both") else []
+    with tempfile.TemporaryDirectory(prefix="step_time_") as folder:
+        if args.recipe in ("official", "both"):
+            files = ClipFiles(Path(folder), shapes)
+            runs += [Run("official", name, official_step(name, copy.deepcopy(model), device),
+                         lambda: files.batch(batch_size)) for name in METHOD_NAMES]
+        print(f"device {device_name(device)}; torch {torch.__version__}")
+        print(f"shapes {shapes.description}; batch {batch_size}; median of {args.steps} steps after {args.warmup} "
+              f"warm-up steps, runs interleaved{'; fast recipe compiled' if args.compile else ''}")
+        measure(runs, device, args.steps, args.warmup)
+    report(runs, device, batch_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The fast-step settings change the memory layout and the kernels, never the numbers a step computes."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch._functorch.config as functorch_config
+from tiny_models import AUDIO_VISUAL, VECTORS, make_batch, tiny_model
+
+from dglnb.errors import ConfigError
+from dglnb.methods import METHODS
+from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, optimizer_flags, to_channels_last
+
+
+def float_model(info, seed: int = 0):
+    return tiny_model(info, seed=seed).float()
+
+
+def float_batch(info, seed: int = 1) -> dict:
+    return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+            for k, v in make_batch(info, n=6, seed=seed).items()}
+
+
+def losses_of_steps(method_name: str, model, optimizer, batches) -> list[dict[str, float]]:
+    method = METHODS.get(method_name)()
+    return [method.train_step(model, batch, optimizer) for batch in batches]
+
+
+def test_channels_last_converts_every_conv_weight():
+    model = to_channels_last(float_model(AUDIO_VISUAL))
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert all(not w.is_contiguous() for w in convs if w.shape[1] > 1 and w.shape[2] > 1)  # the layouts differ there
+
+
+def test_batch_channels_last_converts_only_4d_float_inputs():
+    batch = {"image": torch.randn(2, 3, 4, 5), "frames": torch.randn(2, 3, 1, 4, 5), "vector": torch.randn(2, 3),
+             "label": torch.tensor([0, 1]), "id": ["a", "b"]}
+    fast = batch_channels_last(batch)
+    assert fast["image"].is_contiguous(memory_format=torch.channels_last) and not fast["image"].is_contiguous()
+    assert torch.equal(fast["image"], batch["image"])
+    assert all(fast[k] is batch[k] for k in ("frames", "vector", "label", "id"))
+
+
+def test_channels_last_leaves_a_model_without_convolutions_alone():
+    model = float_model(VECTORS)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    to_channels_last(model)
+    assert all(torch.equal(before[k], v) and v.is_contiguous() for k, v in model.state_dict().items())
+    assert batch_channels_last(float_batch(VECTORS))["audio"].is_contiguous()
+
+
+def test_optimizer_is_fused_on_cpu_where_torch_has_the_kernels():
+    assert optimizer_flags("cpu") == {"fused": True}
+    optimizer = make_optimizer([{"params": [torch.nn.Parameter(torch.ones(2))]}], "cpu", lr=0.1)
+    assert optimizer.defaults["fused"] is True and optimizer.defaults["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("method_name", ["vanilla", "dgl"])
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_fused_channels_last_steps_match_plain_steps(method_name, kind):
+    batches = [float_batch(AUDIO_VISUAL, seed=s) for s in (1, 2, 3)]
+    plain = float_model(AUDIO_VISUAL)
+    fast = to_channels_last(copy.deepcopy(plain))
+    reference = (torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False)
+                 if kind == "sgd" else torch.optim.Adam(plain.parameters(), lr=1e-3, weight_decay=1e-4, foreach=False))
+    optimizer = make_optimizer([{"params": list(fast.parameters())}], "cpu", kind,
+                               lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4)
+    expected = losses_of_steps(method_name, plain, reference, batches)
+    got = losses_of_steps(method_name, fast, optimizer, [batch_channels_last(b) for b in batches])
+    for e, g in zip(expected, got):
+        assert e.keys() == g.keys() and all(g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_fused_optimizer_updates_like_the_plain_loop(kind):
+    torch.manual_seed(0)
+    start = [torch.randn(3, 4), torch.randn(5)]
+    plain, fused = ([torch.nn.Parameter(t.clone()) for t in start] for _ in range(2))
+    reference = (torch.optim.SGD(plain, lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False) if kind == "sgd"
+                 else torch.optim.Adam(plain, lr=1e-3, weight_decay=1e-4, foreach=False))
+    optimizer = make_optimizer([{"params": fused}], "cpu", kind, lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4)
+    for _ in range(3):
+        grads = [torch.randn_like(t) for t in start]
+        for params, opt in ((plain, reference), (fused, optimizer)):
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            opt.step()
+    for p, q in zip(plain, fused):
+        torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)
+
+
+def test_compiled_dgl_steps_match_plain_steps():
+    batches = [float_batch(VECTORS, seed=s) for s in (1, 2)]
+    plain = float_model(VECTORS)
+    compiled = compile_model(copy.deepcopy(plain), enabled=True)
+    parts = [*compiled.encoders.values(), compiled.fusion]
+    assert all(part._compiled_call_impl is not None for part in parts)  # what nn.Module.compile() sets
+    assert functorch_config.donated_buffer is False  # DGL's backward(retain_graph=True) needs them off
+    expected = losses_of_steps("dgl", plain, torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9), batches)
+    got = losses_of_steps("dgl", compiled, make_optimizer([{"params": list(compiled.parameters())}], "cpu", lr=0.05),
+                          batches)
+    for e, g in zip(expected, got):
+        assert all(g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e)
+
+
+def test_compile_is_off_by_default():
+    model = float_model(VECTORS)
+    assert compile_model(model) is model and model.encoders["audio"].forward.__func__ is type(
+        model.encoders["audio"]).forward
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"optimizer": "rmsprop", "lr": 0.1}, "unknown optimizer 'rmsprop'"),
+    ({"lr": 0.0}, "need lr > 0"),
+    ({"lr": 0.1, "momentum": -1.0}, "momentum >= 0"),
+])
+def test_bad_optimizer_settings_are_config_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        make_optimizer([{"params": [torch.nn.Parameter(torch.ones(2))]}], "cpu", **kwargs)
+
+
+def test_compile_flag_must_be_a_bool():
+    with pytest.raises(ConfigError, match="compile must be True or False"):
+        compile_model(float_model(VECTORS), enabled="yes")
