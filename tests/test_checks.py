@@ -75,3 +75,14 @@ def test_require_asserts_in_quick_and_only_reports_in_full():
     with pytest.raises(AssertionError, match="DGL above vanilla"):
         checks.require([failing], "quick")
     checks.require([failing], "full")
+
+
+def test_a_one_seed_row_takes_the_largest_seed_spread_of_its_metric_before_a_claim():
+    rows = {"dgl": {"acc": {"mean": 0.90, "std": 0.02, "n": 3}}, "vanilla": {"acc": {"mean": 0.85, "std": 0.04, "n": 3}},
+            "agm": {"acc": {"mean": 0.87, "std": 0.0, "n": 1}}}
+    spread = checks.with_seed_spread(rows)
+    assert spread["agm"]["acc"] == {"mean": 0.87, "std": 0.04, "n": 1}
+    assert spread["dgl"] == rows["dgl"]
+    # 3 points against a standard error of sqrt(0.02^2/3 + 0.04^2) = 4.2 points: not beyond 2 of them
+    assert not checks.claim("dgl beats agm", spread["dgl"], spread["agm"], "acc").holds
+    assert checks.claim("dgl beats agm", rows["dgl"], rows["agm"], "acc").holds  # what ignoring agm's noise would say

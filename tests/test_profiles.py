@@ -59,3 +59,16 @@ def test_settings_are_copies():
 def test_unknown_experiment_lists_the_valid_ones():
     with pytest.raises(UnknownNameError, match="valid experiments: "):
         settings("nope", "quick")
+
+
+def test_the_quick_comparison_shares_the_chapters_seeds_and_its_dnr_reinitialises_within_the_run():
+    from dglnb import TrainConfig
+    from dglnb.train.run import build_method, resolve
+
+    quick = settings("comparison", "quick")
+    assert set(quick["method_seeds"]) <= set(quick["seeds"]) <= set(settings("gradient_detaching", "quick")["seeds"])
+    dataset = quick["datasets"][0]
+    methods = {m: build_method(resolve(TrainConfig(dataset=dataset, method=m, profile="quick", method_options=options)))
+               for m, options in quick["method_options"].items()}  # each option is one its method takes
+    assert methods["dnr"].reinit_epoch * methods["dnr"].reinit_num < training_settings(dataset, "quick")["epochs"]
+    assert settings("comparison", "full")["method_options"] == {}  # the full profile: published defaults only

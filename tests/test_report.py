@@ -107,3 +107,36 @@ def test_segmentation_rows_put_fused_models_then_each_unimodal_model_beside_the_
     assert list(table.index) == ["baseline", "rgb only", "depth only"]
     assert table.loc["baseline"].tolist() == ["70.0 ± 1.0", "90.0 ± 2.0", "50.0 ± 0.0", "30.0 ± 0.0", "38.59"]
     assert table.loc["depth only"].tolist() == ["30.0 ± 0.0", "90.0 ± 2.0", "-", "-", "-"]
+
+
+def test_table1_marks_each_columns_best_and_second_best_among_the_ranked_rows():
+    def summary(multi):
+        return {"test_accuracy.multimodal": {"mean": multi, "std": 0.01, "n": 2}}
+
+    summaries = {"audio_only": {}, "concat": summary(0.70), "ogm_ge": summary(0.80), "dgl": summary(0.75)}
+    paper = {"audio_only": (None,), "concat": (65.10,), "ogm_ge": (68.82,), "dgl": (77.48,)}
+    table = report.heads_versus_paper(summaries, paper, {"multimodal": "multi"}, ours="ours",
+                                      ranked=["concat", "ogm_ge", "dgl"])
+    assert list(table[("multi", "ours")]) == ["-", "70.0 ± 1.0", "80.0 ± 1.0 (1st)", "75.0 ± 1.0 (2nd)"]
+    assert list(table[("multi", "paper (CREMA-D)")]) == ["-", "65.10", "68.82 (2nd)", "77.48 (1st)"]
+
+
+def test_seed_dots_draws_each_seed_the_mean_and_the_reference(tmp_path):
+    fig = plots.seed_dots({"avdigits": ({"concat": [70.0, 72.0], "dgl": [80.0, 81.0]}, {"concat": 65.1, "dgl": None})},
+                          xlabel="accuracy")
+    ax, = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["concat", "dgl"]
+    assert len(ax.get_lines()) == 5  # seeds and mean per row, one reference
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["this run, one seed", "this run, mean", "paper"]
+
+
+def test_run_costs_sums_each_runs_epochs_and_compares_with_the_baseline(tmp_path):
+    def run(name, seconds):
+        (tmp_path / name).mkdir()
+        pd.DataFrame({"epoch": range(len(seconds)), "seconds": seconds}).to_csv(tmp_path / name / "timing.csv", index=False)
+        return tmp_path / name
+
+    costs = report.run_costs({"avdigits": {"vanilla": [run("v0", [1.0, 2.0]), run("v1", [2.0, 3.0])],
+                                           "agm": [run("a0", [4.0, 4.0])]}}, baseline="vanilla")
+    assert costs.loc["vanilla", ("avdigits", "seconds")] == 4 and costs.loc["agm", ("avdigits", "seconds")] == 8
+    assert costs.loc["agm", ("avdigits", "x vanilla")] == 2.0

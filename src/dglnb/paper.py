@@ -21,6 +21,12 @@ TABLE1: dict[str, dict[str, tuple[float | None, float | None, float | None]]] = 
     "dgl":         {"cremad": (63.12, 69.11, 77.48), "kinetics_sounds": (52.89, 60.11, 74.78), "vggsound": (47.13, 33.45, 52.53)},
 }
 
+# Table 1's row labels as printed, in its order.
+TABLE1_ROWS: dict[str, str] = {
+    "audio_only": "Audio-only", "visual_only": "Visual-only", "concat": "Concat", "gblending": "G-Blending",
+    "ogm_ge": "OGM_GE", "pmr": "PMR", "agm": "AGM", "mla": "MLA", "mmpareto": "MMPareto", "dnr": "D&R", "dgl": "DGL",
+}
+
 # Table 2 left: MMTM dense fusion on CREMA-D. method -> (audio, visual, multimodal)
 TABLE2_MMTM_CREMAD: dict[str, tuple[float | None, float | None, float | None]] = {
     "audio_only": (59.18, None, None),

@@ -65,6 +65,16 @@ def largest_spread(summaries: Mapping[str, Summary]) -> dict[str, float]:
     return spread
 
 
+def with_seed_spread(summaries: Mapping[str, Summary]) -> dict[str, Summary]:
+    """``summaries`` with each single run's std (it has none of its own) set to the largest seed std
+    measured for the same metric among them, as :func:`regression` does, so that a claim about a
+    one-seed row still allows for seed noise on its side."""
+    spread = largest_spread(summaries)
+    return {label: {name: dict(stats, std=spread.get(name, 0.0)) if stats["n"] == 1 else stats
+                    for name, stats in summary.items()}
+            for label, summary in summaries.items()}
+
+
 def checked(profile: str, sizes: str | None = None) -> bool:
     """Whether a notebook's trained numbers are checked: in the quick profile at its own run sizes
     (the setting of the committed goldens), not in the full profile nor with ``sizes="smoke"``."""

@@ -85,6 +85,37 @@ def measure_bars(measures: Mapping[str, Mapping[str, Mapping[str, float] | None]
     return fig
 
 
+def seed_dots(panels: Mapping[str, tuple[Mapping[str, Sequence[float]], Mapping[str, float | None]]],
+              xlabel: str, reference_label: str = "paper") -> plt.Figure:
+    """One axis per ``title: (values, reference)`` panel, one row per method (top to bottom in order):
+    each seed's value as a dot, their mean as a bar, and the ``reference`` number (None: none) as an
+    open diamond on the same axis."""
+    rows = max(len(values) for values, _ in panels.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.32 * rows + 1.2), squeeze=False)
+    for ax, (title, (values, reference)) in zip(axes.flat, panels.items()):
+        labels = {"this run, one seed", "this run, mean", reference_label}  # each labelled once
+
+        def label(text: str) -> str | None:
+            if text not in labels:
+                return None
+            labels.remove(text)
+            return text
+
+        for row, (method, seeds) in enumerate(values.items()):
+            ax.plot(seeds, [row] * len(seeds), "o", color="C0", alpha=0.6, markersize=4,
+                    label=label("this run, one seed"))
+            ax.plot([sum(seeds) / len(seeds)] * 2, [row - 0.3, row + 0.3], color="C0", linewidth=2,
+                    label=label("this run, mean"))
+            if reference.get(method) is not None:
+                ax.plot(reference[method], row, "D", markerfacecolor="none", color="C3", label=label(reference_label))
+        ax.set(yticks=range(len(values)), yticklabels=list(values), ylim=(len(values) - 0.5, -0.5), xlabel=xlabel,
+               title=title)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(frameon=False, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
+    fig.tight_layout()
+    return fig
+
+
 def segmentation_examples(dataset, models: Mapping[str, "torch.nn.Module"], indices: Sequence[int]) -> plt.Figure:
     """One row per scene ``indices`` of an RGB-D segmentation ``dataset``: the colour image, the depth
     (0 = missing), the ground truth and each model's prediction (arg-max of its multimodal logits,

@@ -16,6 +16,7 @@ import pandas as pd
 
 Summary = Mapping[str, Mapping[str, float]]
 MISSING = "-"
+RANK_MARKS = (" (1st)", " (2nd)")  # the best and the second-best number of a column
 
 
 class Plain:
@@ -123,21 +124,45 @@ def heads_versus_paper(
     heads: Mapping[str, str],
     ours: str,
     theirs: str = "paper (CREMA-D)",
+    ranked: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Table 1-style rows (one per method in ``summaries``), each head's test accuracy, ours and the paper's.
 
     ``heads`` maps this run's head names (``"multimodal"``, a modality) to column names, in the
-    order of the paper's tuples: ``paper[method]`` lists one number (or None) per head.
+    order of the paper's tuples: ``paper[method]`` lists one number (or None) per head. Among the
+    rows ``ranked``, each column's best and second-best number (ours by mean) is marked
+    (:data:`RANK_MARKS`), as the paper marks them in bold and underlined.
     """
     columns = pd.MultiIndex.from_product([list(heads.values()), [ours, theirs]])
-    rows = []
+    rows, numbers = [], []
     for method, summary in summaries.items():
         reference = paper.get(method, (None,) * len(heads))
-        cells = []
+        cells, values = [], []
         for (head, _), value in zip(heads.items(), reference, strict=True):
-            cells += [mean_std(summary.get(f"test_accuracy.{head}")), paper_value(value)]
+            stats = summary.get(f"test_accuracy.{head}")
+            cells += [mean_std(stats), paper_value(value)]
+            values += [None if stats is None else 100 * stats["mean"], value]
         rows.append(cells)
-    return pd.DataFrame(rows, index=list(summaries), columns=columns)
+        numbers.append(values)
+    table = pd.DataFrame(rows, index=list(summaries), columns=columns)
+    scores = pd.DataFrame(numbers, index=list(summaries), columns=columns, dtype=float)
+    for column in columns:
+        best = scores.loc[list(ranked), column].dropna().sort_values(ascending=False, kind="stable").index
+        for row, mark in zip(best, RANK_MARKS):
+            table.loc[row, column] += mark
+    return table
+
+
+def run_costs(runs: Mapping[str, Mapping[str, Sequence[Path]]], baseline: str) -> pd.DataFrame:
+    """``runs[dataset][method]`` (run folders, one per seed) as each run's wall-clock seconds (its
+    ``timing.csv`` summed over epochs; mean over seeds) and that as a multiple of ``baseline``'s."""
+    columns = {}
+    for dataset, methods in runs.items():
+        seconds = pd.Series({method: sum(pd.read_csv(Path(d) / "timing.csv")["seconds"].sum() for d in dirs) / len(dirs)
+                             for method, dirs in methods.items()})
+        columns[(dataset, "seconds")] = seconds.round().astype(int)
+        columns[(dataset, f"x {baseline}")] = (seconds / seconds[baseline]).round(1)
+    return pd.DataFrame(columns)
 
 
 def epoch_curves(
