@@ -46,6 +46,24 @@ def test_regression_fails_on_a_metric_the_run_no_longer_has_and_without_goldens(
         checks.regression("quick", "other", {"dgl": {}})
 
 
+def test_a_row_whose_seeds_happened_to_agree_takes_the_chapters_largest_spread(goldens):
+    golden = {"vanilla": {"acc": stats(0.60, 0.05)}, "dgl": {"acc": stats(0.90, 0.005)}}
+    (goldens / "nb.json").write_text(json.dumps(golden))
+    checks.regression("quick", "nb", {"vanilla": {"acc": stats(0.60, 0.05)}, "dgl": {"acc": stats(0.84, 0.005)}})
+    with pytest.raises(AssertionError, match="dgl acc: 0.7500"):  # beyond 3 * sqrt(2 * 0.05**2 / 3) = 0.122
+        checks.regression("quick", "nb", {"vanilla": {"acc": stats(0.60, 0.05)}, "dgl": {"acc": stats(0.75, 0.005)}})
+
+
+def test_one_seed_rows_are_checked_on_the_metrics_named(goldens):
+    golden = {"concat": {"acc": stats(0.90, 0.01), "audio": stats(0.60, 0.01)},
+              "pmr": {"acc": stats(0.95, 0.0, n=1), "audio": stats(0.70, 0.0, n=1)}}
+    (goldens / "nb.json").write_text(json.dumps(golden))
+    now = {"concat": golden["concat"], "pmr": {"acc": stats(0.95, 0.0, n=1), "audio": stats(0.40, 0.0, n=1)}}
+    checks.regression("quick", "nb", now, single_run_metrics=("acc",))
+    with pytest.raises(AssertionError, match="pmr audio"):
+        checks.regression("quick", "nb", now)
+
+
 def test_regression_checks_only_the_quick_profile(goldens):
     checks.regression("full", "nb", {"dgl": {"test_accuracy.audio": stats(0.1, 0.0)}})  # no goldens needed
 
