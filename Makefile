@@ -44,10 +44,11 @@ unit: .venv
 
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
-# numbers against notebooks/goldens/ within their seed spread (dglnb.checks).
+# numbers against notebooks/goldens/ within their seed spread (dglnb.checks). One pytest per
+# chapter, JOBS at a time, in the order of NOTEBOOKS (chapter 04's own runs start first).
 nbval: .venv
-	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-	  --nbval-cell-timeout=3600 $(NOTEBOOKS)
+	printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
+	  $(PY) -m pytest -q -p no:xdist --nbval-lax --nbval-current-env --nbval-cell-timeout=3600 {}
 
 # CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's.
 nbval-portable:
