@@ -72,10 +72,12 @@ def concat_s(model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor) -> d
         z = feats[m].detach().double()
         w_m = weight[:, start : start + z.shape[1]]
         start += z.shape[1]
+        # [eq. 5] s for every sample i and class k != y_i
         scores = z @ w_m.T  # (B, K): W_k^m z^m
         exponent = scores - scores.gather(1, labels[:, None])  # (W_k^m - W_y^m) z^m
         others = torch.ones_like(exponent, dtype=torch.bool).scatter_(1, labels[:, None], False)
         s = exponent[others].exp()
+        # [/eq. 5]
         out[m] = (s.mean().item(), (s < 1).double().mean().item(), s.median().item())
     return out
 
