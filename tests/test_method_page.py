@@ -66,6 +66,7 @@ def included_lines(include: dict) -> str:
     return reader.read()[0]
 
 
+MAX_LINE_CHARS = 100  # code in the book, as for the notebooks
 TEXT = PAGE.read_text(encoding="utf-8")
 INCLUDES = page_includes(TEXT)
 IDS = [f"line {i['line']}: {i['options'].get('pyobject') or i['options'].get('start-after')}" for i in INCLUDES]
@@ -99,6 +100,12 @@ def test_included_lines_contain_the_code_the_page_names(include):
     assert 0 < len(shown.splitlines()) <= limit
     missing = [code for code in include["shows"] if code not in shown]
     assert missing == [], f"{include['path'].name} no longer shows {missing} here:\n{shown}"
+
+
+@pytest.mark.parametrize("include", INCLUDES, ids=IDS)
+def test_included_code_fits_the_page(include):
+    wide = [line for line in included_lines(include).splitlines() if len(line) > MAX_LINE_CHARS]
+    assert wide == [], f"lines of {include['path'].name} wider than {MAX_LINE_CHARS} characters on the page: {wide}"
 
 
 def test_every_marker_in_the_package_is_paired_and_on_the_page():

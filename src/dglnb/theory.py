@@ -71,7 +71,8 @@ def s_factors(head: ConcatHead, z2: Tensor, y: Tensor) -> Tensor:
 
 
 def true_class_probability(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> Tensor:
-    """Multimodal ``p_y`` written through s: ``exp(a_y) / sum_k exp(a_k) s_k``, ``a = W1 z1 + b``."""
+    """Multimodal ``p_y`` written through s: ``exp(a_y) / sum_k exp(a_k) s_k``,
+    ``a = W1 z1 + b``."""
     a = head.unimodal_logits(z1)
     weights = torch.exp(a - a.gather(1, y[:, None])) * s_factors(head, z2, y)
     return 1.0 / weights.sum(dim=1)
@@ -83,7 +84,8 @@ def eq4_true_class_path(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> 
 
 
 def eq4_as_printed(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> Tensor:
-    """Eq. 4 read literally, ``k`` free: ``(p^uni_y s_k - 1) W1_y`` for every k, shape (N, K, d1)."""
+    """Eq. 4 read literally, ``k`` free: ``(p^uni_y s_k - 1) W1_y`` for every k,
+    shape (N, K, d1)."""
     p_uni_y = head.unimodal_logits(z1).softmax(dim=1).gather(1, y[:, None])  # (N, 1)
     factor = p_uni_y * s_factors(head, z2, y) - 1.0  # (N, K)
     return factor[:, :, None] * head.W1[y][:, None, :]
@@ -95,7 +97,9 @@ def eq7_as_printed(head: ConcatHead, z1: Tensor, y: Tensor) -> Tensor:
     return (p_uni_y - 1.0) * head.W1[y]
 
 
-def gradient_ratio(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor, path: str = "full") -> Tensor:
+def gradient_ratio(
+    head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor, path: str = "full"
+) -> Tensor:
     """``|g^Multi| / |g^Uni|`` per sample; eq. 8 claims it is below 1.
 
     ``path="full"`` compares the exact gradients, ``path="true_class"`` the true-class paths

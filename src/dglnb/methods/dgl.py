@@ -59,25 +59,27 @@ class DGL(Method):
         fusion = model.fusion_parameters()
         one_pass = model.separable
         unimodal = {}
+        freeze_fusion = one_pass and self.truncate_unimodal
         # [eq. 11-14] L^m: the same fusion with every other modality zeroed
         for m in model.modalities:
-            with frozen_running_stats(model), parameters_frozen(fusion, one_pass and self.truncate_unimodal):
+            with frozen_running_stats(model), parameters_frozen(fusion, freeze_fusion):
                 unimodal[m] = model.loss(model.fuse_alone(feats, m), y)
         # [/eq. 11-14]
         # [eq. 9-10] (MT): L^d on detached features, so that it reaches the fusion parameters only
-        loss_multi = model.loss(model.fuse({m: z.detach() for m, z in feats.items()} if self.truncate_multimodal
-                                           else feats), y)
+        fused_input = {m: z.detach() for m, z in feats.items()} if self.truncate_multimodal else feats
+        loss_multi = model.loss(model.fuse(fused_input), y)
         # [/eq. 9-10]
         # [eq. 15] the pair [L^d, alpha * sum_m L^m], each loss written into its own group
         if one_pass:  # each loss's graph holds only the parameters it may reach: one backward pass
             (self.alpha * sum(unimodal.values()) + loss_multi).backward()
-        else:  # a fusion that runs encoder layers itself (MMTM): each loss routed to its group explicitly
+        else:  # the fusion runs encoder layers itself (MMTM): each loss routed to its group
             for m, loss_m in unimodal.items():
-                (self.alpha * loss_m).backward(inputs=model.encoder_parameters(m) + ([] if self.truncate_unimodal
-                                                                                   else fusion), retain_graph=True)
+                reached = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
+                (self.alpha * loss_m).backward(inputs=reached, retain_graph=True)
             loss_multi.backward(inputs=fusion if self.truncate_multimodal else list(model.parameters()))
         # [/eq. 15]
-        return {"loss_multi": loss_multi.detach(), **{f"loss_{m}": loss.detach() for m, loss in unimodal.items()}}
+        losses = {"loss_multi": loss_multi, **{f"loss_{m}": loss for m, loss in unimodal.items()}}
+        return {name: loss.detach() for name, loss in losses.items()}
 
 
 @METHODS.register("dgl_mt")

@@ -49,7 +49,8 @@ class MultimodalClassifier(nn.Module):
     def fuse(self, feats: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
         """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
         kept = self.kept_modalities(zero)
-        return self.fusion({m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities})
+        inputs = {m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities}
+        return self.fusion(inputs)
 
     def zero_features(self, z: Any) -> Any:
         """The stand-in for a dropped modality's features z: zeros of the same shape."""
