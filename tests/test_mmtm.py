@@ -97,6 +97,19 @@ def test_every_method_trains_mmtm(method):
                                before.encoders[m].backbone.layer4[1].conv2.weight)
 
 
+def test_pmr_prototypes_are_class_centroids_of_the_pooled_streams():
+    model, batch = tiny_model(AV, "mmtm"), make_batch(AV)
+    pmr = METHODS.get("pmr")()
+    pmr.update_prototypes(model, [batch], epoch=0)
+    model.eval()
+    with torch.no_grad():
+        own = model.modality_feature(model.encode(batch), "visual")
+    first = batch["label"][0]
+    assert torch.allclose(pmr.prototypes["visual"][first], own[batch["label"] == first].mean(dim=0))
+    losses = pmr.compute_gradients(model.train(), batch)
+    assert {"loss_proto_audio", "loss_proto_visual"} <= set(losses)
+
+
 def test_the_unimodal_method_trains_the_plain_encoders_without_the_transfer_modules():
     model, batch = tiny_model(AV, "mmtm"), make_batch(AV)
     algo = METHODS.get("unimodal")()

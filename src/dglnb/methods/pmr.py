@@ -1,8 +1,9 @@
 """``pmr``: Prototypical Modal Rebalance (Fan et al., CVPR 2023); official code
 fanyunfeng-bit/Modal-Imbalance-PMR ``main_Prototype_grad.py``.
 
-Prototypes: at the start of every epoch, per modality m and class c, the centroid of the encoder
-features ``z_m`` (model in eval mode, no gradient) over the first ``prototype_fraction`` of the
+Prototypes: at the start of every epoch, per modality m and class c, the centroid of the modality's
+features ``z_m`` (``model.modality_feature``: the encoder's output in late fusion, the pooled stream
+with the other modalities zeroed in MMTM; model in eval mode, no gradient) over the first ``prototype_fraction`` of the
 epoch's training batches (at least one), blended with the previous prototypes as
 ``p <- (1 - momentum) * centroid + momentum * p_old``. A class absent from those batches keeps its
 previous prototype (zeros before the first); the code would divide by zero there.
@@ -57,7 +58,9 @@ def class_centroids(
     for batch in batches:
         batch = to_device(batch, device)
         onehot = F.one_hot(batch["label"], num_classes)
-        for m, z in model.encode(batch).items():
+        feats = model.encode(batch)
+        for m in model.modalities:
+            z = model.modality_feature(feats, m)
             sums[m] = sums.get(m, 0) + onehot.to(z.dtype).T @ z
         counts += onehot.sum(dim=0)
     model.train(was_training)
@@ -126,7 +129,8 @@ class PMR(Method):
         loss = loss_multi = model.loss(model.fuse(feats), y)
         losses = {}
         if self.prototypes is not None:
-            sims = {m: -torch.cdist(z, self.prototypes[m].to(z.dtype)) for m, z in feats.items()}
+            own = {m: model.modality_feature(feats, m) for m in model.modalities}
+            sims = {m: -torch.cdist(z, self.prototypes[m].to(z.dtype)) for m, z in own.items()}
             losses = {f"loss_proto_{m}": F.cross_entropy(s, y) for m, s in sims.items()}
             if self.modulation_starts <= self.epoch <= self.modulation_ends:
                 weights = self.prototype_weights(sims, y)
