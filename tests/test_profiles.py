@@ -72,3 +72,16 @@ def test_the_quick_comparison_shares_the_chapters_seeds_and_its_dnr_reinitialise
                for m, options in quick["method_options"].items()}  # each option is one its method takes
     assert methods["dnr"].reinit_epoch * methods["dnr"].reinit_num < training_settings(dataset, "quick")["epochs"]
     assert settings("comparison", "full")["method_options"] == {}  # the full profile: published defaults only
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_dense_fusion_rows_are_table_2_left_rows_whose_options_their_methods_take(profile):
+    from dglnb import TrainConfig, paper
+    from dglnb.train.run import build_method, resolve
+
+    chapter = settings("dense_fusion", profile)
+    assert {"vanilla", "dgl"} <= set(chapter["methods"]) <= set(paper.TABLE2_MMTM_CREMAD)
+    for method, options in chapter["method_options"].items():
+        assert method in chapter["methods"]
+        build_method(resolve(TrainConfig(dataset=chapter["dataset"], method=method, fusion="mmtm",
+                                         profile=profile, method_options=options)))
