@@ -11,8 +11,10 @@ Layers, each importing only from those below it (checked by ``tests/test_layers.
     config                     TrainConfig and the profiles
     errors registry paths metrics paper theory    foundations (theory imports nothing of dglnb's)
 
-The public API, importable from ``dglnb`` itself: :class:`TrainConfig`, :func:`check_settings`,
-:func:`train_seeds`, :func:`load_trained`, :func:`resolve`, :func:`summarize`; one run is
+The public API, importable from ``dglnb`` itself:
+:class:`~dglnb.config.train_config.TrainConfig`, :func:`~dglnb.train.run.check_settings`,
+:func:`~dglnb.train.cache.train_seeds`, :func:`~dglnb.train.run.load_trained`,
+:func:`~dglnb.train.run.resolve`, :func:`~dglnb.train.cache.summarize`; one run is
 ``dglnb.train.train(config)`` (``dglnb.train`` is the training layer).
 """
 

@@ -86,5 +86,6 @@ def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> "pandas.
 
 
 def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
-    """:func:`phase_stats` of |g^Multi| / |g^Uni| at ``modality``'s encoder (per-epoch means from ``diagnostics.csv``)."""
+    """:func:`~dglnb.analysis.report.phase_stats` of ``|g^Multi| / |g^Uni|`` at ``modality``'s encoder
+    (per-epoch means from ``diagnostics.csv``)."""
     return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)

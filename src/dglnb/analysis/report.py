@@ -16,7 +16,7 @@ import pandas as pd
 
 Summary = Mapping[str, Mapping[str, float]]
 MISSING = "-"
-RANK_MARKS = (" (1st)", " (2nd)")  # the best and the second-best number of a column
+RANK_MARKS = (" (1st)", " (2nd)")  #: the best and the second-best number of a column
 
 
 class Plain:

@@ -1,4 +1,5 @@
-"""The bottom layer of a run: its settings (:class:`TrainConfig`) and the profiles that fill them."""
+"""The bottom layer of a run: its settings (:class:`~dglnb.config.train_config.TrainConfig`) and the
+profiles that fill them."""
 
 from .profiles import PROFILES, check_profile, settings, sized, training_settings
 from .train_config import DATA_PATHS, EXECUTION_FIELDS, OPTIMIZERS, PROTOCOLS, SELECTIONS, TrainConfig, check_settings

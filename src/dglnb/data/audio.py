@@ -4,7 +4,7 @@ The paper (Sec. 4.1) states 257x299 for CREMA-D: a 512-sample window with 353 sa
 (hop 159) over 3 s at 16 kHz, framed without centring (1 + (48000 - 512) // 159 = 299 frames), and
 257x1004 for 10 s (Kinetics-Sounds, VGGSound). The official code instead resamples CREMA-D to
 22.05 kHz, tiles the clip to 3 s and uses hop 353 with centred frames (257x188); for KS/VGGSound it
-uses 5 s at 16 kHz with n_fft 256 / hop 128 (129x626). All specs take log(|STFT| + 1e-7).
+uses 5 s at 16 kHz with n_fft 256 / hop 128 (129x626). All specs take ``log(|STFT| + 1e-7)``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def fit_length(wave: np.ndarray, num_samples: int) -> np.ndarray:
 
 
 def spectrogram(wave: np.ndarray, spec: SpectrogramSpec) -> np.ndarray:
-    """log(|STFT| + 1e-7) of a mono waveform already at ``spec.sample_rate``; float32 (F, T)."""
+    """``log(|STFT| + 1e-7)`` of a mono waveform already at ``spec.sample_rate``; float32 (F, T)."""
     wave = np.clip(fit_length(np.asarray(wave, dtype=np.float32), spec.num_samples), -1.0, 1.0)
     stft = librosa.stft(wave, n_fft=spec.n_fft, hop_length=spec.hop, center=spec.center)
     return np.log(np.abs(stft) + LOG_EPS).astype(np.float32)

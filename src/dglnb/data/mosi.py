@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from . import DATASETS, DatasetInfo
 from .errors import DataError
 
-FILES = ("mosi_data.pkl", "aligned_50.pkl")
+FILES = ("mosi_data.pkl", "aligned_50.pkl")  #: the pickle names looked for in a folder
 SPLIT_KEYS = {"train": "train", "val": "valid", "test": "test"}
 MODALITIES = ("audio", "visual", "text")
 FEATURE_KEYS = {"audio": "audio", "visual": "vision", "text": "text"}

@@ -64,7 +64,7 @@ class LossCurve:
 
 
 def blending_weights(curves: Mapping[str, LossCurve], estimate: str = "paper") -> dict[str, float]:
-    """w_k proportional to G_k / dO_k^2 (``"paper"``, negative G taken as 0) or |G_k| / dO_k^2
+    """w_k proportional to G_k / dO_k^2 (``"paper"``, negative G taken as 0) or ``|G_k| / dO_k^2``
     (``"code"``), normalised to sum 1; equal weights if every numerator is 0."""
     if estimate not in ESTIMATES:
         raise ValueError(f"unknown estimate {estimate!r}; valid: {', '.join(ESTIMATES)}")

@@ -4,7 +4,7 @@ The loss is ``L^Multi + sum_m L^m``. Heads receive their plain gradients; each e
 combination of its two gradients, g_mm = dL^Multi/dtheta_m and g_u = dL^m/dtheta_m:
 
 1. direction: if cos(g_mm, g_u) > 0 the weights are (1/2, 1/2); otherwise the MinNorm weights of the
-   two vectors, w_mm = (|g_u|^2 - g_mm.g_u) / |g_mm - g_u|^2, w_u = 1 - w_mm (the official
+   two vectors, ``w_mm = (|g_u|^2 - g_mm.g_u) / |g_mm - g_u|^2``, ``w_u = 1 - w_mm`` (the official
    ``MinNormSolver``, whose clamps to [0.001, 0.999] only act when the vectors do not conflict);
    ``g_new = 2 (w_mm g_mm + w_u g_u)``;
 2. magnitude: where the summed gradient ``g_sum = g_mm + g_u`` is longer than ``g_new``, ``g_new`` is
@@ -43,7 +43,7 @@ UNIMODAL_LOGITS = ("separate", "zeroed")
 
 
 def min_norm_weights(g1: Tensor, g2: Tensor) -> tuple[float, float]:
-    """(w, 1 - w) minimising |w g1 + (1 - w) g2| over w in [0, 1], as the official ``MinNormSolver``
+    """(w, 1 - w) minimising ``|w g1 + (1 - w) g2|`` over w in [0, 1], as the official ``MinNormSolver``
     computes it for two vectors (w = 0.999 or 0.001 where the minimum is at an end)."""
     v11, v12, v22 = (float((a * b).sum()) for a, b in ((g1, g1), (g1, g2), (g2, g2)))  # no low-precision matmul
     if v12 >= v11:

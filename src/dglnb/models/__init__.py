@@ -1,10 +1,11 @@
 """Models: encoders by input kind, fusions by name, and the classifier that joins them.
 
-``build_model(info, fusion="concat")`` gives a :class:`MultimodalClassifier` for a dataset, or for a
-segmentation dataset an :class:`RGBDSegmenter` (same interface; its fusion is fixed). A late fusion
+``build_model(info, fusion="concat")`` gives a
+:class:`~dglnb.models.classifier.MultimodalClassifier` for a dataset, or for a segmentation dataset an
+:class:`~dglnb.models.segmentation.RGBDSegmenter` (same interface; its fusion is fixed). A late fusion
 (:mod:`.fusion`) is a module on the encoders' features; a fusion that needs its own encoders or runs
-between their layers (:mod:`.mmtm`, :mod:`.mixer`) registers a :class:`MultimodalClassifier` subclass that builds the
-whole model with ``cls.build(info, width=..., hidden=...)``.
+between their layers (:mod:`.mmtm`, :mod:`.mixer`) registers a ``MultimodalClassifier`` subclass that
+builds the whole model with ``cls.build(info, width=..., hidden=...)``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def init_weights(module: nn.Module) -> None:
 
 def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidden: int = 128) -> MultimodalClassifier:
     """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised;
-    for a segmentation dataset the ESANet-style :class:`RGBDSegmenter` (see :func:`build_segmenter`).
+    for a segmentation dataset the ESANet-style :class:`~dglnb.models.segmentation.RGBDSegmenter`
+    (see :func:`~dglnb.models.segmentation.build_segmenter`).
 
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """

@@ -2,7 +2,7 @@
 
 A fusion module's parameters are the model's *fusion parameters* (theta_tau, W and b of eq. 1).
 It never zeroes anything itself: the unimodal paths of eq. 12/14 are the same module applied to
-features where the other modalities are zeros (:meth:`MultimodalClassifier.fuse`). The official
+features where the other modalities are zeros (:meth:`~dglnb.models.classifier.MultimodalClassifier.fuse`). The official
 code defines its unimodal paths per fusion instead; each docstring says where that differs.
 
 A fusion is registered with ``@FUSIONS.register(name)`` and built as ``cls(in_dims, num_classes)``,

@@ -8,9 +8,9 @@
     f4 -> context module (pyramid pooling, bins 1 and 5) -> decoder: 3 x [3x3 conv-BN-ReLU, x2 upsample,
           + skip f3 / f2 / f1] -> 3x3 conv to K classes -> x4 bilinear upsample -> (B, K, H, W) logits
 
-The routing groups are those of :class:`MultimodalClassifier` (eq. 9-14): encoder m is modality m's
-ResNet18; the fusion parameters are the squeeze-and-excitation blocks, the context module and the
-decoder (:class:`RGBDFusionDecoder`). A modality's features are its four stage maps
+The routing groups are those of :class:`~dglnb.models.classifier.MultimodalClassifier` (eq. 9-14):
+encoder m is modality m's ResNet18; the fusion parameters are the squeeze-and-excitation blocks, the
+context module and the decoder (:class:`RGBDFusionDecoder`). A modality's features are its four stage maps
 (:class:`StageFeatures`); zeroing a modality zeroes all four, so ``fuse_alone(feats, "rgb")`` is the
 same network with the depth input dropped at every scale (SE of zeros is zero).
 
@@ -157,7 +157,8 @@ class UnimodalDecoder(nn.Module):
 
 
 class RGBDSegmenter(MultimodalClassifier):
-    """Per-pixel classifier with the routing interface of :class:`MultimodalClassifier` (see module doc).
+    """Per-pixel classifier with the routing interface of
+    :class:`~dglnb.models.classifier.MultimodalClassifier` (see module doc).
 
     ``encode`` gives each modality's :class:`StageFeatures`, each encoder running once on its own input.
     Labels are (B, H, W) class indices, ``IGNORE_INDEX`` for unlabelled pixels.

@@ -21,7 +21,7 @@ def atomic_write(data: bytes, path: Path) -> None:
     """Write ``data`` to ``path`` whole or not at all: a temporary file, fsync, then a rename.
 
     A failed write (a full disk, a folder gone read-only) leaves the previous ``path`` untouched and
-    raises :class:`RunStopped` naming the file and the cause.
+    raises :class:`~dglnb.errors.RunStopped` naming the file and the cause.
     """
     tmp = path.with_name(path.name + ".tmp")
     try:
@@ -64,8 +64,8 @@ def atomic_write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def load_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """The checkpoint at ``path``, checked to come from a run with the same settings as ``run``
-    (a :meth:`TrainConfig.to_json`; ``RESUMABLE_CHANGES`` may differ); :class:`CheckpointError` if it
-    is unreadable or from another run."""
+    (a :meth:`~dglnb.config.train_config.TrainConfig.to_json`; ``RESUMABLE_CHANGES`` may differ);
+    :class:`~dglnb.errors.CheckpointError` if it is unreadable or from another run."""
     try:
         saved = torch.load(path, map_location=device, weights_only=False)
     except Exception as error:  # a truncated or foreign file fails in many ways inside torch.load

@@ -55,7 +55,7 @@ def preserved_state(model: nn.Module) -> Iterator[None]:
 
 
 def mean_abs_grad(loss: Tensor, params: list[nn.Parameter]) -> float:
-    """Mean |d loss / d theta| over every entry of ``params`` (unreached parameters count as 0)."""
+    """Mean ``|d loss / d theta|`` over every entry of ``params`` (unreached parameters count as 0)."""
     grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
     total = sum(g.abs().sum().item() for g in grads if g is not None)
     return total / sum(p.numel() for p in params)

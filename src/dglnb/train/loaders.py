@@ -50,7 +50,7 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
 
 def batches(loader: DataLoader, max_steps: int | None = None) -> Iterator[Batch]:
     """The loader's batches, at most ``max_steps``; a data-loader worker that dies (killed for memory,
-    a crash in native code) stops the run with :class:`RunStopped` instead of torch's traceback."""
+    a crash in native code) stops the run with :class:`~dglnb.errors.RunStopped` instead of torch's traceback."""
     iterator = iter(loader)
     step = 0
     while max_steps is None or step < max_steps:

@@ -94,7 +94,7 @@ def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
 
-    ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`start_epoch`), ``val``,
+    ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`~dglnb.train.loaders.start_epoch`), ``val``,
     ``test`` and ``train_eval`` (the train split in a fixed order, for the linear probe: a dataset
     object of its own, never told an epoch, so its inputs are un-augmented). Val and test are
     evaluated after every epoch (history.csv shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
@@ -104,7 +104,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
     ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
     settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
-    :func:`load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
+    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
     selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
     model; None for segmentation, whose features are dense maps).
     """

@@ -36,7 +36,7 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
     """Per modality: test accuracy of a logistic regression fitted on frozen train-split features.
 
     The features are the encoders' in eval mode (batch norm with its running statistics), of the
-    inputs ``train`` gives: pass a loader of un-augmented samples (as :func:`fit`'s ``train_eval``)."""
+    inputs ``train`` gives: pass a loader of un-augmented samples (as :func:`~dglnb.train.loop.fit`'s ``train_eval``)."""
     x_train, y_train = encode_split(model, train, device)
     x_test, y_test = encode_split(model, test, device)
     scores = {}

@@ -47,7 +47,7 @@ REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
 
 
 def check_settings(**values: Any) -> None:
-    """:func:`dglnb.config.check_settings`, with dataset, method and fusion names checked against their
+    """:func:`dglnb.config.train_config.check_settings`, with dataset, method and fusion names checked against their
     registries (an UnknownNameError lists the valid ones), e.g. a notebook's papermill parameters:
     ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``."""
     for name, value in values.items():
