@@ -156,3 +156,9 @@ def test_run_costs_sums_each_runs_epochs_and_compares_with_the_baseline(tmp_path
                                            "agm": [run("a0", [4.0, 4.0])]}}, baseline="vanilla")
     assert costs.loc["vanilla", ("avdigits", "seconds")] == 4 and costs.loc["agm", ("avdigits", "seconds")] == 8
     assert costs.loc["agm", ("avdigits", "x vanilla")] == 2.0
+
+
+def test_book_table_prints_a_float_column_with_the_decimals_its_numbers_need():
+    frame = pd.DataFrame({"seconds": [43, 165], "x vanilla": [1.0, 3.9]}, index=["vanilla", "gblending"])
+    html = report.table(frame, "cost")._repr_html_()
+    assert ">1.0</td>" in html and ">3.9</td>" in html and ">165</td>" in html

@@ -9,13 +9,13 @@ The curve functions read run folders' ``history.csv`` and ``diagnostics.csv`` (o
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Hashable, Mapping, Sequence
 
 import pandas as pd
 
 from .. import __version__
+from .book_table import Table
 
 Summary = Mapping[str, Mapping[str, float]]
 MISSING = "-"
@@ -30,31 +30,6 @@ class Plain:
 
     def __repr__(self) -> str:
         return self.text
-
-
-class Table:
-    """A result table as the book shows it: HTML with a caption, numbers right-aligned in tabular
-    figures and the paper's columns (any column label starting with "paper") in italics; as text,
-    the caption over ``DataFrame.to_string()``. Both are deterministic (nbval compares them)."""
-
-    def __init__(self, frame: pd.DataFrame, caption: str) -> None:
-        self.frame, self.caption = frame, caption
-
-    def __repr__(self) -> str:
-        return f"{self.caption}\n{self.frame.to_string()}"
-
-    def _repr_html_(self) -> str:
-        uuid = hashlib.sha1(repr(self).encode()).hexdigest()[:10]  # stable, and unique on a page
-        theirs = [c for c in self.frame.columns if any(str(p).startswith("paper") for p in _levels(c))]
-        styles = [{"selector": "caption", "props": "caption-side: top; text-align: left; padding: 0.4em 0;"},
-                  {"selector": "td", "props": "text-align: right; font-variant-numeric: tabular-nums;"},
-                  {"selector": "th.row_heading", "props": "text-align: left;"}]
-        return (self.frame.style.set_uuid(uuid).set_caption(self.caption).set_table_styles(styles)
-                .set_properties(subset=theirs, **{"font-style": "italic"}).to_html())
-
-
-def _levels(column: Hashable) -> tuple:
-    return column if isinstance(column, tuple) else (column,)
 
 
 def table(frame: pd.DataFrame, title: str, profile: str | None = None, dataset: str | None = None,
