@@ -28,6 +28,7 @@ PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 book: .venv $(MATHJAX)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
 	$(PAPERMILL) $(EXECUTED) $(PARAMS) -k python3 --cwd $(EXECUTED)
+	$(PY) tools/hide_parameters.py $(EXECUTED)/*.ipynb
 	$(MAKE) html
 
 # Strict HTML build of whatever sits in $(EXECUTED); warnings are errors.
@@ -59,6 +60,7 @@ nbval-portable:
 golden: NBENV += DGLNB_RECORD_GOLDENS=1
 golden: .venv
 	$(PAPERMILL) notebooks -p profile quick -k python3 --cwd notebooks
+	$(PY) tools/hide_parameters.py $(NOTEBOOKS)
 
 # The paper's experiments on a GPU with the real data: make reproduce DATA_ROOT=/data
 reproduce:

@@ -1,6 +1,8 @@
 """The committed notebooks are the golden quick-profile runs: they must carry their outputs."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -97,3 +99,39 @@ def test_numbers_in_prose_are_glued_from_the_run_or_the_papers(path):
     allowed = paper_numbers()
     typed = [n for c in nb.cells if c.cell_type == "markdown" for n in unglued_numbers(c.source, allowed)]
     assert not typed, f"{path.name} types these numbers in its prose; glue them from the run: {typed}"
+
+
+# ----------------------------------------------------------------------------- the book as read
+MAX_CODE_WIDTH = 100  # characters a line of code the book shows without a scroll bar
+
+
+def long_code_lines(path: Path) -> list[str]:
+    """Every line of a code cell of ``path`` (shown in the book or not) longer than MAX_CODE_WIDTH."""
+    nb = nbformat.read(path, as_version=4)
+    return [f"cell {i}: {line.strip()[:40]}... ({len(line)} characters)"
+            for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for line in cell.source.splitlines() if len(line) > MAX_CODE_WIDTH]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_page(path):
+    assert not long_code_lines(path), "\n".join(long_code_lines(path))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameter_cells_are_hidden_in_the_book(path):
+    nb = nbformat.read(path, as_version=4)
+    parameters = [c for c in nb.cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert parameters and all("remove-cell" in c.metadata["tags"] for c in parameters)
+
+
+def test_hide_parameters_tags_papermills_cells_remove_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell('profile = "full"', metadata={"tags": ["injected-parameters"]}),
+                nbformat.v4.new_code_cell("print(1)")]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    script = repo_root() / "tools" / "hide_parameters.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "x.ipynb")], check=True)
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(tmp_path / "x.ipynb", as_version=4).cells]
+    assert tags == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], []]

@@ -3,7 +3,7 @@
 import matplotlib
 import pandas as pd
 
-from dglnb import paper
+from dglnb import __version__, paper
 from dglnb.analysis import dynamics, plots, report
 from dglnb.train import summarize
 
@@ -87,11 +87,27 @@ def test_heads_versus_paper_puts_each_head_beside_the_paper_number():
     assert table.loc["vanilla", ("multimodal", "paper (CREMA-D)")] == "65.10"
 
 
-def test_curve_panels_draws_one_axis_per_panel(tmp_path):
+def test_curve_panels_draws_one_labelled_axis_per_panel(tmp_path):
     curves = pd.DataFrame({"seed0": [1.0, 2.0], "seed1": [1.5, 2.5]})
-    fig = plots.curve_panels([("a", {"vanilla": curves}), ("b", {"dgl": curves, "vanilla": curves})], log=[False, True])
+    fig = plots.curve_panels([("a", {"vanilla": curves}), ("b " * 30, {"dgl": curves, "vanilla": curves})],
+                             ylabel=["accuracy (%)", "mean |grad|"], log=[False, True])
     assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
     assert len(fig.axes[1].get_lines()) == 2
+    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "mean |grad|"]
+    assert "\n" in fig.axes[1].get_title()  # a long title wraps instead of running into the next panel
+
+
+def test_book_table_captions_the_run_and_renders_the_same_html_every_time():
+    frame = pd.DataFrame({"this run": ["87.9 ± 1.3"], "paper (CREMA-D)": ["65.10"]}, index=["baseline"])
+    table = report.table(frame, "Multimodal test accuracy, %", "quick", "avdigits", (0, 1, 2))
+    caption = f"Multimodal test accuracy, % (quick profile, avdigits, seeds 0, 1, 2; dglnb {__version__})"
+    assert repr(table).splitlines()[0] == caption
+    html = table._repr_html_()
+    assert f"<caption>{caption}</caption>" in html and html == table._repr_html_()
+    assert "italic" in html.split("</style>")[0].split("_row0_col1")[1]  # the paper's column set apart
+    other = report.table(frame.assign(**{"this run": ["80.0"]}), "Multimodal test accuracy, %")
+    assert repr(other).splitlines()[0] == "Multimodal test accuracy, %"  # the paper's numbers alone
+    assert html.split('id="')[1] != other._repr_html_().split('id="')[1]  # tables on one page never share ids
 
 
 def test_segmentation_rows_put_fused_models_then_each_unimodal_model_beside_the_paper():
@@ -140,3 +156,9 @@ def test_run_costs_sums_each_runs_epochs_and_compares_with_the_baseline(tmp_path
                                            "agm": [run("a0", [4.0, 4.0])]}}, baseline="vanilla")
     assert costs.loc["vanilla", ("avdigits", "seconds")] == 4 and costs.loc["agm", ("avdigits", "seconds")] == 8
     assert costs.loc["agm", ("avdigits", "x vanilla")] == 2.0
+
+
+def test_book_table_prints_a_float_column_with_the_decimals_its_numbers_need():
+    frame = pd.DataFrame({"seconds": [43, 165], "x vanilla": [1.0, 3.9]}, index=["vanilla", "gblending"])
+    html = report.table(frame, "cost")._repr_html_()
+    assert ">1.0</td>" in html and ">3.9</td>" in html and ">165</td>" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -21,6 +22,17 @@ def save_figure(fig: plt.Figure, name: str, profile: str) -> Path:
     """Save ``fig`` as ``book/figures/<profile>/<name>.png`` and return the path."""
     path = figures_dir(profile) / f"{name}.png"
     fig.savefig(path, bbox_inches="tight")
+    return path
+
+
+def glue_figure(fig: plt.Figure, name: str, profile: str) -> Path:
+    """Save ``fig`` (:func:`save_figure`) and glue it under ``name`` for a ``{glue:figure}`` in the
+    chapter's text, which numbers and captions it; the cell itself shows nothing."""
+    from myst_nb import glue
+
+    path = save_figure(fig, name, profile)
+    glue(name, fig, display=False)
+    plt.close(fig)
     return path
 
 
@@ -46,22 +58,23 @@ def seed_band(ax: plt.Axes, curves: pd.DataFrame, label: str, **style) -> None:
                     linewidth=0)
 
 
-def curve_panels(panels: Sequence[tuple[str, dict[str, pd.DataFrame]]], ylabel: Sequence[str] | str | None = None,
+def curve_panels(panels: Sequence[tuple[str, dict[str, pd.DataFrame]]], ylabel: Sequence[str] | str,
                  log: Sequence[bool] | bool = False, ncols: int | None = None) -> plt.Figure:
     """One axis per ``(title, {label: curves})`` panel, each curve a :func:`seed_band` against the epoch.
 
     ``log`` (one flag, or one per panel) puts an axis on a log scale; ``ylabel`` (one label, or one
-    per panel) labels the y axes.
+    per panel) labels the y axes. Long titles wrap to the panel's width.
     """
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
     logs = [log] * len(panels) if isinstance(log, bool) else list(log)
-    ylabels = [ylabel] * len(panels) if ylabel is None or isinstance(ylabel, str) else list(ylabel)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
-    for ax, (title, curves), is_log, label_y in zip(axes.flat, panels, logs, ylabels, strict=False):
+    ylabels = [ylabel] * len(panels) if isinstance(ylabel, str) else list(ylabel)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.0 * nrows), squeeze=False)
+    for ax, ((title, curves), is_log, label_y) in zip(axes.flat, zip(panels, logs, ylabels, strict=True)):
         for label, frame in curves.items():
             seed_band(ax, frame, label)
-        ax.set(title=title, xlabel="epoch", ylabel=label_y or "", yscale="log" if is_log else "linear")
+        ax.set(title=textwrap.fill(title, 40), xlabel="epoch", ylabel=label_y,
+               yscale="log" if is_log else "linear")
         ax.legend(frameon=False, fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.remove()

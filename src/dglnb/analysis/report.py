@@ -14,6 +14,9 @@ from typing import Hashable, Mapping, Sequence
 
 import pandas as pd
 
+from .. import __version__
+from .book_table import Table
+
 Summary = Mapping[str, Mapping[str, float]]
 MISSING = "-"
 RANK_MARKS = (" (1st)", " (2nd)")  #: the best and the second-best number of a column
@@ -27,6 +30,16 @@ class Plain:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def table(frame: pd.DataFrame, title: str, profile: str | None = None, dataset: str | None = None,
+          seeds: Sequence[int] | str | None = None) -> Table:
+    """``frame`` as a book table captioned ``title`` and, for this run's numbers, the ``profile``,
+    ``dataset``, ``seeds`` (a list, or words when rows differ) and the dglnb version."""
+    if profile is not None:
+        seeds = seeds if isinstance(seeds, str) else ", ".join(map(str, seeds or ()))
+        title += f" ({profile} profile, {dataset}, seeds {seeds}; dglnb {__version__})"
+    return Table(frame, title)
 
 
 def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: int = 1) -> str:
