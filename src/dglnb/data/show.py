@@ -54,7 +54,7 @@ def spectrogram_figure(index: int = 0) -> plt.Figure:
     label = int(arrays["labels"][index])
     fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
     axes[0].plot(np.arange(wave.size) / AVDIGITS_SPEC.sample_rate, wave, lw=0.4)
-    axes[0].set(title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)")
+    axes[0].set(title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)", ylabel="amplitude")
     specs: list[tuple[SpectrogramSpec, str]] = [(AVDIGITS_SPEC, "AV-Digits: 1 s, win 512, hop 159"),
                                                 (get_spec("paper"), "paper: 16 kHz, 3 s, hop 159"),
                                                 (get_spec("official"), "official code: 22.05 kHz, hop 353")]
