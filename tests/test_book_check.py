@@ -83,3 +83,13 @@ def test_pages_are_the_book_s_not_its_static_files(tmp_path):
 def test_an_empty_build_fails_with_what_to_do(tmp_path):
     report = book_check.check_book(tmp_path, None, CHROMIUM)
     assert report.problems == [f"no .html pages under {tmp_path}: build the book first (make html)"]
+
+
+def test_screenshots_are_written_and_missing_pages_listed(tmp_path):
+    site = tmp_path / "html"
+    (site / "book").mkdir(parents=True)
+    (site / "book" / "intro.html").write_text("<html><body><h1>Intro</h1></body></html>")
+    report = book_check.check_book(site, tmp_path / "shots", CHROMIUM)
+    assert report.screenshots == [tmp_path / "shots" / "intro.png"]
+    assert (tmp_path / "shots" / "intro.png").read_bytes().startswith(b"\x89PNG")
+    assert report.not_photographed == ["build/notebooks/01_gradient_suppression.html", "book/results.html"]

@@ -87,6 +87,7 @@ class Report:
     blocked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
+    not_photographed: list[str] = field(default_factory=list)  # screenshot pages the book does not have
 
     @property
     def ok(self) -> bool:
@@ -159,6 +160,7 @@ def check_book(html: Path, screenshots: Path | None, chromium: str) -> Report:
         report.problems.append(f"no .html pages under {html}: build the book first (make html)")
         return report
     shots = {html / rel: screenshots / f"{name}.png" for name, rel in SCREENSHOTS} if screenshots else {}
+    report.not_photographed = [str(path.relative_to(html)) for path in shots if not path.is_file()]
 
     def route(request_route):
         url = request_route.request.url
@@ -199,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{report.summary()} ({time.perf_counter() - start:.1f} s)")
     for shot in report.screenshots:
         print(f"screenshot: {shot}")
+    for page in report.not_photographed:
+        print(f"no screenshot: the book has no {page}")
     for problem in report.problems:
         print(f"FAIL {problem}")
     if not report.ok:
