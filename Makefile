@@ -11,6 +11,9 @@ DEVICE ?=
 # CPU machines take the CPU wheel of torch; GPU users install their CUDA torch first and set TORCH=.
 TORCH ?= torch==2.13.0
 MATHJAX_VERSION := 3.2.2
+# The browser check drives Debian's chromium through Playwright; Playwright never downloads a browser.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 PY := .venv/bin/python
 # Chapter 04 first: its seven methods are the longest chain of runs no other chapter shares.
@@ -23,7 +26,7 @@ NBENV = OMP_NUM_THREADS=$(THREADS)
 PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	sh -c '$(PY) -m papermill --no-progress-bar --log-level WARNING {} "$$0/$$(basename {})" "$$@"'
 
-.PHONY: book html test unit nbval nbval-portable golden reproduce clean
+.PHONY: book html test unit nbval nbval-portable browser-check chromium golden reproduce clean
 
 book: .venv $(MATHJAX)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
@@ -36,9 +39,21 @@ html: .venv $(MATHJAX)
 	rm -rf _build/html
 	.venv/bin/jupyter-book build . -W -n --keep-going
 
-test: unit nbval-portable
+# chromium first, so that the unit tests of the browser check run rather than skip.
+test: chromium unit nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
+	$(MAKE) browser-check
+
+# Every page of _build/html in headless Chromium: loads, math typeset, images load, no request
+# leaves the machine, no console error; screenshots under build/screenshots/.
+browser-check: .venv chromium
+	$(PY) tools/book_check.py --html _build/html --screenshots build/screenshots
+
+# Debian's chromium, installed when missing.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 unit: .venv
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) tests
