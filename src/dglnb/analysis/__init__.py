@@ -1,3 +1,4 @@
 """What the book reads from finished runs: tables beside the paper (``report``), regression goldens and
-claims (``checks``), training dynamics (``dynamics``), eq. 8 counts (``eq8``), figures (``plots``) and
-one step's gradients compared across methods (``updates``)."""
+claims (``checks``), each chapter's claims for the results page (``summary``), training dynamics
+(``dynamics``), eq. 8 counts (``eq8``), figures (``plots``) and one step's gradients compared across
+methods (``updates``)."""
