@@ -39,8 +39,12 @@ html: .venv $(MATHJAX)
 	rm -rf _build/html
 	.venv/bin/jupyter-book build . -W -n --keep-going
 
-# chromium first, so that the unit tests of the browser check run rather than skip.
-test: chromium unit nbval-portable
+# The installs first, side by side (chromium before the unit tests, so that the browser check's
+# tests run rather than skip), then the checks one after another.
+test:
+	$(MAKE) -j3 chromium .venv $(MATHJAX)
+	$(MAKE) unit
+	$(MAKE) nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
 	$(MAKE) browser-check
@@ -56,7 +60,7 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 unit: .venv
-	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) tests
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal tests
 
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
