@@ -48,6 +48,13 @@ def test_a_clean_page_with_a_local_image_passes(tmp_path):
     assert (report.pages, report.images, report.math_pages, report.blocked) == (1, 1, 0, [])
 
 
+def test_a_line_of_code_wider_than_100_characters_fails_but_a_wide_output_does_not(tmp_path):
+    wide = "x" * 101
+    report = check(tmp_path, f'<pre>{"y" * 100}\n{wide}</pre><div class="cell_output"><pre>{wide}</pre></div>')
+    assert report.problems == ["page.html: a line of code wider than 100 characters (101 characters: "
+                               f"{wide[:50]})"]
+
+
 def test_a_remote_image_is_blocked_named_and_fails(tmp_path):
     report = check(tmp_path, '<img src="https://example.org/figure.png">')
     assert report.blocked == ["https://example.org/figure.png"]

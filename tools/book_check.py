@@ -5,7 +5,8 @@
 Every page of the book (each ``.html`` outside the ``_static``-like folders) must load with no console
 error, its math must be typeset by MathJax (every Sphinx ``.math`` element holds an ``mjx-container``,
 and no raw ``$$``, ``\\(`` or ``\\[`` is left in the visible text outside code), every ``<img>`` must
-load (``naturalWidth > 0``), and no request may leave the machine: every request whose URL is not
+load (``naturalWidth > 0``), no line of code (a ``<pre>`` that is not a cell's output) may be wider
+than 100 characters, and no request may leave the machine: every request whose URL is not
 ``file:``, ``data:``, ``blob:`` or ``about:`` is recorded, blocked and fails the check. Screenshots of
 the intro, chapter 01 and the results summary (when the book has one) go to ``--screenshots``.
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+MAX_CODE_WIDTH = 100  # characters a line of code the book shows without a scroll bar
 REDIRECT = re.compile(r'<meta http-equiv="refresh"', re.IGNORECASE)  # Sphinx's index.html -> the root page
 # Pages to photograph: (screenshot name, page path inside the built site); a missing page is skipped.
 SCREENSHOTS = (
@@ -53,8 +55,9 @@ SETTLE_JS = """async () => {
   };
   await Promise.race([settle(), timeout]);
 }"""
-# What the reader sees: math elements, untypeset ones, broken images and raw TeX in visible text.
-INSPECT_JS = """() => {
+# What the reader sees: math elements, untypeset ones, broken images, raw TeX in visible text and
+# lines of code wider than ``maxWidth`` (cell outputs are printed results, not code).
+INSPECT_JS = """(maxWidth) => {
   const math = [...document.querySelectorAll('.math')];
   const skip = 'pre, code, script, style, textarea, mjx-container, .highlight';
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -73,6 +76,9 @@ INSPECT_JS = """() => {
     broken: [...document.images].filter(img => !(img.complete && img.naturalWidth > 0))
                                 .map(img => img.getAttribute('src')),
     raw: raw,
+    wide: [...document.querySelectorAll('pre')].filter(pre => !pre.closest('.cell_output'))
+          .flatMap(pre => pre.textContent.split('\\n')).filter(line => line.length > maxWidth)
+          .map(line => `${line.length} characters: ${line.trim().slice(0, 50)}`),
   };
 }"""
 
@@ -122,7 +128,7 @@ def check_page(context, path: Path, name: str, report: Report, screenshot: Path 
             if not page.url.startswith("file:"):
                 report.problems.append(f"{name}: redirects to a page that does not load ({page.url})")
         page.evaluate(SETTLE_JS)
-        seen = page.evaluate(INSPECT_JS)
+        seen = page.evaluate(INSPECT_JS, MAX_CODE_WIDTH)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -140,6 +146,8 @@ def check_page(context, path: Path, name: str, report: Report, screenshot: Path 
         report.problems.append(f"{name}: {seen['untypeset']} of {seen['math']} math elements not typeset by MathJax")
     for text in seen["raw"]:
         report.problems.append(f"{name}: raw TeX left in the text: {text!r}")
+    for line in seen["wide"]:
+        report.problems.append(f"{name}: a line of code wider than {MAX_CODE_WIDTH} characters ({line})")
     for src in seen["broken"]:
         report.problems.append(f"{name}: image did not load: {src}")
     for url in report.blocked[blocked_before:]:

@@ -4,8 +4,8 @@
 
     audio  (B, T, d_a) -> per-step MLP -> (B, T, D) --+
     visual (B, T, d_v) -> per-step MLP -> (B, T, D) --+-> cube (B, T, 3, D) -> L x [mix time steps,
-    text   (B, T, d_t) -> per-step MLP -> (B, T, D) --+      mix modalities, mix channels] -> mean over T
-                                                             -> flatten (B, 3 D) -> linear head
+    text   (B, T, d_t) -> per-step MLP -> (B, T, D) --+      mix modalities, mix channels]
+                                        -> mean over T -> flatten (B, 3 D) -> linear head
 
 Each mixing step is an MLP along one axis of the cube (hidden size twice that axis, GELU) added
 back to its input after a LayerNorm over channels, as in MLP-Mixer (Tolstikhin et al., 2021).

@@ -3,7 +3,7 @@
 ::
 
     audio  -> stem, layer1 -> layer2 -> MMTM -> layer3 -> MMTM -> layer4 -> MMTM -> pool --+
-                                         |                 |                 |               W [z_a; z_v] + b
+                                         |                 |                 |          W [z_a; z_v] + b
     visual -> stem, layer1 -> layer2 -> MMTM -> layer3 -> MMTM -> layer4 -> MMTM -> pool --+
 
 A transfer module squeezes every stream's map by global average pooling (over time and space),

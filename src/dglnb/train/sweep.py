@@ -8,7 +8,7 @@ A sweep file (see ``sweeps/table1_quick.yaml``)::
     methods: [vanilla, dgl, mla]
     datasets: [synthetic]
     seeds: [0, 1, 2]
-    options: {fusion: [concat, sum], threads: 1}   # run settings (TrainConfig fields); a list is a grid axis
+    options: {fusion: [concat, sum], threads: 1}   # TrainConfig fields; a list is a grid axis
     method_options:                 # per method, its own options; a list is a grid axis
       mmpareto: {rescale: [tensor, encoder]}
     executor: {timeout_min: 600, slurm_partition: gpu, gpus_per_node: 1}  # submitit parameters
