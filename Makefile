@@ -28,7 +28,8 @@ PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 
 .PHONY: book html test unit nbval nbval-portable browser-check chromium golden reproduce clean
 
-book: .venv $(MATHJAX)
+book:
+	$(MAKE) -j2 .venv $(MATHJAX)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
 	$(PAPERMILL) $(EXECUTED) $(PARAMS) -k python3 --cwd $(EXECUTED)
 	$(PY) tools/hide_parameters.py $(EXECUTED)/*.ipynb
