@@ -28,6 +28,17 @@ def test_numbers_of_both_sides_read_better_first_and_break_only_between_them():
     assert summary.paper_versus(None, None) == "-"
 
 
+def test_the_papers_sides_are_read_from_the_column_of_the_claims_head():
+    from dglnb import paper
+
+    table = paper.TABLE2_MMTM_CREMAD
+    assert summary.paper_heads_versus(table, paper.AUDIO_VISUAL_HEADS, "dgl", "vanilla", "visual") == \
+        "69.50 vs 23.43"
+    assert summary.paper_heads_versus(table, paper.AUDIO_VISUAL_HEADS, "dgl", "audio_only", "audio") == \
+        "60.30 vs 59.18"
+    assert summary.paper_heads_versus(paper.TABLE2_MOSI, paper.MOSI_HEADS, "dgl", "vanilla", "easy") == "-"
+
+
 def test_a_line_shows_the_claims_metric_as_the_claim_shows_its_gap():
     accuracy = summary.line(line().claim, DGL, VANILLA, "77.48 vs 65.10")
     assert accuracy == line()

@@ -6,6 +6,9 @@ Notebooks put these beside this run's numbers; nothing here is ever computed.
 
 from __future__ import annotations
 
+AUDIO_VISUAL_HEADS = ("audio", "visual", "multimodal")  #: the columns of Table 1's and Table 2 left's rows
+MOSI_HEADS = ("audio", "visual", "text", "multimodal")  #: the columns of Table 2 right's rows
+
 # Table 1: concat fusion, ResNet18 encoders. method -> dataset -> (audio, visual, multimodal)
 TABLE1: dict[str, dict[str, tuple[float | None, float | None, float | None]]] = {
     "audio_only":  {"cremad": (62.18, None, None), "kinetics_sounds": (48.70, None, None), "vggsound": (45.13, None, None)},

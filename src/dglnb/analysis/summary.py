@@ -45,6 +45,17 @@ def paper_versus(better: float | None, worse: float | None) -> str:
     return f"{paper_value(better)} vs {paper_value(worse)}"
 
 
+def paper_heads_versus(rows: Mapping[str, Sequence[float | None]], heads: Sequence[str], better: str,
+                       worse: str, head: str) -> str:
+    """The paper's two sides of a claim from a table whose ``rows`` list one number per column of
+    ``heads`` (e.g. :data:`dglnb.paper.AUDIO_VISUAL_HEADS`): rows ``better`` and ``worse``, column
+    ``head``; ``"-"`` for a column the table does not have (a benchmark's own modality)."""
+    if head not in heads:
+        return MISSING
+    column = heads.index(head)
+    return paper_versus(rows[better][column], rows[worse][column])
+
+
 def line(claim: Claim, better: Summary, worse: Summary, paper: str = MISSING) -> Line:
     """The row of ``claim``, made from the two summaries it compares: this run's numbers of the
     claim's metric, shown as the claim shows its gap (fractions in %, ratios with two decimals)."""

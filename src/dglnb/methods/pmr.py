@@ -3,8 +3,9 @@ fanyunfeng-bit/Modal-Imbalance-PMR ``main_Prototype_grad.py``.
 
 Prototypes: at the start of every epoch, per modality m and class c, the centroid of the modality's
 features ``z_m`` (``model.modality_feature``: the encoder's output in late fusion, the pooled stream
-with the other modalities zeroed in MMTM; model in eval mode, no gradient) over the first ``prototype_fraction`` of the
-epoch's training batches (at least one), blended with the previous prototypes as
+with the other modalities zeroed in MMTM; model in eval mode, no gradient) over the first
+``prototype_fraction`` of the epoch's training batches (at least one), blended with the previous
+prototypes as
 ``p <- (1 - momentum) * centroid + momentum * p_old``. A class absent from those batches keeps its
 previous prototype (zeros before the first); the code would divide by zero there.
 
