@@ -175,7 +175,7 @@ def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path
     metrics = train(TrainConfig(dataset="tiny_rgbd", method=method, profile="smoke", out=tmp_path, progress=False))
     assert json.loads(json.dumps(metrics)) == json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["metric"] == "miou" and metrics["linear_probe"] is None
-    for key in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy"):
+    for key in ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy"):
         assert list(metrics[key]) == ["multimodal", "rgb", "depth"]
         for head, value in metrics[key].items():
             assert (value is None) == (method == "unimodal" and head == "multimodal")

@@ -6,9 +6,10 @@ measured just before it), a learning-rate schedule step, evaluation on val and t
 ``history.csv`` and a checkpoint ``last.pt``. At the end the selected epoch's model is restored and
 a linear probe is fitted per modality on its frozen features (classification only).
 
-Model selection: ``selection="val"`` (default) keeps the epoch with the best validation accuracy;
-``selection="test"`` keeps the best *test* accuracy, as the official code does (an optimistic
-estimate: the maximum over epochs of a noisy test score, reported as the result).
+Model selection: ``selection="val"`` (default) keeps the epoch with the best validation score (the
+task's primary metric: accuracy, or mIoU for segmentation); ``selection="test"`` keeps the best
+*test* score, as the official code does (an optimistic estimate: the maximum over epochs of a noisy
+test score, reported as the result).
 
 Schedule: ``MultiStepLR`` stepped after every epoch, so with ``milestones=(70,)`` epochs 0-69 run
 at ``lr`` and epochs 70-99 at ``gamma * lr``. (The official code steps its scheduler at the start
@@ -104,7 +105,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
     ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
     settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
-    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
+    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``, ``test_scores`` (the
     selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
     model; None for segmentation, whose features are dense maps).
     """
@@ -187,10 +188,10 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     model.load_state_dict(best["model"])
     probe = None
     if not writer:
-        return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
+        return {"best_epoch": best["epoch"], "val_scores": best["val"], "test_scores": best["test"],
                 "linear_probe": probe}
     atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
     if model.task == "classification":
         probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
-    return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
+    return {"best_epoch": best["epoch"], "val_scores": best["val"], "test_scores": best["test"],
             "linear_probe": probe}

@@ -3,10 +3,10 @@
 ``train(TrainConfig(dataset="synthetic", method="dgl", profile="quick", out=Path("runs/x")))``
 writes into ``out``:
 
-* ``metrics.json``: ``test_accuracy`` and ``val_accuracy`` (the selected epoch's; keys
+* ``metrics.json``: ``metric``, the task's primary score (``"accuracy"``, or ``"miou"`` for
+  segmentation), and its values ``test_score`` and ``val_score`` (the selected epoch's; keys
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
-  they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
-  segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
+  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
   ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
   ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
@@ -44,6 +44,8 @@ from . import distributed, splits
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
+METRICS = "metrics.json"  #: a finished run's numbers and settings, in its run folder
+RENAMED = {"test_accuracy": "test_score", "val_accuracy": "val_score"}  #: old metrics.json keys -> today's
 
 
 def check_settings(**values: Any) -> None:
@@ -78,9 +80,9 @@ def build_method(config: TrainConfig) -> Any:
         raise ConfigError(f"method_options for {config.method}: {error}") from error
 
 
-def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
+def _with_all_heads(scores: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
     """``multimodal`` and every modality, None where the method has no such head."""
-    return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
+    return {head: scores.get(head) for head in ("multimodal", *modalities)}
 
 
 def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
@@ -125,9 +127,9 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     primary, *others = scorer_class(model.task).names
     metrics = {
         "metric": primary,
-        "test_accuracy": _with_all_heads(result["test_accuracy"], info.modalities),
-        "val_accuracy": _with_all_heads(result["val_accuracy"], info.modalities),
-        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_accuracy"], name), info.modalities)
+        "test_score": _with_all_heads(result["test_scores"], info.modalities),
+        "val_score": _with_all_heads(result["val_scores"], info.modalities),
+        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_scores"], name), info.modalities)
            for split in ("test", "val") for name in others},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
@@ -136,8 +138,19 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "config": config.to_json(),
     }
     if distributed.is_writer():
-        atomic_write_json(metrics, out / "metrics.json")
+        atomic_write_json(metrics, out / METRICS)
     return metrics
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """The ``metrics.json`` of the finished run in ``run_dir``. A run written before the primary score
+    was named for what it holds is read under today's names (:data:`RENAMED`): its ``test_accuracy``
+    and ``val_accuracy`` (mIoU for segmentation) become ``test_score`` and ``val_score``."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (no {METRICS}): train it first")
+    metrics = json.loads(path.read_text())
+    return {RENAMED.get(key, key): value for key, value in metrics.items()}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -149,23 +162,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``dglnb train``: train, print the test accuracies, return the metrics."""
+    """``dglnb train``: train, print the test scores, return the metrics."""
     metrics = train(config_from_args(args))
-    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_accuracy"].items() if v is not None)
+    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_score"].items() if v is not None)
     print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
     if metrics["linear_probe"] is not None:
         print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
-    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    print(f"wrote {Path(args.out) / METRICS}")
     return metrics
 
 
 def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.Module, TrainConfig]:
     """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config."""
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): train it first")
-    config = resolve(TrainConfig(**json.loads(metrics.read_text())["config"]))
+    config = resolve(TrainConfig(**read_metrics(run_dir)["config"]))
     info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     build_method(config).setup(model)
