@@ -11,7 +11,7 @@ import pytest
 
 from dglnb.cli import main
 from dglnb.config import TrainConfig
-from dglnb.train import summarize, train, train_seeds
+from dglnb.train import resolve, summarize, train, train_seeds
 from dglnb.methods import METHODS
 from dglnb.registry import UnknownNameError
 
@@ -44,7 +44,7 @@ def test_three_modalities_train(tmp_path):
 
 
 def test_explicit_hyperparameters_override_the_profile(tmp_path):
-    config = smoke(tmp_path, lr=0.5, batch_size=4).resolved()
+    config = resolve(smoke(tmp_path, lr=0.5, batch_size=4))
     assert (config.lr, config.batch_size, config.epochs) == (0.5, 4, 1)
 
 
@@ -91,6 +91,20 @@ def test_summary_skips_missing_heads():
     assert "test_score.multimodal" not in summary
     assert summary["test_score.a"]["mean"] == pytest.approx(0.6)
     assert summary["test_score.a"]["std"] == pytest.approx(0.1414213562)
+
+
+def test_alpha_keys_the_runs_of_the_methods_that_take_it_only():
+    """An alpha sweep of a method that ignores alpha is one run; DGL's alphas are different runs."""
+    from dglnb.train.cache import run_key
+
+    def key(method, alpha):
+        return run_key(TrainConfig(dataset="synthetic", method=method, profile="smoke", alpha=alpha))
+
+    assert key("ogm_ge", 1.0) == key("ogm_ge", 4.0) == key("ogm_ge", None)
+    assert resolve(TrainConfig(dataset="synthetic", method="ogm_ge", alpha=1.0)).alpha is None
+    for method in ("dgl", "dgl_mt", "dgl_ut", "joint_aux", "vanilla_lr"):
+        assert key(method, 1.0) != key(method, 4.0)
+    assert key("dgl", None) == key("dgl", 4.0)  # the profile's alpha
 
 
 def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, monkeypatch):

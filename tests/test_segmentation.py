@@ -107,13 +107,13 @@ CLASSIFICATION_ONLY = ("mla",)  # one linear head shared by feature vectors (pmr
 
 def test_a_classification_only_method_refuses_the_segmenter_with_a_clear_error():
     with pytest.raises(ConfigError, match="mla needs a classifier"):
-        METHODS.get("mla")(alpha=ALPHA).setup(tiny_model(RGBD))
+        METHODS.get("mla")().setup(tiny_model(RGBD))
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS.names() if m not in CLASSIFICATION_ONLY])
 def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
     model, batch = tiny_model(RGBD), make_batch()
-    algo = METHODS.get(method)(alpha=ALPHA)
+    algo = tiny_models.with_alpha(method, ALPHA)
     algo.setup(model)
     calls = dict.fromkeys(model.modalities, 0)
     for m in model.modalities:

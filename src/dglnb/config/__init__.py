@@ -2,7 +2,7 @@
 profiles that fill them."""
 
 from .profiles import PROFILES, check_profile, settings, sized, training_settings
-from .train_config import DATA_PATHS, EXECUTION_FIELDS, OPTIMIZERS, PROTOCOLS, SELECTIONS, TrainConfig, check_settings
+from .train_config import DATA_PATHS, EXECUTION_FIELDS, OPTIMIZERS, PROTOCOLS, SELECTIONS, TrainConfig, check_values
 
 __all__ = ["DATA_PATHS", "EXECUTION_FIELDS", "OPTIMIZERS", "PROFILES", "PROTOCOLS", "SELECTIONS", "TrainConfig", "check_profile",
-           "check_settings", "settings", "sized", "training_settings"]
+           "check_values", "settings", "sized", "training_settings"]

@@ -1,8 +1,11 @@
-"""What defines a run: :class:`TrainConfig`, and the checks every setting passes before anything runs.
+"""What defines a run: :class:`TrainConfig`, and the checks of its values' forms.
 
-Hyperparameters left as ``None`` are filled from the profile (:func:`dglnb.config.profiles.training_settings`).
-This layer knows forms and profiles, not registries: whether a dataset, method or fusion name exists
-is checked by :func:`dglnb.train.run.resolve`, which sits above the registries.
+Hyperparameters left as ``None`` are filled from the profile (:meth:`TrainConfig.with_profile_defaults`,
+from :func:`dglnb.config.profiles.training_settings`). This layer knows forms and profiles, not
+registries: the settings a user passes are checked, names included, by
+:func:`dglnb.train.run.check_settings`, and a run's config is completed by
+:func:`dglnb.train.run.resolve`, both above the registries; they call :func:`check_values` and
+:meth:`TrainConfig.with_profile_defaults` for the part this layer knows.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class TrainConfig:
     fusion: str = "concat"
     profile: str = "quick"
     seed: int = 0
+    # the weight of DGL's unimodal losses (eq. 15), for the methods that take one (the DGL family and
+    # vanilla_lr); the others ignore it and their resolved config records None
     alpha: float | None = None
     epochs: int | None = None
     data_root: Path | None = None
@@ -75,14 +80,14 @@ class TrainConfig:
     # any left out take the method's published value for ``dataset``
     method_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def resolved(self) -> TrainConfig:
-        """A checked copy with every ``None`` hyperparameter taken from the profile; a
-        :class:`~dglnb.errors.ConfigError` (or an UnknownNameError) says which setting is wrong.
-        Names are checked against the registries by :func:`dglnb.train.run.resolve`."""
-        check_settings(profile=self.profile)
+    def with_profile_defaults(self) -> TrainConfig:
+        """A copy with every ``None`` hyperparameter taken from the profile and every value checked
+        (:func:`check_values`); a :class:`~dglnb.errors.ConfigError` (or an UnknownNameError) says which
+        setting is wrong. A run's config is this and more: :func:`dglnb.train.run.resolve`."""
+        check_values(profile=self.profile)
         defaults = training_settings(self.dataset, self.profile)
         values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
-        check_settings(**{**dataclasses.asdict(self), **values})
+        check_values(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
         values["selection"] = self.selection or ("test" if self.protocol == "official" else "val")
         paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
@@ -195,13 +200,13 @@ _CHECKS: dict[str, Check] = {
 }
 
 
-def check_settings(**settings: Any) -> None:
-    """Check run settings by TrainConfig field name, e.g. a notebook's papermill parameters:
-    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``.
+def check_values(**settings: Any) -> None:
+    """Check the form of run settings by TrainConfig field name (the part of
+    :func:`dglnb.train.run.check_settings` below the registries).
 
     An unknown profile raises an UnknownNameError listing the valid ones; any other invalid value a
-    :class:`~dglnb.errors.ConfigError` saying what a valid one is. Dataset, method and fusion names are
-    checked against their registries by :func:`dglnb.train.run.check_settings`.
+    :class:`~dglnb.errors.ConfigError` saying what a valid one is. Dataset, method and fusion names
+    are only checked to be names here; whether they exist, by :func:`dglnb.train.run.check_settings`.
     """
     unknown = set(settings) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:

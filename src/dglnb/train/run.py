@@ -49,33 +49,44 @@ RENAMED = {"test_accuracy": "test_score", "val_accuracy": "val_score"}  #: old m
 
 
 def check_settings(**values: Any) -> None:
-    """:func:`dglnb.config.train_config.check_settings`, with dataset, method and fusion names checked against their
-    registries (an UnknownNameError lists the valid ones), e.g. a notebook's papermill parameters:
-    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``."""
+    """Check run settings by TrainConfig field name, e.g. a notebook's papermill parameters:
+    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``.
+
+    Dataset, method and fusion names are looked up in their registries (an UnknownNameError lists
+    the valid ones), so is a profile; any other invalid value raises a
+    :class:`~dglnb.errors.ConfigError` saying what a valid one is
+    (:func:`dglnb.config.train_config.check_values`)."""
     for name, value in values.items():
         if name in REGISTRIES:
             REGISTRIES[name].get(value)
-    settings.check_settings(**values)
+    settings.check_values(**values)
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` checked (names, values, the method's options) with every ``None`` hyperparameter
-    taken from the profile: what a run, its cache key and its metrics.json are made of."""
+    taken from the profile: what a run, its cache key and its metrics.json are made of. A method
+    that takes no ``alpha`` gets ``alpha=None``, so that its runs do not differ by it."""
     check_settings(dataset=config.dataset, method=config.method, fusion=config.fusion)
-    config = config.resolved()
+    config = config.with_profile_defaults()
+    if not METHODS.get(config.method).takes("alpha"):
+        config = dataclasses.replace(config, alpha=None)
     build_method(config)
     return config
 
 
 def build_method(config: TrainConfig) -> Any:
-    """The training method ``config`` names, with its hyperparameters, the dataset's published
-    defaults and ``config.method_options``; a :class:`~dglnb.errors.ConfigError` names a bad option."""
+    """The training method a resolved ``config`` names, with its hyperparameters (``alpha`` for a
+    method that takes it), the dataset's published defaults and ``config.method_options``; a
+    :class:`~dglnb.errors.ConfigError` names a bad option."""
     options = config.method_options
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
+    method = METHODS.get(config.method)
+    run_settings = {"grad_clip": config.grad_clip, "dataset": config.dataset}
+    if method.takes("alpha"):
+        run_settings["alpha"] = config.alpha
     try:
-        return METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip, dataset=config.dataset,
-                                          **options)
+        return method(**run_settings, **options)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"method_options for {config.method}: {error}") from error
 
