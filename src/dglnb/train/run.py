@@ -22,7 +22,6 @@ setting is checked before anything runs (:func:`resolve`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -164,22 +163,14 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     return {RENAMED.get(key, key): value for key, value in metrics.items()}
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    values["method_options"] = dict(values.get("method_options") or ())
-    return TrainConfig(**values)
-
-
-def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``dglnb train``: train, print the test scores, return the metrics."""
-    metrics = train(config_from_args(args))
+def train_and_report(config: TrainConfig) -> dict[str, Any]:
+    """``dglnb train``: train, print the test scores and the linear probes, return the metrics."""
+    metrics = train(config)
     heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_score"].items() if v is not None)
     print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
     if metrics["linear_probe"] is not None:
         print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
-    print(f"wrote {Path(args.out) / METRICS}")
+    print(f"wrote {Path(config.out) / METRICS}")
     return metrics
 
 
