@@ -38,9 +38,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from .. import metrics
+from ..progress import progress
 from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
 from ..data.augment import Augment, step_generator
@@ -127,12 +127,14 @@ def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], confi
     """A fresh run: the model laid out (and compiled) for the device, the optimizer, the schedule,
     and on torchrun the gradient average before every step."""
     if config.selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
+        raise ValueError(f"unknown selection {config.selection!r}; "
+                         f"valid selections: {', '.join(SELECTIONS)}")
     if torch.device(config.device).type == "cuda":
         to_channels_last(model)
     compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones),
+                                                     gamma=config.gamma)
     state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
     training = Training(model, method, loaders, config, out, optimizer, scheduler, state)
     if distributed.world_size() > 1:
@@ -161,15 +163,16 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
     with gradient diagnostics every ``diag_every`` steps); the method's losses averaged over the
     epoch's steps and the ranks."""
     model, method, config, state = training.model, training.method, training.config, training.state
-    augment, kinds = Augment(), training.loaders["train"].dataset.info.kinds if config.augment else {}
+    augment = Augment()
+    kinds = training.loaders["train"].dataset.info.kinds if config.augment else {}
     start_epoch(training.loaders["train"], config.seed, epoch)
     model.train()
     method.on_epoch_start(epoch, model, training.loaders, training.optimizer)
     sums: dict[str, float] = {}
     steps = 0
-    progress = tqdm(batches(training.loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
-                    disable=not config.progress)
-    for batch in progress:
+    steps_bar = progress(batches(training.loaders["train"], config.max_steps),
+                         desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
+    for batch in steps_bar:
         batch = to_device(batch, training.device)
         if training.fast:
             batch = batch_channels_last(batch)
@@ -188,13 +191,15 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
     return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
 
 
-def end_epoch(training: Training, epoch: int, train_logs: dict[str, float], seconds: float) -> dict[str, float]:
+def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
+              seconds: float) -> dict[str, float]:
     """After epoch ``epoch``'s steps: the schedule's step, evaluation on val and test, the best epoch
     so far, the log rows, then ``last.pt`` and the logs written (by the writing rank); returns the
     validation and test selection scores."""
     model, method, config, state = training.model, training.method, training.config, training.state
     optimizer, scheduler = training.optimizer, training.scheduler
-    lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # the epoch's base lr
+    # the epoch's base lr, as scheduled
+    lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]
     scheduler.step()
     val = evaluate(model, method, training.loaders["val"], training.device)
     test = evaluate(model, method, training.loaders["test"], training.device)
@@ -203,13 +208,13 @@ def end_epoch(training: Training, epoch: int, train_logs: dict[str, float], seco
         state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
                          "model": copy.deepcopy(model.state_dict())}
     state["epoch"] = epoch
-    state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
-                             **_prefixed("test", test)})
+    state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs),
+                             **_prefixed("val", val), **_prefixed("test", test)})
     state["timing"].append({"epoch": epoch, "seconds": round(seconds, 3)})
     if distributed.is_writer():
         atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
-                     "config": config.to_json()}, training.checkpoint)
+                     "scheduler": scheduler.state_dict(), "method": method.state_dict(),
+                     "rng": rng_state(), "config": config.to_json()}, training.checkpoint)
         write_logs(state, training.out)
     return {"val": selection_score(val), "test": selection_score(test)}
 
@@ -223,7 +228,8 @@ def finish(training: Training) -> dict[str, Any]:
     if distributed.is_writer():
         atomic_save({"epoch": best["epoch"], "model": best["model"]}, training.out / "best.pt")
         if model.task == "classification":
-            probe = linear_probe(model, training.loaders["train_eval"], training.loaders["test"], training.device)
+            probe = linear_probe(model, training.loaders["train_eval"], training.loaders["test"],
+                                 training.device)
     return {"best_epoch": best["epoch"], "val_scores": best["val"], "test_scores": best["test"],
             "linear_probe": probe}
 
@@ -250,7 +256,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     """
     training = prepare(model, method, loaders, config, out)
     restore(training)
-    epochs = tqdm(range(training.state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
+    epochs = progress(range(training.state["epoch"] + 1, config.epochs), desc="epochs",
+                      unit="epoch", enabled=config.progress)
     for epoch in epochs:
         started = time.perf_counter()
         train_logs = train_epoch(training, epoch)
