@@ -64,7 +64,7 @@ class DGLLoss:
         parts = {"loss": self.loss, "loss_multi": self.multimodal,
                  **{f"loss_{m}": v for m, v in self.unimodal.items()},
                  **{f"loss_multi_without_{m}": v for m, v in self.dropped.items()}}
-        return {name: float(value) for name, value in parts.items()}
+        return {name: float(value.detach()) for name, value in parts.items()}
 
 
 def dgl_loss(
