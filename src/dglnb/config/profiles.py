@@ -77,6 +77,14 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                      methods=("vanilla", "gblending", "ogm_ge", "pmr", "agm", "mmpareto", "dnr", "dgl"), train={},
                      method_options={"mmpareto": dict(unimodal_logits="zeroed")}),
     },
+    # notebook 09: a model written in the notebook (no dglnb class) trained by the reader's own loop
+    # with dglnb.dgl_loss; the loop takes the dataset's optimiser settings (training_settings) and
+    # its run sizes (``sized``), and no gradient clipping.
+    "own_loop": {
+        "smoke": dict(dataset="avdigits", seeds=(0,)),
+        "quick": dict(dataset="avdigits", seeds=(0, 1, 2)),
+        "full": dict(dataset="avdigits", seeds=(0, 1, 2, 3, 4)),
+    },
     # ``phases``: how many epochs make the "first" and the "last" phase in per-phase summaries.
     "training_dynamics": {
         "smoke": dict(dataset="avdigits", seeds=(0,), phases=(1, 1)),
