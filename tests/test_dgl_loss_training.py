@@ -29,7 +29,8 @@ class TwoEncoders(nn.Module):
     def __init__(self, dims=(6, 5), hidden: int = 16, classes: int = 4, norm: bool = True) -> None:
         super().__init__()
         self.audio = nn.Sequential(nn.Linear(dims[0], hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-        self.visual = nn.Sequential(nn.Linear(dims[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+        self.visual = nn.Sequential(nn.Linear(dims[1], hidden), nn.ReLU(),
+                                    nn.Linear(hidden, hidden))
         self.fusion = GatedFusion(hidden, classes, norm)
 
     def forward(self, audio, visual):
@@ -72,12 +73,14 @@ def test_a_users_model_trains_three_epochs_and_its_encoders_learn_from_their_uni
     for _ in range(3):
         logs = []
         for batch in torch.randperm(len(y)).split(16):
-            result = dgl_loss(model(audio[batch], visual[batch]), model.fusion, y[batch], alpha=ALPHA)
+            feats = model(audio[batch], visual[batch])
+            result = dgl_loss(feats, model.fusion, y[batch], alpha=ALPHA)
             for m in ("audio", "visual"):
-                from_multi = torch.autograd.grad(result.multimodal, params[m], retain_graph=True, allow_unused=True)
-                assert all(g is None or not g.any() for g in from_multi), f"L^d reached the {m} encoder"
+                from_multi = torch.autograd.grad(result.multimodal, params[m], retain_graph=True,
+                                                 allow_unused=True)
+                assert all(g is None or not g.any() for g in from_multi), f"L^d reached {m}"
                 own = torch.autograd.grad(result.unimodal[m], params[m], retain_graph=True)
-                assert sum(g.abs().sum() for g in own) > 0, f"L^{m} left its encoder without gradient"
+                assert sum(g.abs().sum() for g in own) > 0, f"L^{m} left its encoder without grad"
             optimizer.zero_grad()
             result.backward()
             optimizer.step()
@@ -132,7 +135,8 @@ def test_the_drop_in_loss_routes_and_trains_under_bf16_autocast():
     result.backward()
     for p, g in zip(model.fusion.parameters(), fusion_grads, strict=True):
         torch.testing.assert_close(p.grad, g)
-    assert result.loss.dtype == torch.float32 and all(p.grad.isfinite().all() for p in model.parameters())
+    assert result.loss.dtype == torch.float32
+    assert all(p.grad.isfinite().all() for p in model.parameters())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2)
     losses = []
     for _ in range(10):
@@ -146,15 +150,17 @@ def test_the_drop_in_loss_routes_and_trains_under_bf16_autocast():
 
 
 def ddp_worker(rank: int, world: int, port: int, out: str) -> None:
-    """One rank of DistributedDataParallel: its half of a batch through dgl_loss; rank 0 saves the grads."""
+    """One rank of DistributedDataParallel: its half of a batch through dgl_loss; rank 0 saves the
+    gradients."""
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world, timeout=datetime.timedelta(seconds=60))
     torch.manual_seed(0)
     model = DistributedDataParallel(TwoEncoders(hidden=8, norm=False))
     audio, visual, y = toy_data(16)
     shard = slice(rank * 8, (rank + 1) * 8)
-    dgl_loss(model(audio[shard], visual[shard]), model.module.fusion, y[shard], alpha=ALPHA).backward()
+    feats = model(audio[shard], visual[shard])
+    dgl_loss(feats, model.module.fusion, y[shard], alpha=ALPHA).backward()
     if rank == 0:
         torch.save([p.grad for p in model.module.parameters()], out)
     dist.destroy_process_group()
@@ -169,7 +175,8 @@ def free_port() -> int:
 def test_the_drop_in_loss_under_ddp_averages_the_gradients_one_process_computes(tmp_path):
     """Two gloo ranks, each on half the batch, give every parameter the full batch's DGL gradient
     (without the fusion's batch norm, whose statistics DDP keeps per rank)."""
-    ranks = mp.spawn(ddp_worker, args=(2, free_port(), str(tmp_path / "grads.pt")), nprocs=2, join=False)
+    ranks = mp.spawn(ddp_worker, args=(2, free_port(), str(tmp_path / "grads.pt")), nprocs=2,
+                     join=False)
     deadline = time.monotonic() + 240
     while not ranks.join(timeout=5):
         if time.monotonic() > deadline:

@@ -1,5 +1,6 @@
-"""DGL's two options beyond the paper: per-group gradient clipping (the default) and the fusion trained
-on dropped modalities (``fusion_dropout``); both are method options, so they enter the run-cache key."""
+"""DGL's two options beyond the paper: per-group gradient clipping (the default) and the fusion
+trained on dropped modalities (``fusion_dropout``); both are method options, so they enter the
+run-cache key."""
 
 from __future__ import annotations
 
@@ -27,7 +28,17 @@ def step_updates(method, model, batch) -> list[torch.Tensor]:
     """Each parameter's change in one plain SGD step (lr 1) of ``method``."""
     before = copy.deepcopy(model)
     method.train_step(model, batch, torch.optim.SGD(model.parameters(), lr=1.0))
-    return [p.detach() - q.detach() for p, q in zip(model.parameters(), before.parameters(), strict=True)]
+    return [p.detach() - q.detach()
+            for p, q in zip(model.parameters(), before.parameters(), strict=True)]
+
+
+def positions(model, params) -> list[int]:
+    """Where ``params`` stand in ``model.parameters()``."""
+    return [i for i, p in enumerate(model.parameters()) if any(p is q for q in params)]
+
+
+def update_norm(updates, ids) -> float:
+    return float(torch.linalg.vector_norm(torch.stack([updates[i].norm() for i in ids])))
 
 
 def test_per_group_clipping_leaves_the_fusion_step_alone_where_global_clipping_shrinks_it():
@@ -44,15 +55,14 @@ def test_per_group_clipping_leaves_the_fusion_step_alone_where_global_clipping_s
     per_group = METHODS.get("dgl")(alpha=alpha, grad_clip=clip)
     global_ = METHODS.get("dgl")(alpha=alpha, grad_clip=clip, clip="global")
     grouped, clipped = (step_updates(m, copy.deepcopy(model), batch) for m in (per_group, global_))
-    in_fusion = [i for i, p in enumerate(model.parameters()) if any(p is q for q in model.fusion_parameters())]
+    in_fusion = positions(model, model.fusion_parameters())
     for i in in_fusion:
         torch.testing.assert_close(grouped[i], free[i], rtol=0, atol=0)
-    shrink = float(torch.linalg.vector_norm(torch.stack([clipped[i].norm() for i in in_fusion]))) / fusion_norm
+    shrink = update_norm(clipped, in_fusion) / fusion_norm
     assert shrink < 0.2  # the encoders' norm (over ten times the fusion's) sets the global factor
     for m in model.modalities:
-        ids = [i for i, p in enumerate(model.parameters()) if any(p is q for q in model.encoder_parameters(m))]
-        assert float(torch.linalg.vector_norm(torch.stack([grouped[i].norm() for i in ids]))) == \
-            pytest.approx(clip, rel=1e-6)
+        ids = positions(model, model.encoder_parameters(m))
+        assert update_norm(grouped, ids) == pytest.approx(clip, rel=1e-6)
 
 
 @pytest.mark.parametrize("method", ROUTED)
@@ -61,7 +71,8 @@ def test_dgl_and_its_ablations_clip_the_fusion_and_each_encoder_separately_by_de
     groups = METHODS.get(method)(grad_clip=1.0).clip_groups(model)
     expected = [model.fusion_parameters(), *(model.encoder_parameters(m) for m in model.modalities)]
     assert [[id(p) for p in g] for g in groups] == [[id(p) for p in g] for g in expected]
-    assert METHODS.get(method)(grad_clip=1.0, clip="global").clip_groups(model) == [list(model.parameters())]
+    global_ = METHODS.get(method)(grad_clip=1.0, clip="global")
+    assert global_.clip_groups(model) == [list(model.parameters())]
 
 
 def test_the_other_methods_still_clip_all_parameters_together():

@@ -9,8 +9,10 @@ that its graph holds only the parameters it may reach:
   (``torch.func.functional_call``; eq. 11-14): reaches encoder m only;
 
 so one backward pass of ``alpha * sum_m L^m + L^d`` writes exactly DGL's gradients (eq. 15), in any
-loop and with any optimizer. The passes with a modality dropped run on copies of the fusion's
-buffers: batch norm normalises them by their own batch but keeps the multimodal pass's statistics.
+loop and with any optimizer, under autocast and ``torch.compile``, and under DDP (let the wrapped
+model's ``forward`` return the features, and pass the unwrapped fusion). The passes with a modality
+dropped run on copies of the fusion's buffers: batch norm normalises them by their own batch but
+keeps the multimodal pass's statistics.
 
 A fusion that runs encoder layers itself (MMTM-style) cannot be split that way: name the parameter
 groups (``encoder_parameters``, ``fusion_parameters``) and ``.backward()`` routes each loss to its
