@@ -161,8 +161,10 @@ def ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     shard = slice(rank * 8, (rank + 1) * 8)
     feats = model(audio[shard], visual[shard])
     dgl_loss(feats, model.module.fusion, y[shard], alpha=ALPHA).backward()
+    grads = [p.grad for p in model.module.parameters()]
+    del model, feats  # DDP's reducer before its process group: the other order can hang at exit
     if rank == 0:
-        torch.save([p.grad for p in model.module.parameters()], out)
+        torch.save(grads, out)
     dist.destroy_process_group()
 
 
