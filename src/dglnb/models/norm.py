@@ -1,4 +1,4 @@
-"""Which forward passes may update batch-norm running statistics, and which parameters a pass may reach."""
+"""Which forward passes may update batch-norm running statistics."""
 
 from __future__ import annotations
 
@@ -28,17 +28,3 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
         for layer in layers:
             layer.track_running_stats = True
 
-
-@contextlib.contextmanager
-def parameters_frozen(params: list[nn.Parameter], frozen: bool = True) -> Iterator[None]:
-    """Inside (when ``frozen``), ``params`` are constants to autograd: a loss computed there builds no
-    gradient path to them. Their ``requires_grad`` is restored on exit."""
-    before = [p.requires_grad for p in params]
-    if frozen:
-        for p in params:
-            p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)
