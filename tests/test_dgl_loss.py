@@ -156,19 +156,20 @@ def test_a_per_sample_loss_is_averaged():
     assert (batch["label"] == IGNORE_INDEX).any() and result.loss.dim() == 0
 
 
-def test_fusion_dropout_at_twice_alpha_gives_the_fusion_dgl_mts_gradients_with_two_modalities():
-    """lambda * mean_m L^d(m dropped) with lambda = alpha * M is alpha * sum_m L^m on the fusion."""
-    for name in ("gated", "mlp_head", "per_pixel_decoder"):
-        model, batch = MODELS[name](), batch_for(name)
-        regularised, mt = copy.deepcopy(model), copy.deepcopy(model)
-        result = dgl_loss(regularised.encode(batch), regularised.fusion, batch["label"],
-                          regularised.loss, alpha=ALPHA, drop=regularised.zero_features,
-                          fusion_dropout=2 * ALPHA)
-        result.backward()
-        drop_in_gradients(mt, batch, "dgl_mt")
-        for (n, p), q in zip(regularised.named_parameters(), mt.parameters(), strict=True):
-            torch.testing.assert_close(p.grad, q.grad, msg=f"{name}: {n}")
-        assert set(result.dropped) == set(model.modalities)
+@pytest.mark.parametrize("name", ["gated", "mlp_head", "per_pixel_decoder", "three_concat",
+                                  "three_modality_mixer"])
+def test_fusion_dropout_at_alpha_times_m_gives_the_fusion_dgl_mts_gradients(name):
+    """lambda * mean_m L^d(m alone) with lambda = alpha * M is alpha * sum_m L^m on the fusion."""
+    model, batch = MODELS[name](), batch_for(name)
+    regularised, mt = copy.deepcopy(model), copy.deepcopy(model)
+    result = dgl_loss(regularised.encode(batch), regularised.fusion, batch["label"],
+                      regularised.loss, alpha=ALPHA, drop=regularised.zero_features,
+                      fusion_dropout=ALPHA * len(model.modalities))
+    result.backward()
+    drop_in_gradients(mt, batch, "dgl_mt")
+    for (n, p), q in zip(regularised.named_parameters(), mt.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, msg=f"{name}: {n}")
+    assert set(result.fusion_alone) == set(model.modalities)
 
 
 def test_fusion_dropout_reaches_no_encoder_and_leaves_running_statistics_alone():
@@ -177,7 +178,7 @@ def test_fusion_dropout_reaches_no_encoder_and_leaves_running_statistics_alone()
     result = dgl_loss(model.encode(batch), model.fusion, batch["label"], alpha=ALPHA,
                       fusion_dropout=3.0)
     for m in model.modalities:
-        from_dropped = torch.autograd.grad(sum(result.dropped.values()),
+        from_dropped = torch.autograd.grad(sum(result.fusion_alone.values()),
                                            model.encoder_parameters(m), retain_graph=True,
                                            allow_unused=True)
         assert all(g is None for g in from_dropped)

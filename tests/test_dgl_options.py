@@ -15,7 +15,7 @@ from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
 from dglnb.train.cache import run_key
 from dglnb.train.run import resolve
-from tiny_models import RGBD, VECTORS, make_batch, tiny_model
+from tiny_models import RGBD, SEQUENCES3, VECTORS, make_batch, tiny_model
 
 ROUTED = ("dgl", "dgl_mt", "dgl_ut", "joint_aux")
 
@@ -80,15 +80,17 @@ def test_the_other_methods_still_clip_all_parameters_together():
     assert METHODS.get("vanilla")(grad_clip=1.0).clip_groups(model) == [list(model.parameters())]
 
 
-@pytest.mark.parametrize("info", [VECTORS, RGBD], ids=["vectors", "rgbd"])
-def test_dgl_with_fusion_dropout_twice_alpha_steps_as_dgl_mt_with_two_modalities(info):
-    model, batch = tiny_model(info), make_batch(info)
+@pytest.mark.parametrize("info", [VECTORS, RGBD, SEQUENCES3], ids=["vectors", "rgbd", "three-mixer"])
+def test_dgl_with_fusion_dropout_alpha_times_m_steps_as_dgl_mt(info):
+    model = tiny_model(info, "mlp_mixer") if info is SEQUENCES3 else tiny_model(info)
+    batch = make_batch(info)
     regularised, mt = copy.deepcopy(model), copy.deepcopy(model)
-    logs = METHODS.get("dgl")(alpha=2.0, fusion_dropout=4.0).compute_gradients(regularised, batch)
+    fusion_dropout = 2.0 * len(model.modalities)
+    logs = METHODS.get("dgl")(alpha=2.0, fusion_dropout=fusion_dropout).compute_gradients(regularised, batch)
     METHODS.get("dgl_mt")(alpha=2.0).compute_gradients(mt, batch)
     for (name, p), q in zip(regularised.named_parameters(), mt.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, msg=name)
-    assert {f"loss_multi_without_{m}" for m in model.modalities} <= set(logs)
+    assert {f"loss_fusion_{m}_alone" for m in model.modalities} <= set(logs)
 
 
 def test_the_options_are_validated_and_enter_the_run_cache_key():

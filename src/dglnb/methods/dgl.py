@@ -80,7 +80,7 @@ class DGL(Method):
         result.backward()
         losses = {"loss_multi": result.multimodal,
                   **{f"loss_{m}": loss for m, loss in result.unimodal.items()},
-                  **{f"loss_multi_without_{m}": loss for m, loss in result.dropped.items()}}
+                  **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()}}
         return {name: loss.detach() for name, loss in losses.items()}
 
     def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:

@@ -41,8 +41,8 @@ def zeros(feature: Any) -> Any:
 class DGLLoss:
     """What :func:`dgl_loss` returns: ``loss`` to backpropagate, and its parts for logging.
 
-    ``multimodal`` is L^d (L^Multi when not truncated), ``unimodal`` each L^m, ``dropped`` the fusion's
-    loss with each modality dropped (``fusion_dropout > 0`` only), ``outputs`` the fusion's outputs
+    ``multimodal`` is L^d (L^Multi when not truncated), ``unimodal`` each L^m, ``fusion_alone`` the
+    fusion's loss on each modality alone, detached (``fusion_dropout > 0`` only), ``outputs`` the fusion's outputs
     on every modality (e.g. for accuracy). In the routed form ``loss`` is a detached value: call
     :meth:`backward`, which makes one ``backward(inputs=...)`` call per route.
     """
@@ -51,7 +51,7 @@ class DGLLoss:
     multimodal: Tensor
     unimodal: dict[Hashable, Tensor]
     outputs: Any
-    dropped: dict[Hashable, Tensor] = field(default_factory=dict)
+    fusion_alone: dict[Hashable, Tensor] = field(default_factory=dict)
     routes: list[tuple[Tensor, list[Tensor]]] = field(default_factory=list, repr=False)
 
     def backward(self) -> None:
@@ -62,10 +62,10 @@ class DGLLoss:
             loss.backward(inputs=params, retain_graph=i < len(self.routes) - 1)
 
     def logs(self) -> dict[str, float]:
-        """``loss``, ``loss_multi``, ``loss_<m>`` and ``loss_multi_without_<m>`` as floats."""
+        """``loss``, ``loss_multi``, ``loss_<m>`` and ``loss_fusion_<m>_alone`` as floats."""
         parts = {"loss": self.loss, "loss_multi": self.multimodal,
                  **{f"loss_{m}": v for m, v in self.unimodal.items()},
-                 **{f"loss_multi_without_{m}": v for m, v in self.dropped.items()}}
+                 **{f"loss_fusion_{m}_alone": v for m, v in self.fusion_alone.items()}}
         return {name: float(value.detach()) for name, value in parts.items()}
 
 
@@ -95,9 +95,10 @@ def dgl_loss(
     ``truncate_multimodal`` (MT) computes L^d on detached features; ``truncate_unimodal`` (UT) keeps
     each L^m off the fusion's parameters. Both: DGL; MT only: ``dgl_mt``; UT only: ``dgl_ut``; neither:
     ``L^Multi + alpha * sum_m L^m`` (``joint_aux``). ``fusion_dropout`` (lambda >= 0) also trains the
-    fusion on detached features with each modality dropped in turn, ``+ lambda * mean_m L^d(m
-    dropped)``; no encoder gets a gradient from it. With two modalities, lambda = 2 alpha gives the
-    fusion exactly ``dgl_mt``'s gradients; 0 is the paper's DGL.
+    fusion on the unimodal paths the encoders learn through, on detached features: ``+ lambda *
+    mean_m L^d(m alone)``, every modality but m dropped; no encoder gets a gradient from it.
+    lambda = alpha * M (M modalities) gives the fusion exactly ``dgl_mt``'s gradients; 0 is the
+    paper's DGL, whose fusion never sees a dropped modality.
 
     ``encoder_parameters`` (name -> parameters) with ``fusion_parameters``: the routed form, for a
     fusion whose call runs encoder layers (see the module doc); call the result's ``backward()``.
@@ -118,33 +119,30 @@ def dgl_loss(
     outputs = _fuse(fusion, detached if truncate_multimodal else features, names)
     multimodal = _loss(loss_fn, outputs, target)
     # [/eq. 9-10]
-    dropped = {m: _loss(loss_fn, _fuse_dropped(fusion, _without(detached, m, drop), names, False),
-                        target) for m in (names if fusion_dropout > 0 else ())}
-    seen_dropped = fusion_dropout * torch.stack(list(dropped.values())).mean() if dropped else None
+    # the fusion on the unimodal paths (fusion_dropout): detached features, every other modality dropped
+    alone = {m: _loss(loss_fn, _fuse_dropped(fusion, _alone(detached, m, drop), names, False), target)
+             for m in (names if fusion_dropout > 0 else ())}
+    seen_alone = fusion_dropout * torch.stack(list(alone.values())).mean() if alone else None
     # [eq. 15] the pair [L^d, alpha * sum_m L^m], each loss written into its own group
     if groups is None:  # each loss's graph holds only the parameters it may reach: one backward
         check_reached(features, fusion, unimodal, truncate_unimodal)
         loss = alpha * sum(unimodal.values()) + multimodal
-        loss = loss if seen_dropped is None else loss + seen_dropped
-        return DGLLoss(loss, multimodal, unimodal, outputs, dropped)
+        loss = loss if seen_alone is None else loss + seen_alone
+        return DGLLoss(loss, multimodal, unimodal, outputs, alone)
     encoders, fusion_group = groups  # the fusion runs encoder layers: route each loss to its group
     every = [p for params in encoders.values() for p in params] + fusion_group
     routes = [(alpha * unimodal[m], encoders[m] + ([] if truncate_unimodal else fusion_group))
               for m in names]
     routes.append((multimodal, fusion_group if truncate_multimodal else every))
     # [/eq. 15]
-    routes += [] if seen_dropped is None else [(seen_dropped, fusion_group)]
+    routes += [] if seen_alone is None else [(seen_alone, fusion_group)]
     total = sum(loss.detach() for loss, _ in routes)
-    return DGLLoss(total, multimodal, unimodal, outputs, dropped, routes)
+    return DGLLoss(total, multimodal, unimodal, outputs, alone, routes)
 
 
 def _alone(features: Features, keep: Hashable, drop: Callable[[Any], Any]) -> Features:
     """``features`` with every modality but ``keep`` dropped (the dropped ones detached first)."""
     return replace(features, {n: z if n == keep else drop(detach(z)) for n, z in items(features)})
-
-
-def _without(detached: Features, dropped: Hashable, drop: Callable[[Any], Any]) -> Features:
-    return replace(detached, {n: drop(z) if n == dropped else z for n, z in items(detached)})
 
 
 def _loss(loss_fn: Callable[[Any, Any], Tensor], outputs: Any, target: Any) -> Tensor:
