@@ -48,7 +48,7 @@ from .determinism import rng_state, set_rng_state
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import linear_probe
-from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+from .speed import batch_channels_last, channels_last_is_sound, compile_model, make_optimizer, to_channels_last
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -111,8 +111,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
     device = torch.device(config.device)
-    fast = device.type == "cuda"  # channels-last layout (and fused optimizers) where they pay: on a GPU
-    if fast:
+    channels_last = channels_last_is_sound(device)  # CUDA; the plain layout on a CPU (see the function)
+    if channels_last:
         to_channels_last(model)
     compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
@@ -149,7 +149,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
                         disable=not config.progress)
         for batch in progress:
             batch = to_device(batch, device)
-            if fast:
+            if channels_last:
                 batch = batch_channels_last(batch)
             if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
                 batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
