@@ -25,8 +25,15 @@ PARAMS := -p profile $(PROFILE) $(if $(DATA_ROOT),-p data_root $(DATA_ROOT)) $(i
 NBENV = OMP_NUM_THREADS=$(THREADS)
 PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	sh -c '$(PY) -m papermill --no-progress-bar --log-level WARNING {} "$$0/$$(basename {})" "$$@"'
+# An x86-64 CPU with AVX2 but no AVX-512, emulated on any newer one: oneDNN (convolutions) and MKL
+# (matrix products) capped at AVX2; ATen's own kernels are chosen beside it (avx2, or default).
+AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+# The unit tests that exercise the CPU's kernels, run again on the emulated CPU: the training step and
+# its fast settings, layouts, methods, models, routing, resume and the engine.
+KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
+	models mmtm mixer segmentation routing resume engine)
 
-.PHONY: book html test unit nbval nbval-portable browser-check chromium golden reproduce clean
+.PHONY: book html test unit unit-avx2 nbval nbval-portable browser-check chromium golden reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -45,6 +52,7 @@ html: .venv $(MATHJAX)
 test:
 	$(MAKE) -j3 chromium .venv $(MATHJAX)
 	$(MAKE) unit
+	$(MAKE) unit-avx2
 	$(MAKE) nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
@@ -63,6 +71,11 @@ chromium:
 unit: .venv
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal tests
 
+# KERNEL_TESTS on the emulated AVX2 CPU: a change that breaks such a CPU fails here on an AVX-512 one.
+unit-avx2: .venv
+	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=$(THREADS) \
+	  $(PY) -m pytest -q -n $(JOBS) --dist worksteal $(KERNEL_TESTS)
+
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks). One pytest per
@@ -71,9 +84,10 @@ nbval: .venv
 	printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	  $(PY) -m pytest -q -p no:xdist --nbval-lax --nbval-current-env --nbval-cell-timeout=3600 {}
 
-# CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's.
+# CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's,
+# and oneDNN and MKL on an AVX2 CPU's.
 nbval-portable:
-	ATEN_CPU_CAPABILITY=default $(MAKE) nbval
+	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=default $(MAKE) nbval
 
 # Re-execute notebooks/ in place in the quick profile after an intended change and record the
 # trained numbers' goldens (notebooks/goldens/*.json); commit both.
