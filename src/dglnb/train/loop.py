@@ -172,7 +172,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
             state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
                              "model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch
-        train_logs = distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
+        train_logs = distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, device)
         state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
                                  **_prefixed("test", test)})
         state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
