@@ -10,9 +10,9 @@ from __future__ import annotations
 import pickle
 from typing import IO, Any
 
-# (module, name) a NumPy feature pickle refers to: arrays (protocols 2-5, NumPy 1 and 2 module names),
-# their dtypes and scalars, Python 2-compatible bytes (protocol 2), sets; dicts, lists, tuples, str,
-# bytes and numbers need no class.
+#: (module, name) a NumPy feature pickle refers to: arrays (protocols 2-5, NumPy 1 and 2 module names),
+#: their dtypes and scalars, Python 2-compatible bytes (protocol 2), sets; dicts, lists, tuples, str,
+#: bytes and numbers need no class.
 ALLOWED = frozenset(
     [(f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")]
     + [(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")]

@@ -23,8 +23,8 @@ from ..errors import CheckpointError, RunStopped
 
 LOGS = ("history", "diagnostics", "timing")  # the run folder's CSV logs, kept as rows in the checkpoint
 RESUMABLE_CHANGES = ("epochs", "num_workers")  # settings a resumed run may change (train longer, other workers)
-# Besides tensors, containers and numbers a checkpoint holds NumPy's global random state, a uint32 array
-# (dglnb.train.determinism.rng_state): the array's reconstructor, its class and its dtype's classes.
+#: Besides tensors, containers and numbers a checkpoint holds NumPy's global random state, a uint32 array
+#: (dglnb.train.determinism.rng_state): the array's reconstructor, its class and its dtype's classes.
 CHECKPOINT_GLOBALS = (np.zeros(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32)))
 
 
