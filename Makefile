@@ -8,8 +8,14 @@ JOBS ?= 2
 THREADS ?= 1
 DATA_ROOT ?=
 DEVICE ?=
-# CPU machines take the CPU wheel of torch; GPU users install their CUDA torch first and set TORCH=.
-TORCH ?= torch==2.13.0
+# The CPU toolchain, every version pinned with its hashes (README: how to update it). CPU machines
+# install all of it, torch's CPU wheel included; GPU users install their CUDA torch into .venv first
+# and set TORCH=, which keeps it and takes every other version from GPU_CONSTRAINTS (the lock's pins
+# without torch, without hashes).
+LOCK := requirements/cpu.lock
+GPU_CONSTRAINTS := requirements/gpu-constraints.txt
+TORCH ?= locked
+PIP_TOOLS := pip-tools==7.6.2
 MATHJAX_VERSION := 3.2.2
 # The browser check drives Debian's chromium through Playwright; Playwright never downloads a browser.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -33,7 +39,7 @@ AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
 	models mmtm mixer segmentation routing resume engine)
 
-.PHONY: book html test unit unit-avx2 nbval nbval-portable browser-check chromium golden reproduce clean
+.PHONY: book html test unit unit-avx2 nbval nbval-portable browser-check chromium golden lock reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -81,6 +87,7 @@ unit-avx2: .venv
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks). One pytest per
 # chapter, JOBS at a time, in the order of NOTEBOOKS (chapter 04's own runs start first).
 nbval: .venv
+	$(PY) tools/check_environment.py
 	printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	  $(PY) -m pytest -q -p no:xdist --nbval-lax --nbval-current-env --nbval-cell-timeout=3600 {}
 
@@ -90,9 +97,11 @@ nbval-portable:
 	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=default $(MAKE) nbval
 
 # Re-execute notebooks/ in place in the quick profile after an intended change and record the
-# trained numbers' goldens (notebooks/goldens/*.json); commit both.
+# trained numbers' goldens (notebooks/goldens/*.json) and the lock they hold for (ENVIRONMENT.json,
+# refused unless the installed versions are the lock's); commit them all.
 golden: NBENV += DGLNB_RECORD_GOLDENS=1
 golden: .venv
+	$(PY) tools/check_environment.py --record
 	$(PAPERMILL) notebooks -p profile quick -k python3 --cwd notebooks
 	$(PY) tools/hide_parameters.py $(NOTEBOOKS)
 
@@ -100,11 +109,22 @@ golden: .venv
 reproduce:
 	$(MAKE) book PROFILE=full DEVICE=$(or $(DEVICE),cuda) JOBS=1 THREADS=$(shell nproc)
 
-.venv: pyproject.toml
+.venv: pyproject.toml $(LOCK)
 	python3 -m venv .venv
-	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
-	$(PY) -m pip install -q -e '.[book,test]'
+	$(if $(TORCH),$(PY) -m pip install -q --require-hashes -r $(LOCK))
+	$(PY) -m pip install -q $(if $(TORCH),--no-deps,-c $(GPU_CONSTRAINTS)) -e '.[book,test]'
 	touch .venv
+
+# Re-resolve the lock after a change to pyproject.toml's dependencies or requirements/cpu.in, keeping
+# every pin that still fits (LOCK_UPGRADE=--upgrade moves all to their newest); then make golden.
+lock:
+	python3 -m venv build/lock-tools
+	build/lock-tools/bin/pip install -q $(PIP_TOOLS)
+	build/lock-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra book \
+	  --extra test --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE) --output-file $(LOCK) \
+	  pyproject.toml requirements/cpu.in
+	{ echo '# The pins of requirements/cpu.lock but torch, for GPU users (README); written by make lock.'; \
+	  awk '/^[A-Za-z0-9]/ && !/^torch==/ { print $$1 }' $(LOCK); } > $(GPU_CONSTRAINTS)
 
 $(MATHJAX):
 	rm -rf build/mathjax && mkdir -p build/mathjax/mathjax
