@@ -62,11 +62,14 @@ def test_optimizer_is_fused_on_cpu_where_torch_has_the_kernels():
 
 
 def fast_kernels(device: str) -> contextlib.AbstractContextManager:
-    """The kernels the fast side runs on: on CUDA, cuDNN's channels-last convolutions, the full fast path;
-    on a CPU torch's own channels-last convolutions, oneDNN off (its AVX2 channels-last backward corrupts
-    memory in torch 2.13: ``dglnb.train.speed.channels_last_is_sound``), so that the layout logic is still
-    tested there on a sound kernel path."""
-    return torch.backends.mkldnn.flags(enabled=False) if device == "cpu" else contextlib.nullcontext()
+    """The kernels the fast side runs on: on CUDA, cuDNN's channels-last convolutions, the full fast path
+    (in fp32, TF32 off, to compare with the CPU's fp32 steps); on a CPU torch's own channels-last
+    convolutions, oneDNN off (its AVX2 channels-last backward corrupts memory in torch 2.13:
+    ``dglnb.train.speed.channels_last_is_sound``), so that the layout logic is still tested there on a
+    sound kernel path."""
+    if device == "cpu":
+        return torch.backends.mkldnn.flags(enabled=False)
+    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
