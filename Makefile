@@ -39,7 +39,7 @@ AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
 	models mmtm mixer segmentation routing resume engine)
 
-.PHONY: book html test unit unit-avx2 nbval nbval-portable browser-check chromium golden lock reproduce clean
+.PHONY: book html test unit unit-avx2 rehearsal nbval nbval-portable browser-check chromium golden lock reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -59,6 +59,7 @@ test:
 	$(MAKE) -j3 chromium .venv $(MATHJAX)
 	$(MAKE) unit
 	$(MAKE) unit-avx2
+	$(MAKE) rehearsal
 	$(MAKE) nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
@@ -75,12 +76,18 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 unit: .venv
-	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal tests
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not rehearsal" tests
 
 # KERNEL_TESTS on the emulated AVX2 CPU: a change that breaks such a CPU fails here on an AVX-512 one.
 unit-avx2: .venv
 	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=$(THREADS) \
 	  $(PY) -m pytest -q -n $(JOBS) --dist worksteal $(KERNEL_TESTS)
+
+# make reproduce's plumbing, proved on every change: every chapter of notebooks/ through papermill in
+# the full profile with smoke sizes, on fixture releases of every dataset the full profile reads,
+# prepared by data_prep/ into one DATA_ROOT (tests/test_book_full_profile.py, JOBS chapters at a time).
+rehearsal: .venv
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m rehearsal tests/test_book_full_profile.py
 
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
