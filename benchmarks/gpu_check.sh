@@ -42,22 +42,25 @@ phase() {
   echo "$name: $status in $((SECONDS - start)) s (${file#"$OUT"/})" | tee -a "$OUT/phases.txt"
 }
 
-phase "CUDA tests" "$OUT/cuda_tests.txt" env OMP_NUM_THREADS=1 "$PY" -m pytest -q -rs -p no:xdist tests \
-  -k "cuda or on_the_gpu"
-phase "step time" "$OUT/step_time.txt" "$PY" benchmarks/step_time.py --device "$DEVICE" "${STEP_ARGS[@]}"
+phase "CUDA tests" "$OUT/cuda_tests.txt" \
+  env OMP_NUM_THREADS=1 "$PY" -m pytest -q -rs -p no:xdist tests -k "cuda or on_the_gpu"
+phase "step time" "$OUT/step_time.txt" \
+  "$PY" benchmarks/step_time.py --device "$DEVICE" "${STEP_ARGS[@]}"
 for method in vanilla dgl; do
   phase "epoch time, $method" "$OUT/epoch_time_$method.txt" \
     "$PY" benchmarks/epoch_time.py --device "$DEVICE" --method "$method" "${EPOCH_ARGS[@]}"
 done
-phase "synthetic CREMA-D release" "$OUT/release.txt" "$PY" -c \
-  "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; from fixtures.cremad import make_cremad
-print(len(make_cremad(Path(sys.argv[1]), per_class=int(sys.argv[2]))), 'clips')" "$data/raw" "$PER_CLASS"
-phase "data_prep/cremad.py" "$OUT/prep.txt" "$PY" data_prep/cremad.py --raw "$data/raw" --out "$data/cremad" \
-  --workers "$WORKERS" --frame-side "$FRAME_SIDE"
+release="import sys; sys.path.insert(0, 'tests'); from pathlib import Path
+from fixtures.cremad import make_cremad
+print(len(make_cremad(Path(sys.argv[1]), per_class=int(sys.argv[2]))), 'clips')"
+phase "synthetic CREMA-D release" "$OUT/release.txt" "$PY" -c "$release" "$data/raw" "$PER_CLASS"
+phase "data_prep/cremad.py" "$OUT/prep.txt" "$PY" data_prep/cremad.py --raw "$data/raw" \
+  --out "$data/cremad" --workers "$WORKERS" --frame-side "$FRAME_SIDE"
 for method in vanilla dgl; do
-  phase "dglnb train, $method" "$OUT/train_$method.txt" "$PY" -m dglnb train --dataset cremad --method "$method" \
-    --profile "$PROFILE" --data-root "$data/cremad" --device "$DEVICE" --epochs "$EPOCHS" --data-path memory \
-    --augment --no-progress --out "$OUT/train_$method"
+  phase "dglnb train, $method" "$OUT/train_$method.txt" \
+    "$PY" -m dglnb train --dataset cremad --method "$method" --profile "$PROFILE" \
+    --data-root "$data/cremad" --device "$DEVICE" --epochs "$EPOCHS" --data-path memory --augment \
+    --no-progress --out "$OUT/train_$method"
 done
 phase "summary" "$OUT/summary.txt" "$PY" benchmarks/gpu_check_summary.py --data "$data/cremad" \
   "$OUT/train_vanilla" "$OUT/train_dgl"

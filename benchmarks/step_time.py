@@ -44,8 +44,8 @@ from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
 from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
-                               to_channels_last)
+from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
+                               make_optimizer, to_channels_last)
 
 METHOD_NAMES = ("vanilla", "dgl")
 RECIPES = ("fast", "official")
@@ -243,7 +243,8 @@ def time_step(run: Run, device: torch.device, record: bool) -> None:
 def fast_runs(shapes: Shapes, batch_size: int, device: torch.device, model: MultimodalClassifier,
               compile: bool = False) -> list[Run]:
     """Vanilla and DGL in the fast recipe on one random batch kept on the device."""
-    batch = fast_batch(random_batch(shapes.info, batch_size, torch.Generator().manual_seed(1)), device)
+    generator = torch.Generator().manual_seed(1)
+    batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
     return [Run("fast", name, fast_step(name, copy.deepcopy(model), device, compile), lambda: batch)
             for name in METHOD_NAMES]
 

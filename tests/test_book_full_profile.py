@@ -1,8 +1,8 @@
 """Every chapter rehearsed in the full profile, as `make reproduce` runs it, in minutes: the fixture
 releases of every dataset the full profile reads, prepared by data_prep/ into one DATA_ROOT, then each
 notebook of notebooks/ (found by glob) run by papermill with ``-p profile full -p sizes smoke -p
-data_root DATA_ROOT`` and one seed. Each chapter must finish, state its verdicts, and train every run on
-the datasets its experiment names, read from DATA_ROOT.
+data_root DATA_ROOT`` and few seeds. Each chapter must finish, state a verdict per claim on this run's
+numbers, and train on the datasets its experiment names, read from DATA_ROOT.
 
 Marked ``rehearsal``: `make rehearsal` runs them, JOBS chapters at a time (`make unit` leaves them
 out); the prepared DATA_ROOT is shared by the xdist workers. Each chapter has a run cache of its own,
@@ -44,15 +44,38 @@ def prep_commands(raw: Path, root: Path) -> dict[str, list[str] | None]:
     make_cremad(raw / "cremad", per_class=3)
     ks_clips, ks_train, ks_test = make_kinetics_sounds(raw / "kinetics_sounds")
     vgg_clips, vgg_csv = make_vggsound(raw / "vggsound")
-    scenes = len(settings("segmentation", "full")["figure_scenes"])  # chapter 07 draws them from test
-    mat, splits, mapping = make_nyuv2(raw / "nyuv2", count=6 + scenes, test=list(range(1, 2 * scenes, 2)))
+    scenes = len(
+        settings("segmentation", "full")["figure_scenes"]
+    )  # chapter 07 draws them from test
+    mat, splits, mapping = make_nyuv2(
+        raw / "nyuv2", count=6 + scenes, test=list(range(1, 2 * scenes, 2))
+    )
     make_mosi(root / "mosi")
     small = ["--frame-side", "32"]
     return {
         "cremad": ["cremad.py", "--raw", raw / "cremad", *small],
-        "kinetics_sounds": ["kinetics_sounds.py", "--clips", ks_clips, "--train-list", ks_train, "--test-list",
-                            ks_test, "--expected-classes", "3", *small],
-        "vggsound": ["vggsound.py", "--clips", vgg_clips, "--csv", vgg_csv, "--expected-classes", "3", *small],
+        "kinetics_sounds": [
+            "kinetics_sounds.py",
+            "--clips",
+            ks_clips,
+            "--train-list",
+            ks_train,
+            "--test-list",
+            ks_test,
+            "--expected-classes",
+            "3",
+            *small,
+        ],
+        "vggsound": [
+            "vggsound.py",
+            "--clips",
+            vgg_clips,
+            "--csv",
+            vgg_csv,
+            "--expected-classes",
+            "3",
+            *small,
+        ],
         "mosi": None,
         "nyuv2": ["nyuv2.py", "--mat", mat, "--splits", splits, "--mapping", mapping],
     }
@@ -69,10 +92,18 @@ FULL_PROFILE_DATASETS = set().union(*(datasets_named(experiment) for experiment 
 def prepare(root: Path) -> None:
     """Every dataset of FULL_PROFILE_DATASETS prepared into ``root``, the data_prep scripts side by side."""
     commands = prep_commands(root.parent / "raw", root)
-    assert set(commands) == FULL_PROFILE_DATASETS, "a dataset of the full profile has no fixture to prepare"
-    running = [subprocess.Popen([sys.executable, PREP / script, *map(str, args), "--out", root / name],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-               for name, (script, *args) in ((n, c) for n, c in commands.items() if c)]
+    assert set(commands) == FULL_PROFILE_DATASETS, (
+        "a dataset of the full profile has no fixture to prepare"
+    )
+    running = [
+        subprocess.Popen(
+            [sys.executable, PREP / script, *map(str, args), "--out", root / name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, (script, *args) in ((n, c) for n, c in commands.items() if c)
+    ]
     for process in running:
         output = process.communicate(timeout=300)[0]
         assert process.returncode == 0, output[-3000:]
@@ -93,39 +124,87 @@ def data_root(tmp_path_factory) -> Path:
 
 def glued(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """Every value the executed notebook glued (myst-nb, through scrapbook), as plain text, by name."""
-    return {output["metadata"]["scrapbook"]["name"]: output["data"]["application/papermill.record/text/plain"]
-            for cell in notebook.cells for output in cell.get("outputs", [])
-            if "scrapbook" in output.get("metadata", {})}
+    return {
+        output["metadata"]["scrapbook"]["name"]: output["data"][
+            "application/papermill.record/text/plain"
+        ]
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "scrapbook" in output.get("metadata", {})
+    }
 
 
 def claim_rows(table: str) -> list[str]:
     """The rows of a claims table's text (dglnb.analysis.summary.claims_table), one per claim."""
     lines = table.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith(CLAIM))
-    return lines[header + 1:]
+    return lines[header + 1 :]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[path.stem for path in CHAPTERS])
-def test_the_chapter_runs_in_the_full_profile_on_the_prepared_data_root(chapter, data_root, tmp_path):
+def test_the_chapter_runs_in_the_full_profile_on_the_prepared_data_root(
+    chapter, data_root, tmp_path
+):
     source = chapter.read_text()
     out = tmp_path / chapter.name
     done = subprocess.run(
-        [sys.executable, "-m", "papermill", str(chapter), str(out), "-p", "profile", "full", "-p", "sizes", "smoke",
-         "-p", "data_root", str(data_root), "-y", SEEDS, "-k", "python3", "--cwd", str(tmp_path),
-         "--no-progress-bar"],
-        capture_output=True, text=True, timeout=900,
-        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "DGLNB_RUNS": str(tmp_path / "runs")})
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(chapter),
+            str(out),
+            "-p",
+            "profile",
+            "full",
+            "-p",
+            "sizes",
+            "smoke",
+            "-p",
+            "data_root",
+            str(data_root),
+            "-y",
+            SEEDS,
+            "-k",
+            "python3",
+            "--cwd",
+            str(tmp_path),
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "DGLNB_RUNS": str(tmp_path / "runs")},
+    )
     assert done.returncode == 0, done.stderr[-4000:]
 
     experiments = set(re.findall(r'profiles\.settings\(\\"(\w+)\\"', source))
-    runs = [json.loads(p.read_text())["config"] for p in (tmp_path / "runs").glob("full/cache/*/metrics.json")]
-    assert [(r["dataset"], r["data_root"]) for r in runs if r["data_root"] != str(data_root / r["dataset"])] == []
+    runs = [
+        json.loads(p.read_text())["config"]
+        for p in (tmp_path / "runs").glob("full/cache/*/metrics.json")
+    ]
+    assert [
+        (r["dataset"], r["data_root"])
+        for r in runs
+        if r["data_root"] != str(data_root / r["dataset"])
+    ] == []
     named = set().union(*(datasets_named(e) for e in experiments))
-    assert named <= {r["dataset"] for r in runs}  # every dataset the chapter names, trained on from DATA_ROOT
-    if "claims_summary" in source:  # the chapter states its verdicts: one per claim, on this run's numbers
+    assert named <= {
+        r["dataset"] for r in runs
+    }  # every dataset the chapter names, trained on from DATA_ROOT
+    if (
+        "claims_summary" in source
+    ):  # the chapter states its verdicts: one per claim, on this run's numbers
         rows = claim_rows(glued(nbformat.read(out, as_version=4))["claims_summary"])
-        assert rows and all(re.search(r"reproduced: \S+\xa0SE", row) and row.count(NOT_RUN) == 1 for row in rows), rows
+        assert rows and all(
+            re.search(r"reproduced: \S+\xa0SE", row) and row.count(NOT_RUN) == 1 for row in rows
+        ), rows
     if not experiments:  # a chapter without runs reads DATA_ROOT through dglnb data check
-        printed = "".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells
-                          for o in c.get("outputs", []))
-        assert all(str(data_root / name) in printed for name in FULL_PROFILE_DATASETS), printed[-3000:]
+        printed = "".join(
+            o.get("text", "")
+            for c in nbformat.read(out, as_version=4).cells
+            for o in c.get("outputs", [])
+        )
+        assert all(str(data_root / name) in printed for name in FULL_PROFILE_DATASETS), printed[
+            -3000:
+        ]

@@ -36,6 +36,7 @@ class ConvolutionLayouts:
                 self.calls += 1
                 if channels_last_only(inputs[0]) or channels_last_only(module.weight):
                     self.channels_last.append(f"{module} on input {tuple(inputs[0].shape)}")
+
         self.handle = torch.nn.modules.module.register_module_forward_pre_hook(check)
         return self
 
@@ -58,19 +59,32 @@ def test_channels_last_is_sound_on_cuda_only():
     assert not channels_last_is_sound("cpu") and not channels_last_is_sound(torch.device("cpu"))
 
 
-@pytest.mark.parametrize("dataset, profile, overrides", [
-    ("avdigits", "smoke", {}),  # per-sample files path, images and spectrograms
-    ("rgbd_scenes", "smoke", {}),  # the segmenter
-    ("cremad", "full", {"data_path": "memory"}),  # arrays in memory, batched augmentation
-    ("cremad", "full", {"data_path": "mapped"}),
-    ("cremad", "full", {"data_path": "files"}),
-    ("nyuv2", "smoke", {}),  # prepared RGB-D, read per sample
-])
-def test_no_cpu_training_path_convolves_in_channels_last(data_root, tmp_path, dataset, profile, overrides):
+@pytest.mark.parametrize(
+    "dataset, profile, overrides",
+    [
+        ("avdigits", "smoke", {}),  # per-sample files path, images and spectrograms
+        ("rgbd_scenes", "smoke", {}),  # the segmenter
+        ("cremad", "full", {"data_path": "memory"}),  # arrays in memory, batched augmentation
+        ("cremad", "full", {"data_path": "mapped"}),
+        ("cremad", "full", {"data_path": "files"}),
+        ("nyuv2", "smoke", {}),  # prepared RGB-D, read per sample
+    ],
+)
+def test_no_cpu_training_path_convolves_in_channels_last(
+    data_root, tmp_path, dataset, profile, overrides
+):
     root = data_root / dataset if (data_root / dataset).is_dir() else None
     sizes = sized(dataset, "smoke") if profile == "full" else {}
-    config = TrainConfig(dataset=dataset, method="dgl", profile=profile, data_root=root, out=tmp_path / "run",
-                         device="cpu", progress=False, **{**sizes, "epochs": 1, **overrides})
+    config = TrainConfig(
+        dataset=dataset,
+        method="dgl",
+        profile=profile,
+        data_root=root,
+        out=tmp_path / "run",
+        device="cpu",
+        progress=False,
+        **{**sizes, "epochs": 1, **overrides},
+    )
     with ConvolutionLayouts() as layouts:
         train(config)
     assert layouts.calls > 0 and layouts.channels_last == []

@@ -75,8 +75,8 @@ def test_a_pickle_that_would_run_code_is_refused_naming_what_it_calls(tmp_path):
     data = pickle.loads(path.read_bytes())
     data["train"]["audio"] = RunsAShellCommand(marker)
     path.write_bytes(pickle.dumps(data))
-    with pytest.raises(DataError, match=rf"refused: it names {re.escape(SHELL_CALL)}, and a MOSI feature "
-                                        "pickle holds NumPy arrays and plain containers only"):
+    refused = rf"refused: it names {re.escape(SHELL_CALL)}, and a MOSI feature pickle holds NumPy"
+    with pytest.raises(DataError, match=refused):
         load_dataset("mosi", "train", data_root=tmp_path / "mosi")
     assert not marker.exists()
     pickle.loads(path.read_bytes())  # the file is a real threat: a plain unpickler runs the command
@@ -90,7 +90,9 @@ def test_both_formats_load_whatever_pickle_protocol_wrote_them(tmp_path, mmsa, p
     NumPy's _frombuffer; the ids are a str array (MulT) or a list of str (MMSA); MMSA adds raw text."""
     path = make_mosi(tmp_path / "default", mmsa=mmsa)
     (tmp_path / "old").mkdir()
-    (tmp_path / "old" / path.name).write_bytes(pickle.dumps(pickle.loads(path.read_bytes()), protocol=protocol))
-    default, old = (load_dataset("mosi", "train", data_root=tmp_path / folder) for folder in ("default", "old"))
+    data = pickle.loads(path.read_bytes())
+    (tmp_path / "old" / path.name).write_bytes(pickle.dumps(data, protocol=protocol))
+    default, old = (load_dataset("mosi", "train", data_root=tmp_path / folder)
+                    for folder in ("default", "old"))
     assert old.ids == default.ids and old.labels.tolist() == default.labels.tolist()
     assert all(torch.equal(old.features[m], default.features[m]) for m in default.features)

@@ -19,18 +19,19 @@ TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
 ARGS = ["train", "--dataset", "synthetic", "--profile", "smoke", "--epochs", "2", "--batch-size", "8",
         "--no-progress", "--device", "cpu"]
 # torch.distributed's operations that move tensors between ranks, each wrapped by collectives_on_the_run_device
-COLLECTIVES = ("all_reduce", "all_reduce_coalesced", "broadcast", "reduce", "all_gather", "all_gather_into_tensor",
-               "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all", "all_to_all_single",
-               "send", "recv", "isend", "irecv")
-GROUP_CALLS = ("is_initialized", "get_world_size", "get_rank", "init_process_group", "destroy_process_group")
+COLLECTIVES = ("all_reduce", "all_reduce_coalesced", "broadcast", "reduce", "all_gather",
+               "all_gather_into_tensor", "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor",
+               "all_to_all", "all_to_all_single", "send", "recv", "isend", "irecv")
+GROUP_CALLS = ("is_initialized", "get_world_size", "get_rank", "init_process_group",
+               "destroy_process_group")
 
 
 def dglnb(out: Path, method: str, processes: int) -> None:
     """``python -m dglnb train ...``, or the documented ``torchrun --nproc_per_node N -m dglnb train ...``."""
     launcher = [sys.executable] if processes == 1 else [TORCHRUN, "--nproc_per_node", str(processes)]
     result = subprocess.run([*launcher, "-m", "dglnb", *ARGS, "--method", method, "--out", str(out)],
-                            capture_output=True, text=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
-                            timeout=300)
+                            capture_output=True, text=True, timeout=300,
+                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -69,7 +70,8 @@ def tensors_in(args, kwargs) -> list[torch.Tensor]:
 @pytest.fixture
 def process_group(tmp_path):
     """A one-process gloo group (collectives run for real, over one rank)."""
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    store = f"file://{tmp_path / 'store'}"
+    dist.init_process_group("gloo", init_method=store, rank=0, world_size=1)
     yield
     dist.destroy_process_group()
 
@@ -97,8 +99,9 @@ def collectives_on_the_run_device(monkeypatch):
 
 
 def test_the_package_calls_no_collective_the_device_check_does_not_wrap():
-    used = {node.attr for node in ast.walk(ast.parse(Path(distributed.__file__).read_text()))
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "dist"}
+    tree = ast.parse(Path(distributed.__file__).read_text())
+    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name) and node.value.id == "dist"}
     assert used - set(GROUP_CALLS) <= set(COLLECTIVES) and "all_reduce" in used
     package = Path(distributed.__file__).parents[1]
     elsewhere = [str(f) for f in package.rglob("*.py") if f != Path(distributed.__file__)
@@ -120,4 +123,5 @@ def test_every_collective_gets_its_tensors_on_the_run_device(collectives_on_the_
         means = distributed.mean_over_ranks({"loss": 0.5, "loss_audio": 1.5}, run_device)
         optimizer.step()  # the gradient average runs before the step
     assert means == {"loss": 0.5, "loss_audio": 1.5}  # the mean over one rank
-    assert called == ["all_reduce"] * 3  # the losses; the gradient counts with the batch size; the gradients
+    # the losses; the gradients' counts with the batch size; the gradients
+    assert called == ["all_reduce"] * 3

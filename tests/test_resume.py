@@ -144,7 +144,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path, 
     with pytest.raises(CheckpointError, match=rf"{run / 'best.pt'} {refused}"):
         load_trained(run)
     assert not marker.exists()
-    torch.load(run / "best.pt", weights_only=False)  # the file is a real threat: a plain load runs the command
+    torch.load(run / "best.pt", weights_only=False)  # a real threat: a plain load runs the command
     assert marker.exists()
 
 

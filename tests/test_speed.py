@@ -72,7 +72,8 @@ def fast_kernels(device: str) -> contextlib.AbstractContextManager:
     return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
 
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+NO_GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+DEVICES = ["cpu", pytest.param("cuda", marks=NO_GPU)]
 
 
 @pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # printed by mkldnn.flags
@@ -90,8 +91,8 @@ def test_fused_channels_last_steps_match_plain_steps(method_name, kind, device):
     assert optimizer.defaults["fused"] is True
     expected = losses_of_steps(method_name, plain, reference, batches)
     with fast_kernels(device):
-        got = losses_of_steps(method_name, fast, optimizer, [batch_channels_last(to_device(b, torch.device(device)))
-                                                             for b in batches])
+        on_device = [batch_channels_last(to_device(b, torch.device(device))) for b in batches]
+        got = losses_of_steps(method_name, fast, optimizer, on_device)
     for e, g in zip(expected, got):
         assert e.keys() == g.keys() and all(g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e)
     # the layout held through the steps, and the weights agree: fp32 kernels that sum in another order
@@ -128,7 +129,8 @@ def inductor_cache_of_this_cpu_capability(monkeypatch):
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
     base = os.environ.get("TORCHINDUCTOR_CACHE_DIR") or default_cache_dir()
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", os.path.join(base, f"cpu-{torch.backends.cpu.get_cpu_capability()}"))
+    capability = torch.backends.cpu.get_cpu_capability()
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", os.path.join(base, f"cpu-{capability}"))
 
 
 @pytest.mark.usefixtures("inductor_cache_of_this_cpu_capability")

@@ -23,7 +23,9 @@ LOCK = ROOT / "requirements" / "cpu.lock"
 RECORD = ROOT / "notebooks" / "goldens" / "ENVIRONMENT.json"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 REBUILD = "rebuild the environment from the lock: rm -rf .venv && make .venv"
-NEW_VERSIONS = "to move to other versions on purpose, update the lock and regenerate the goldens (README)"
+NEW_VERSIONS = (
+    "to move to other versions on purpose, update the lock and regenerate the goldens (README)"
+)
 
 
 def shown(path: Path) -> str:
@@ -38,7 +40,11 @@ def canonical(name: str) -> str:
 
 def pins(lock: Path) -> dict[str, str]:
     """``{name: version}`` of every ``name==version`` line of a pip-compile lock."""
-    return {canonical(m.group(1)): m.group(2) for line in lock.read_text().splitlines() if (m := PIN.match(line))}
+    return {
+        canonical(m.group(1)): m.group(2)
+        for line in lock.read_text().splitlines()
+        if (m := PIN.match(line))
+    }
 
 
 def digest(lock: Path) -> str:
@@ -66,20 +72,29 @@ def problems(lock: Path, record: Path) -> list[str]:
     """Everything that makes this environment other than the goldens': the Python version, a lock
     changed since the goldens were recorded, and installed versions other than the lock's."""
     if not record.is_file():
-        return [f"{record} is missing: no goldens were recorded with a lock. What to do: make golden"]
+        return [
+            f"{record} is missing: no goldens were recorded with a lock. What to do: make golden"
+        ]
     recorded = json.loads(record.read_text())
     found = []
     if recorded["python"] != python_version():
-        found.append(f"Python {python_version()} here, {recorded['python']} when the goldens were recorded. "
-                     f"What to do: use Python {recorded['python']}")
+        found.append(
+            f"Python {python_version()} here, {recorded['python']} when the goldens were recorded. "
+            f"What to do: use Python {recorded['python']}"
+        )
     if recorded["lock_sha256"] != digest(lock):
-        found.append(f"{shown(lock)} changed since the goldens were recorded (sha256 "
-                     f"{digest(lock)[:12]}..., recorded {recorded['lock_sha256'][:12]}...). What to do: make golden, "
-                     "and commit the goldens with the lock")
+        found.append(
+            f"{shown(lock)} changed since the goldens were recorded (sha256 "
+            f"{digest(lock)[:12]}..., recorded {recorded['lock_sha256'][:12]}...). What to do: "
+            "make golden, and commit the goldens with the lock"
+        )
     differences = installed_differences(lock)
     if differences:
-        found.append(f"the installed versions differ from {shown(lock)}:\n  " + "\n  ".join(differences)
-                     + f"\nWhat to do: {REBUILD}; or, {NEW_VERSIONS}")
+        found.append(
+            f"the installed versions differ from {shown(lock)}:\n  "
+            + "\n  ".join(differences)
+            + f"\nWhat to do: {REBUILD}; or, {NEW_VERSIONS}"
+        )
     return found
 
 
@@ -87,25 +102,42 @@ def record_environment(lock: Path, record: Path) -> None:
     """Write ``record`` for ``lock``, after checking that the installed versions are the lock's."""
     differences = installed_differences(lock)
     if differences:
-        raise SystemExit("not recording goldens with versions other than the lock's:\n  " + "\n  ".join(differences)
-                         + f"\nWhat to do: {REBUILD}")
-    record.write_text(json.dumps({"lock": str(shown(lock)), "lock_sha256": digest(lock),
-                                  "python": python_version()}, indent=2) + "\n")
+        raise SystemExit(
+            "not recording goldens with versions other than the lock's:\n  "
+            + "\n  ".join(differences)
+            + f"\nWhat to do: {REBUILD}"
+        )
+    record.write_text(
+        json.dumps(
+            {"lock": str(shown(lock)), "lock_sha256": digest(lock), "python": python_version()},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--record", action="store_true", help="record the lock the goldens are made with")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--record", action="store_true", help="record the lock the goldens are made with"
+    )
     parser.add_argument("--lock", type=Path, default=LOCK)
-    parser.add_argument("--environment", type=Path, default=RECORD, help="the record (ENVIRONMENT.json)")
+    parser.add_argument(
+        "--environment", type=Path, default=RECORD, help="the record (ENVIRONMENT.json)"
+    )
     args = parser.parse_args(argv)
     if args.record:
         record_environment(args.lock.resolve(), args.environment)
         return 0
     found = problems(args.lock.resolve(), args.environment)
     if found:
-        print("This is not the environment the goldens were recorded with, so the notebooks' checks would "
-              "fail for that reason alone:\n- " + "\n- ".join(found), file=sys.stderr)
+        print(
+            "This is not the environment the goldens were recorded with, so the notebooks' checks "
+            "would fail for that reason alone:\n- " + "\n- ".join(found),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -57,9 +57,10 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
         with open(path, "rb") as handle:
             data = load_plain(handle)
     except RefusedClass as exc:
-        raise DataError(f"{path} was refused: it names {exc.qualified_name}, and a MOSI feature pickle holds "
-                        "NumPy arrays and plain containers only (loading it could run code). What to do: "
-                        "re-download MulT's or MMSA's aligned MOSI features from their sources") from exc
+        raise DataError(f"{path} was refused: it names {exc.qualified_name}, and a MOSI feature "
+                        "pickle holds NumPy arrays and plain containers only (loading it could run "
+                        "code). What to do: re-download MulT's or MMSA's aligned MOSI features from "
+                        "their sources") from exc
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise DataError(f"{path} is not a readable pickle ({exc}). What to do: re-download it") from exc
     key = SPLIT_KEYS[split]

@@ -14,10 +14,18 @@ from typing import IO, Any
 #: their dtypes and scalars, Python 2-compatible bytes (protocol 2), sets; dicts, lists, tuples, str,
 #: bytes and numbers need no class.
 ALLOWED = frozenset(
-    [(f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")]
+    [
+        (f"numpy.{core}.multiarray", name)
+        for core in ("core", "_core")
+        for name in ("_reconstruct", "scalar")
+    ]
     + [(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")]
     + [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")]
-    + [(builtins, name) for builtins in ("builtins", "__builtin__") for name in ("set", "frozenset", "bytearray")]
+    + [
+        (builtins, name)
+        for builtins in ("builtins", "__builtin__")
+        for name in ("set", "frozenset", "bytearray")
+    ]
 )
 
 

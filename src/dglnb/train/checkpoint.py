@@ -76,7 +76,9 @@ def atomic_write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 def _refused_class(error: Exception) -> str | None:
     """The class or function a ``weights_only`` load refused, from torch's message; None for other failures."""
     found = re.search(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(error))
-    return (found.group(1) or found.group(2)) if isinstance(error, pickle.UnpicklingError) and found else None
+    if not isinstance(error, pickle.UnpicklingError) or not found:
+        return None
+    return found.group(1) or found.group(2)
 
 
 def load_file(path: Path, device: torch.device | str) -> Any:
@@ -90,8 +92,9 @@ def load_file(path: Path, device: torch.device | str) -> Any:
         refused = _refused_class(error)
         if refused:
             raise CheckpointError(
-                f"{path} was refused: it names {refused}, which no dglnb checkpoint holds (loading it could run "
-                "code). What to do: use checkpoints written by dglnb only; delete it to start the run over"
+                f"{path} was refused: it names {refused}, which no dglnb checkpoint holds (loading "
+                "it could run code). What to do: use checkpoints written by dglnb only; delete it "
+                "to start the run over"
             ) from error
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error).splitlines()[0]}). What to "

@@ -48,7 +48,8 @@ from .determinism import rng_state, set_rng_state
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import linear_probe
-from .speed import batch_channels_last, channels_last_is_sound, compile_model, make_optimizer, to_channels_last
+from .speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
+                    to_channels_last)
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -111,7 +112,7 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
     device = torch.device(config.device)
-    channels_last = channels_last_is_sound(device)  # CUDA; the plain layout on a CPU (see the function)
+    channels_last = channels_last_is_sound(device)  # CUDA; on a CPU the plain layout (see there)
     if channels_last:
         to_channels_last(model)
     compile_model(model, config.compile)
@@ -172,7 +173,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
             state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
                              "model": copy.deepcopy(model.state_dict())}
         state["epoch"] = epoch
-        train_logs = distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, device)
+        means = {k: v / max(steps, 1) for k, v in sums.items()}
+        train_logs = distributed.mean_over_ranks(means, device)
         state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
                                  **_prefixed("test", test)})
         state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
