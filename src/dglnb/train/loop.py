@@ -50,7 +50,8 @@ from .determinism import rng_state, set_rng_state
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import linear_probe
-from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+from .speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
+                    to_channels_last)
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -113,9 +114,9 @@ class Training:
         return torch.device(self.config.device)
 
     @property
-    def fast(self) -> bool:
-        """Channels-last layout (and fused optimizers) where they pay: on a GPU."""
-        return self.device.type == "cuda"
+    def channels_last(self) -> bool:
+        """Channels-last layout where it is sound and pays: CUDA (see :func:`~dglnb.train.speed.channels_last_is_sound`)."""
+        return channels_last_is_sound(self.device)
 
     @property
     def checkpoint(self) -> Path:
@@ -129,7 +130,7 @@ def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], confi
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; "
                          f"valid selections: {', '.join(SELECTIONS)}")
-    if torch.device(config.device).type == "cuda":
+    if channels_last_is_sound(torch.device(config.device)):  # CUDA; on a CPU the plain layout
         to_channels_last(model)
     compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
@@ -174,7 +175,7 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
                          desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
     for batch in steps_bar:
         batch = to_device(batch, training.device)
-        if training.fast:
+        if training.channels_last:
             batch = batch_channels_last(batch)
         if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
             batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
@@ -188,7 +189,7 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
         state["step"] += 1
-    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
+    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, training.device)
 
 
 def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
