@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train one model and write metrics.json, history.csv, checkpoints")
     train.add_argument("--dataset", required=True)
     train.add_argument("--method", required=True)
-    train.add_argument("--fusion", default="concat")
+    train.add_argument("--fusion", default=None, help="None: the dataset's (concat; esanet for RGB-D segmentation)")
     train.add_argument("--profile", default="quick", choices=list(PROFILES))
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--alpha", type=float, default=None, help="DGL's unimodal loss weight (eq. 15)")

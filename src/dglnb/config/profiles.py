@@ -94,7 +94,7 @@ SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
 # torch's default). Small MLPs run several times faster on one thread than on two busy cores.
 # ``optimizer`` is "sgd" (with ``momentum``) or "adam"; both use ``weight_decay``.
 TRAIN_DEFAULTS: dict[str, Any] = dict(
-    optimizer="sgd", lr=2e-3, batch_size=64, epochs=100, milestones=(70,), gamma=0.1, momentum=0.9, weight_decay=1e-4,
+    fusion="concat", optimizer="sgd", lr=2e-3, batch_size=64, epochs=100, milestones=(70,), gamma=0.1, momentum=0.9, weight_decay=1e-4,
     grad_clip=None, alpha=4.0, width=64, hidden=128, max_steps=None, diag_every=50, eval_batch_size=None,
     threads=None, augment=False, data_path="files",
 )
@@ -134,6 +134,8 @@ _MOSI = dict(
     quick=dict(lr=0.01, batch_size=32, epochs=30, milestones=(), hidden=64, diag_every=10, threads=1),
     full=dict(lr=0.01, batch_size=64, epochs=100, milestones=(70,), hidden=128),
 )
+# RGB-D segmentation: the ESANet-style segmenter (its skips normalised as ESANet's) and Adam.
+_SEGMENTER = dict(fusion="esanet", optimizer="adam")
 TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "synthetic": _SYNTHETIC,
     "synthetic3": _SYNTHETIC,
@@ -155,16 +157,16 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     # one-cycle schedule (ESANet's own recipe); alpha 4 (the paper gives none for segmentation).
     # Quick: width 8 on the loader's CPU-sized images; provisional.
     "nyuv2": dict(
-        smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=2, max_steps=2, threads=1),
-        quick=dict(optimizer="adam", lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10),
-        full=dict(optimizer="adam", lr=1e-2, batch_size=8, epochs=300, milestones=()),
+        smoke=dict(_SMOKE, **_SEGMENTER, lr=1e-3, batch_size=2, max_steps=2, threads=1),
+        quick=dict(_SEGMENTER, lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10),
+        full=dict(_SEGMENTER, lr=1e-2, batch_size=8, epochs=300, milestones=()),
     ),
     # Embedded RGB-D scenes (rgbd_scenes): the same segmenter, narrow, on 32x32 scenes; Adam as for NYUv2.
     "rgbd_scenes": dict(
-        smoke=dict(_SMOKE, optimizer="adam", lr=1e-3, batch_size=4, max_steps=2, threads=1),
-        quick=dict(optimizer="adam", lr=3e-3, width=8, batch_size=16, epochs=12, milestones=(), diag_every=20,
+        smoke=dict(_SMOKE, **_SEGMENTER, lr=1e-3, batch_size=4, max_steps=2, threads=1),
+        quick=dict(_SEGMENTER, lr=3e-3, width=8, batch_size=16, epochs=12, milestones=(), diag_every=20,
                    eval_batch_size=80, threads=1),
-        full=dict(optimizer="adam", lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
+        full=dict(_SEGMENTER, lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
     ),
 }
 

@@ -37,7 +37,7 @@ class TrainConfig:
 
     dataset: str
     method: str
-    fusion: str = "concat"
+    fusion: str | None = None  # None: the dataset's (concat; esanet for RGB-D segmentation)
     profile: str = "quick"
     seed: int = 0
     alpha: float | None = None
@@ -190,7 +190,7 @@ _CHECKS: dict[str, Check] = {
     "optimizer": _one_of(OPTIMIZERS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
     "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "compile": _flag, "data_path": _one_of(DATA_PATHS),
-    "dataset": _name, "method": _name, "fusion": _name,
+    "dataset": _name, "method": _name, "fusion": _optional(_name),
     "method_options": lambda v: None if isinstance(v, dict) else "a dict of the method's options, e.g. {'gamma': 1.5}",
 }
 

@@ -59,8 +59,9 @@ def check_settings(**values: Any) -> None:
 def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` checked (names, values, the method's options) with every ``None`` hyperparameter
     taken from the profile: what a run, its cache key and its metrics.json are made of."""
-    check_settings(dataset=config.dataset, method=config.method, fusion=config.fusion)
+    check_settings(dataset=config.dataset, method=config.method)
     config = config.resolved()
+    check_settings(fusion=config.fusion)
     build_method(config)
     return config
 
