@@ -26,7 +26,7 @@ NBENV = OMP_NUM_THREADS=$(THREADS)
 PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	sh -c '$(PY) -m papermill --no-progress-bar --log-level WARNING {} "$$0/$$(basename {})" "$$@"'
 
-.PHONY: book html test unit nbval nbval-portable browser-check chromium golden reproduce clean
+.PHONY: book html test unit install-check nbval nbval-portable browser-check chromium golden reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -45,6 +45,7 @@ html: .venv $(MATHJAX)
 test:
 	$(MAKE) -j3 chromium .venv $(MATHJAX)
 	$(MAKE) unit
+	$(MAKE) install-check
 	$(MAKE) nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
@@ -61,7 +62,12 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 unit: .venv
-	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal tests
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not install" tests
+
+# pip install . without a checkout: the built wheel in a fresh venv trains and sweeps from another
+# folder (tests/test_install.py; a minute or two, mostly installing the dependencies).
+install-check: .venv
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -p no:xdist -m install tests
 
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained

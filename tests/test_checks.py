@@ -25,21 +25,21 @@ def test_tolerance_is_three_standard_errors_of_the_difference_with_a_floored_std
 
 def test_regression_records_under_make_golden_then_accepts_a_run_within_tolerance(goldens, monkeypatch):
     monkeypatch.setenv(checks.RECORD, "1")
-    checks.regression("quick", "nb", {"vanilla": {"test_accuracy.multimodal": stats(0.90, 0.01)}})
+    checks.regression("quick", "nb", {"vanilla": {"test_score.multimodal": stats(0.90, 0.01)}})
     recorded = json.loads((goldens / "nb.json").read_text())
-    assert recorded == {"vanilla": {"test_accuracy.multimodal": stats(0.90, 0.01)}}
+    assert recorded == {"vanilla": {"test_score.multimodal": stats(0.90, 0.01)}}
     monkeypatch.delenv(checks.RECORD)
-    checks.regression("quick", "nb", {"vanilla": {"test_accuracy.multimodal": stats(0.91, 0.012)}})
+    checks.regression("quick", "nb", {"vanilla": {"test_score.multimodal": stats(0.91, 0.012)}})
 
 
 def test_regression_fails_beyond_tolerance_and_names_the_metric(goldens):
-    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_accuracy.audio": stats(0.80, 0.01)}}))
-    with pytest.raises(AssertionError, match="dgl test_accuracy.audio: 0.7000"):
-        checks.regression("quick", "nb", {"dgl": {"test_accuracy.audio": stats(0.70, 0.01)}})
+    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_score.audio": stats(0.80, 0.01)}}))
+    with pytest.raises(AssertionError, match="dgl test_score.audio: 0.7000"):
+        checks.regression("quick", "nb", {"dgl": {"test_score.audio": stats(0.70, 0.01)}})
 
 
 def test_regression_fails_on_a_metric_the_run_no_longer_has_and_without_goldens(goldens):
-    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_accuracy.audio": stats(0.80, 0.01)}}))
+    (goldens / "nb.json").write_text(json.dumps({"dgl": {"test_score.audio": stats(0.80, 0.01)}}))
     with pytest.raises(AssertionError, match="missing from this run"):
         checks.regression("quick", "nb", {"dgl": {}})
     with pytest.raises(AssertionError, match="make golden"):
@@ -65,7 +65,7 @@ def test_one_seed_rows_are_checked_on_the_metrics_named(goldens):
 
 
 def test_regression_checks_only_the_quick_profile(goldens):
-    checks.regression("full", "nb", {"dgl": {"test_accuracy.audio": stats(0.1, 0.0)}})  # no goldens needed
+    checks.regression("full", "nb", {"dgl": {"test_score.audio": stats(0.1, 0.0)}})  # no goldens needed
 
 
 def test_claim_holds_only_beyond_sigmas_standard_errors_of_the_difference():

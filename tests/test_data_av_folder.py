@@ -140,6 +140,6 @@ def test_script_summarises_the_skips_and_dglnb_trains_on_the_folder(raw, tmp_pat
     assert main(["train", "--dataset", "av_folder", "--data-root", str(out), "--method", "dgl", "--profile", "smoke",
                  "--out", str(run), "--no-progress"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics["test_accuracy"]) == {"multimodal", "audio", "visual"}
+    assert set(metrics["test_score"]) == {"multimodal", "audio", "visual"}
     head = [v for k, v in torch.load(run / "best.pt", weights_only=False)["model"].items() if k.endswith("weight")][-1]
     assert head.shape[0] == 4  # one output per class of the data

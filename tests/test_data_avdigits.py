@@ -79,7 +79,7 @@ def test_the_visual_modality_is_learned_first(arrays, tmp_path):
     from dglnb.train import train
 
     first_epoch = train(TrainConfig(dataset="avdigits", method="unimodal", profile="quick", epochs=1, milestones=(),
-                                    width=8, out=tmp_path, progress=False))["test_accuracy"]
+                                    width=8, out=tmp_path, progress=False))["test_score"]
     assert first_epoch["visual"] > first_epoch["audio"] + 0.15, first_epoch
 
 

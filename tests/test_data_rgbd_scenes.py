@@ -162,5 +162,5 @@ def test_jointly_trained_colour_dominates(log_probs):
 def test_the_chapters_methods_train_on_it(tmp_path, method):
     metrics = train(TrainConfig(dataset="rgbd_scenes", method=method, profile="smoke", out=tmp_path, progress=False))
     assert metrics["metric"] == "miou"
-    assert (metrics["test_accuracy"]["multimodal"] is None) == (method == "unimodal")
+    assert (metrics["test_score"]["multimodal"] is None) == (method == "unimodal")
     assert all(0.0 <= v <= 1.0 for v in metrics["test_pixel_accuracy"].values() if v is not None)

@@ -64,7 +64,7 @@ def test_resuming_after_k_epochs_equals_the_uninterrupted_run_bitwise(tmp_path):
     train(smoke(tmp_path / "cut", epochs=2))
     resumed = train(smoke(tmp_path / "cut", resume=True))
     assert_same_params(final_params(tmp_path / "full"), final_params(tmp_path / "cut"))
-    for key in ("test_accuracy", "val_accuracy", "linear_probe", "best_epoch"):
+    for key in ("test_score", "val_score", "linear_probe", "best_epoch"):
         assert resumed[key] == full[key]
     assert history(tmp_path / "cut") == history(tmp_path / "full")
 
@@ -112,8 +112,8 @@ def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_e
     best_val = max(range(len(rows)), key=lambda e: (float(rows[e]["val_multimodal"]), -e))
     best_test = max(range(len(rows)), key=lambda e: (float(rows[e]["test_multimodal"]), -e))
     assert by_val["best_epoch"] == best_val and by_test["best_epoch"] == best_test
-    assert by_test["test_accuracy"]["multimodal"] == float(rows[best_test]["test_multimodal"])
-    assert by_test["test_accuracy"]["multimodal"] >= by_val["test_accuracy"]["multimodal"]
+    assert by_test["test_score"]["multimodal"] == float(rows[best_test]["test_multimodal"])
+    assert by_test["test_score"]["multimodal"] >= by_val["test_score"]["multimodal"]
 
 
 def test_learning_rate_is_multiplied_by_gamma_after_each_milestone_epoch(tmp_path):

@@ -19,11 +19,23 @@ def test_all_methods_are_registered_and_unknown_names_list_them():
         METHODS.get("dlg")
 
 
+ALPHA_METHODS = ("dgl", "dgl_mt", "dgl_ut", "joint_aux", "vanilla_lr")  # weight or scale by the unimodal losses
+
+
+def test_alpha_belongs_to_the_methods_that_use_it_and_is_no_option_of_theirs():
+    assert sorted(m for m in METHODS.names() if METHODS.get(m).takes("alpha")) == sorted(ALPHA_METHODS)
+    assert all("alpha" not in METHODS.get(m).options() for m in METHODS.names())
+    assert METHODS.get("dgl")(alpha=2.5).alpha == 2.5
+    with pytest.raises(TypeError, match="OGMGE got unknown hyperparameters: alpha"):
+        METHODS.get("ogm_ge")(alpha=1.0)
+
+
 @pytest.mark.parametrize("method", METHODS.names())
 def test_hyperparameters_are_validated(method):
     cls = METHODS.get(method)
-    with pytest.raises(ValueError, match="alpha must be >= 0"):
-        cls(alpha=-1.0)
+    if method in ALPHA_METHODS:
+        with pytest.raises(ValueError, match="alpha must be >= 0"):
+            cls(alpha=-1.0)
     with pytest.raises(ValueError, match="grad_clip"):
         cls(grad_clip=0.0)
     with pytest.raises(TypeError, match="unknown hyperparameters: alhpa"):

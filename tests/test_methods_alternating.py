@@ -229,7 +229,7 @@ def test_dglnb_train_runs_each_method_on_the_smoke_profile(tmp_path, method):
                  "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["method"] == method
-    assert all(v is not None for v in metrics["test_accuracy"].values())
+    assert all(v is not None for v in metrics["test_score"].values())
 
 
 def test_a_resumed_dnr_run_equals_an_uninterrupted_one(tmp_path):

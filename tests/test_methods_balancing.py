@@ -359,7 +359,7 @@ def test_each_method_trains_through_the_cli_in_the_smoke_profile(tmp_path, capsy
     main(["train", "--dataset", "synthetic", "--method", method, "--profile", "smoke", "--no-progress",
           "--out", str(tmp_path)])
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["config"]["method"] == method and metrics["test_accuracy"]["multimodal"] is not None
+    assert metrics["config"]["method"] == method and metrics["test_score"]["multimodal"] is not None
     assert "wrote" in capsys.readouterr().out
 
 

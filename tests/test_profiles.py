@@ -1,14 +1,17 @@
 """Profiles: every dataset trains in every profile, and the full profile is the official setting."""
 
+import dataclasses
+
 import pytest
 
+from dglnb.config.chapters import SETTINGS
 from dglnb.config.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
 from dglnb.data import DATASETS
 from dglnb.registry import UnknownNameError
 
 
 def test_the_notebook_settings_are_kept():
-    assert settings("gradient_suppression", "quick")["n_classes"] == 10
+    assert settings("gradient_suppression", "quick").n_classes == 10
 
 
 @pytest.mark.parametrize("dataset", DATASETS.names())
@@ -50,10 +53,19 @@ def test_unknown_profile_lists_the_valid_ones():
         check_profile("fast")
 
 
-def test_settings_are_copies():
-    first = settings("gradient_suppression", "quick")
-    first["n_random"] = -1
-    assert settings("gradient_suppression", "quick")["n_random"] != -1
+def test_settings_are_typed_per_experiment_and_copies():
+    first = settings("comparison", "quick")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.seeds = (7,)
+    first.method_options["dnr"]["reinit_epoch"] = -1
+    assert settings("comparison", "quick").method_options["dnr"]["reinit_epoch"] == 3
+
+
+@pytest.mark.parametrize("experiment", sorted(SETTINGS))
+def test_every_experiment_has_settings_of_one_type_in_every_profile(experiment):
+    kinds = {type(settings(experiment, profile)) for profile in PROFILES}
+    assert len(kinds) == 1 and dataclasses.is_dataclass(kinds.pop())
+    assert all(settings(experiment, profile).seeds for profile in PROFILES)
 
 
 def test_unknown_experiment_lists_the_valid_ones():
@@ -66,12 +78,12 @@ def test_the_quick_comparison_shares_the_chapters_seeds_and_its_dnr_reinitialise
     from dglnb.train.run import build_method, resolve
 
     quick = settings("comparison", "quick")
-    assert set(quick["method_seeds"]) <= set(quick["seeds"]) <= set(settings("gradient_detaching", "quick")["seeds"])
-    dataset = quick["datasets"][0]
+    assert set(quick.method_seeds) <= set(quick.seeds) <= set(settings("gradient_detaching", "quick").seeds)
+    dataset = quick.datasets[0]
     methods = {m: build_method(resolve(TrainConfig(dataset=dataset, method=m, profile="quick", method_options=options)))
-               for m, options in quick["method_options"].items()}  # each option is one its method takes
+               for m, options in quick.method_options.items()}  # each option is one its method takes
     assert methods["dnr"].reinit_epoch * methods["dnr"].reinit_num < training_settings(dataset, "quick")["epochs"]
-    assert settings("comparison", "full")["method_options"] == {}  # the full profile: published defaults only
+    assert settings("comparison", "full").method_options == {}  # the full profile: published defaults only
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -80,8 +92,8 @@ def test_the_dense_fusion_rows_are_table_2_left_rows_whose_options_their_methods
     from dglnb.train.run import build_method, resolve
 
     chapter = settings("dense_fusion", profile)
-    assert {"vanilla", "dgl"} <= set(chapter["methods"]) <= set(paper.TABLE2_MMTM_CREMAD)
-    for method, options in chapter["method_options"].items():
-        assert method in chapter["methods"]
-        build_method(resolve(TrainConfig(dataset=chapter["dataset"], method=method, fusion="mmtm",
+    assert {"vanilla", "dgl"} <= set(chapter.methods) <= set(paper.TABLE2_MMTM_CREMAD)
+    for method, options in chapter.method_options.items():
+        assert method in chapter.methods
+        build_method(resolve(TrainConfig(dataset=chapter.dataset, method=method, fusion="mmtm",
                                          profile=profile, method_options=options)))

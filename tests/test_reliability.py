@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dglnb.config import train_config
+from dglnb.config import checks
 from dglnb.train import run as experiment
 from dglnb.train import splits
 from dglnb.errors import ConfigError, RunStopped
@@ -60,7 +60,7 @@ def test_deterministic_algorithms_are_on_only_during_a_deterministic_run(tmp_pat
 
 def test_every_setting_has_a_check():
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"profile"}
-    assert names == set(train_config._CHECKS)
+    assert names == set(checks.CHECKS)
 
 
 @pytest.mark.parametrize(("setting", "message"), [

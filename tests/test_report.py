@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 
 
 def run(multi, easy, hard, probe_hard):
-    return {"test_accuracy": {"multimodal": multi, "easy": easy, "hard": hard}, "val_accuracy": {},
+    return {"test_score": {"multimodal": multi, "easy": easy, "hard": hard}, "val_score": {},
             "linear_probe": {"easy": 0.7, "hard": probe_hard}}
 
 
@@ -25,7 +25,7 @@ def test_mean_std_prints_percent_with_one_decimal():
 
 
 def test_metric_table_has_one_row_per_run_and_one_column_per_metric():
-    table = report.metric_table({"vanilla": SUMMARY}, report.accuracy_metrics(["easy", "hard"]))
+    table = report.metric_table({"vanilla": SUMMARY}, report.score_metrics(["easy", "hard"]))
     assert list(table.columns) == ["multimodal", "easy (zeroed head)", "hard (zeroed head)",
                                    "easy (linear probe)", "hard (linear probe)"]
     assert table.loc["vanilla", "multimodal"] == "89.0 ± 1.4"
@@ -113,10 +113,10 @@ def test_book_table_captions_the_run_and_renders_the_same_html_every_time():
 def test_segmentation_rows_put_fused_models_then_each_unimodal_model_beside_the_paper():
     fused = {"mIoU": {"mean": 0.7, "std": 0.01, "n": 3}, "pixel": {"mean": 0.9, "std": 0.02, "n": 3},
              "rgb": {"mean": 0.5, "std": 0.0, "n": 3}, "depth": {"mean": 0.3, "std": 0.0, "n": 3}}
-    summary = {"test_accuracy.multimodal": fused["mIoU"], "test_pixel_accuracy.multimodal": fused["pixel"],
-               "test_accuracy.rgb": fused["rgb"], "test_accuracy.depth": fused["depth"]}
-    unimodal = {"test_accuracy.rgb": fused["rgb"], "test_pixel_accuracy.rgb": fused["pixel"],
-                "test_accuracy.depth": fused["depth"], "test_pixel_accuracy.depth": fused["pixel"]}
+    summary = {"test_score.multimodal": fused["mIoU"], "test_pixel_accuracy.multimodal": fused["pixel"],
+               "test_score.rgb": fused["rgb"], "test_score.depth": fused["depth"]}
+    unimodal = {"test_score.rgb": fused["rgb"], "test_pixel_accuracy.rgb": fused["pixel"],
+                "test_score.depth": fused["depth"], "test_pixel_accuracy.depth": fused["pixel"]}
     table = report.segmentation_versus_paper({"vanilla": summary}, unimodal, ["rgb", "depth"],
                                              {"from_scratch": {"esanet": 38.59}}, ours="ours",
                                              names={"vanilla": "baseline"}, paper_names={"vanilla": "esanet"})
@@ -127,7 +127,7 @@ def test_segmentation_rows_put_fused_models_then_each_unimodal_model_beside_the_
 
 def test_table1_marks_each_columns_best_and_second_best_among_the_ranked_rows():
     def summary(multi):
-        return {"test_accuracy.multimodal": {"mean": multi, "std": 0.01, "n": 2}}
+        return {"test_score.multimodal": {"mean": multi, "std": 0.01, "n": 2}}
 
     summaries = {"audio_only": {}, "concat": summary(0.70), "ogm_ge": summary(0.80), "dgl": summary(0.75)}
     paper = {"audio_only": (None,), "concat": (65.10,), "ogm_ge": (68.82,), "dgl": (77.48,)}

@@ -222,8 +222,10 @@ def test_running_stats_come_from_the_multimodal_pass_alone(method, info):
 @pytest.mark.parametrize("method", METHODS.names())
 @pytest.mark.parametrize("info", PAPER_INFOS, ids=PAPER_IDS)
 def test_encoders_run_once_per_step(method, info):
+    from tiny_models import with_alpha
+
     model, batch = tiny_model(info), make_batch(info)
-    algo = METHODS.get(method)(alpha=ALPHA)
+    algo = with_alpha(method, ALPHA)
     algo.setup(model)
     calls = dict.fromkeys(model.modalities, 0)
     for m in model.modalities:

@@ -119,13 +119,13 @@ CLASSIFICATION_ONLY = ("mla",)  # one linear head shared by feature vectors (pmr
 
 def test_a_classification_only_method_refuses_the_segmenter_with_a_clear_error():
     with pytest.raises(ConfigError, match="mla needs a classifier"):
-        METHODS.get("mla")(alpha=ALPHA).setup(tiny_model(RGBD))
+        METHODS.get("mla")().setup(tiny_model(RGBD))
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS.names() if m not in CLASSIFICATION_ONLY])
 def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
     model, batch = tiny_model(RGBD), make_batch()
-    algo = METHODS.get(method)(alpha=ALPHA)
+    algo = tiny_models.with_alpha(method, ALPHA)
     algo.setup(model)
     calls = dict.fromkeys(model.modalities, 0)
     for m in model.modalities:
@@ -187,7 +187,7 @@ def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path
     metrics = train(TrainConfig(dataset="tiny_rgbd", method=method, profile="smoke", out=tmp_path, progress=False))
     assert json.loads(json.dumps(metrics)) == json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["metric"] == "miou" and metrics["linear_probe"] is None
-    for key in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy"):
+    for key in ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy"):
         assert list(metrics[key]) == ["multimodal", "rgb", "depth"]
         for head, value in metrics[key].items():
             assert (value is None) == (method == "unimodal" and head == "multimodal")

@@ -3,15 +3,15 @@
 from dglnb import __version__
 from dglnb.analysis import checks, summary
 
-DGL = {"test_accuracy.multimodal": {"mean": 0.921, "std": 0.005, "n": 3}}
-VANILLA = {"test_accuracy.multimodal": {"mean": 0.906, "std": 0.012, "n": 3}}
-ONE_SEED = {"test_accuracy.multimodal": {"mean": 0.93, "std": 0.0, "n": 1}}
+DGL = {"test_score.multimodal": {"mean": 0.921, "std": 0.005, "n": 3}}
+VANILLA = {"test_score.multimodal": {"mean": 0.906, "std": 0.012, "n": 3}}
+ONE_SEED = {"test_score.multimodal": {"mean": 0.93, "std": 0.0, "n": 1}}
 
 
 def line(better=DGL, worse=VANILLA, statement="DGL's multimodal accuracy exceeds vanilla's"):
-    claim = checks.claim(statement, better, worse, "test_accuracy.multimodal")
+    claim = checks.claim(statement, better, worse, "test_score.multimodal")
     return summary.Line(claim, summary.paper_versus(77.48, 65.10),
-                        summary.versus(better["test_accuracy.multimodal"], worse["test_accuracy.multimodal"]))
+                        summary.versus(better["test_score.multimodal"], worse["test_score.multimodal"]))
 
 
 def ours(text):
@@ -20,7 +20,7 @@ def ours(text):
 
 
 def test_numbers_of_both_sides_read_better_first_and_break_only_between_them():
-    assert summary.versus(DGL["test_accuracy.multimodal"], VANILLA["test_accuracy.multimodal"]) == \
+    assert summary.versus(DGL["test_score.multimodal"], VANILLA["test_score.multimodal"]) == \
         "92.1\u00a0±\u00a00.5 vs 90.6\u00a0±\u00a01.2"
     assert summary.versus({"mean": 0.95, "std": 0.02, "n": 3}, None, scale=1, digits=2) == ours("0.95 ± 0.02 vs -")
     assert summary.paper_versus(77.48, 65.10) == "77.48 vs 65.10"
@@ -51,8 +51,8 @@ def test_verdict_gives_the_gap_in_standard_errors_against_what_the_claim_needs()
     claim = line().claim  # gap 1.5 points, SE sqrt(0.5**2/3 + 1.2**2/3) = 0.7506: 1.998 SE, below 2
     assert summary.verdict(claim) == "not\u00a0reproduced: 2.0\u00a0SE\u00a0(needs\u00a0>\u00a02)"
     assert claim.gap / claim.spread < 2
-    wide = checks.claim("x", DGL, {"test_accuracy.multimodal": {"mean": 0.80, "std": 0.01, "n": 3}},
-                        "test_accuracy.multimodal")
+    wide = checks.claim("x", DGL, {"test_score.multimodal": {"mean": 0.80, "std": 0.01, "n": 3}},
+                        "test_score.multimodal")
     assert summary.verdict(wide).startswith("reproduced: 18.")
     assert summary.verdict(wide).split(": ")[1].count(" ") == 0  # the margin is not broken across lines
 

@@ -59,7 +59,7 @@ def test_a_sweep_interrupted_after_its_first_run_resumes_without_retraining_and_
     table = pd.read_csv(tmp_path / "sweep" / "results.csv")
     assert sorted(zip(table["method"], table["seed"])) == [("dgl", 0), ("dgl", 1), ("vanilla", 0), ("vanilla", 1)]
     assert (table["epochs"] == 2).all() and (table["dataset"] == "synthetic").all()
-    assert table["test_accuracy.multimodal"].between(0, 1).all() and "linear_probe.easy" in table
+    assert table["test_score.multimodal"].between(0, 1).all() and "linear_probe.easy" in table
 
 
 def test_a_finished_sweep_trains_nothing(tmp_path, monkeypatch):

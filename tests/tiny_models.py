@@ -69,7 +69,15 @@ def one_step(method: str, model: MultimodalClassifier, batch: dict, alpha: float
 
     from dglnb.methods import METHODS
 
-    algo = METHODS.get(method)(alpha=alpha)
+    algo = with_alpha(method, alpha)
     algo.setup(model)
     before = copy.deepcopy(model)
     return algo.train_step(model, batch, torch.optim.SGD(algo.param_groups(model, 0.1))), before
+
+
+def with_alpha(method: str, alpha: float, **kw):
+    """The method ``method``, given ``alpha`` if it takes one (the DGL family, vanilla_lr)."""
+    from dglnb.methods import METHODS
+
+    kind = METHODS.get(method)
+    return kind(**({"alpha": alpha} if kind.takes("alpha") else {}), **kw)

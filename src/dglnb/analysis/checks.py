@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
-from ..paths import repo_root
+from ..paths import goldens_dir
 from .report import Summary
 
 SIGMAS = 3.0
@@ -44,8 +44,8 @@ RECORD = "DGLNB_RECORD_GOLDENS"
 
 
 def goldens_path(notebook: str) -> Path:
-    """``notebooks/goldens/<notebook>.json``."""
-    return repo_root() / "notebooks" / "goldens" / f"{notebook}.json"
+    """``notebooks/goldens/<notebook>.json`` in the project folder (:func:`dglnb.paths.home`)."""
+    return goldens_dir() / f"{notebook}.json"
 
 
 def tolerance(golden: Mapping[str, float], now: Mapping[str, float], spread: float = STD_FLOOR) -> float:

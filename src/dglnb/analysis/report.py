@@ -1,9 +1,10 @@
 """Tables and curves for the book: this run's numbers (``mean ± std`` over seeds) beside the paper's.
 
 The table functions take the ``summary`` that :func:`dglnb.train.cache.train_seeds` returns (metric
-name, e.g. ``"test_accuracy.multimodal"`` or ``"linear_probe.hard"``, -> ``{"mean", "std", "n"}``)
-and the paper's numbers from :mod:`dglnb.paper`. Accuracies are fractions in a summary and
-percentages in the paper; the tables print both as percentages. A missing number prints as ``"-"``.
+name, e.g. ``"test_score.multimodal"`` or ``"linear_probe.hard"``, -> ``{"mean", "std", "n"}``;
+``test_score`` is the task's primary score: accuracy, or mIoU for segmentation) and the paper's
+numbers from :mod:`dglnb.paper`. Scores are fractions in a summary and percentages in the paper;
+the tables print both as percentages. A missing number prints as ``"-"``.
 The curve functions read run folders' ``history.csv`` and ``diagnostics.csv`` (one run per seed).
 """
 
@@ -77,11 +78,11 @@ def metric_table(summaries: Mapping[str, Summary], metrics: Mapping[str, str], d
     )
 
 
-def accuracy_metrics(modalities: Sequence[str], probe: bool = True) -> dict[str, str]:
-    """The usual columns: multimodal accuracy, each modality through the shared head with the
-    others zeroed, and (if ``probe``) each modality's linear probe on frozen features."""
-    metrics = {"multimodal": "test_accuracy.multimodal"}
-    metrics |= {f"{m} (zeroed head)": f"test_accuracy.{m}" for m in modalities}
+def score_metrics(modalities: Sequence[str], probe: bool = True) -> dict[str, str]:
+    """The usual columns: the multimodal test score (accuracy, or mIoU), each modality's through the
+    shared head with the others zeroed, and (if ``probe``) each modality's linear probe on frozen features."""
+    metrics = {"multimodal": "test_score.multimodal"}
+    metrics |= {f"{m} (zeroed head)": f"test_score.{m}" for m in modalities}
     if probe:
         metrics |= {f"{m} (linear probe)": f"linear_probe.{m}" for m in modalities}
     return metrics
@@ -92,7 +93,7 @@ def versus_paper(
     paper: Mapping[Hashable, float | None],
     ours: str,
     theirs: str = "paper (CREMA-D)",
-    metric: str = "test_accuracy.multimodal",
+    metric: str = "test_score.multimodal",
     names: Mapping[Hashable, str] | None = None,
 ) -> pd.DataFrame:
     """One row per key of ``paper`` (in its order): this run's ``metric`` (column ``ours``) and the
@@ -111,7 +112,7 @@ def sweep_versus_paper(
     paper: Mapping[str, Mapping[Hashable, float | None]],
     ours: str,
     theirs: str = "paper (CREMA-D)",
-    metric: str = "test_accuracy.multimodal",
+    metric: str = "test_score.multimodal",
     names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """A hyperparameter sweep (e.g. Table 4's alpha) as two rows per method, this run and the paper.
@@ -139,7 +140,7 @@ def heads_versus_paper(
     theirs: str = "paper (CREMA-D)",
     ranked: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Table 1-style rows (one per method in ``summaries``), each head's test accuracy, ours and the paper's.
+    """Table 1-style rows (one per method in ``summaries``), each head's test score, ours and the paper's.
 
     ``heads`` maps this run's head names (``"multimodal"``, a modality) to column names, in the
     order of the paper's tuples: ``paper[method]`` lists one number (or None) per head. Among the
@@ -152,7 +153,7 @@ def heads_versus_paper(
         reference = paper.get(method, (None,) * len(heads))
         cells, values = [], []
         for (head, _), value in zip(heads.items(), reference, strict=True):
-            stats = summary.get(f"test_accuracy.{head}")
+            stats = summary.get(f"test_score.{head}")
             cells += [mean_std(stats), paper_value(value)]
             values += [None if stats is None else 100 * stats["mean"], value]
         rows.append(cells)
@@ -214,9 +215,9 @@ def encoder_measures(methods: Mapping[str, Summary], alone: Summary,
     modality trained alone (``alone``, the paper's unimodal baseline), and inside each multimodal
     model of ``methods`` the shared head with the other modalities zeroed and a linear probe on
     frozen features. :func:`measures_table` prints it, :func:`dglnb.analysis.plots.measure_bars` draws it."""
-    measures = {"trained alone": {m: alone.get(f"test_accuracy.{m}") for m in modalities}}
+    measures = {"trained alone": {m: alone.get(f"test_score.{m}") for m in modalities}}
     for method, summary in methods.items():
-        measures[f"{method}: zeroed head"] = {m: summary.get(f"test_accuracy.{m}") for m in modalities}
+        measures[f"{method}: zeroed head"] = {m: summary.get(f"test_score.{m}") for m in modalities}
         measures[f"{method}: linear probe"] = {m: summary.get(f"linear_probe.{m}") for m in modalities}
     return measures
 
@@ -249,11 +250,11 @@ def segmentation_versus_paper(
     model from the ``unimodal`` run; beside them the paper's mIoU per setting of ``paper`` (e.g.
     ``{"from_scratch": {"esanet": 38.59, ...}}``), where ``paper_names`` maps a key of ``fused`` to the
     paper's row. ``names`` relabels the rows of ``fused``."""
-    inside = {f"{m} inside": f"test_accuracy.{m}" for m in modalities}
+    inside = {f"{m} inside": f"test_score.{m}" for m in modalities}
     rows = {}
     for key, summary in fused.items():
         rows[names.get(key, key)] = {
-            (ours, "mIoU"): mean_std(summary.get("test_accuracy.multimodal")),
+            (ours, "mIoU"): mean_std(summary.get("test_score.multimodal")),
             (ours, "pixel accuracy"): mean_std(summary.get("test_pixel_accuracy.multimodal")),
             **{(ours, col): mean_std(summary.get(metric)) for col, metric in inside.items()},
             **{("paper (NYUv2 mIoU)", setting): paper_value(values.get(paper_names.get(key, key)))
@@ -261,7 +262,7 @@ def segmentation_versus_paper(
         }
     for m in modalities:
         rows[f"{m} only"] = {
-            (ours, "mIoU"): mean_std(unimodal.get(f"test_accuracy.{m}")),
+            (ours, "mIoU"): mean_std(unimodal.get(f"test_score.{m}")),
             (ours, "pixel accuracy"): mean_std(unimodal.get(f"test_pixel_accuracy.{m}")),
             **{(ours, col): MISSING for col in inside},
             **{("paper (NYUv2 mIoU)", setting): MISSING for setting in paper},

@@ -86,5 +86,5 @@ def claims_table(lines: Sequence[Line], chapter: str, profile: str, dataset: str
 
     frame = pd.DataFrame.from_dict({line.claim.statement: row(line) for line in lines}, orient="index")
     frame.index.name = CLAIM
-    return table(frame, f"{chapter}: the paper's claims beside this run's numbers (accuracy in %; SE: "
+    return table(frame, f"{chapter}: the paper's claims beside this run's numbers (scores in %; SE: "
                         "standard errors of the difference, from the seed spread)", profile, dataset, seeds)

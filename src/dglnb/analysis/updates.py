@@ -25,8 +25,8 @@ def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter
 
 
 def step_gradients(model: MultimodalClassifier, method: str, batch: Mapping[str, Any], alpha: float) -> dict[str, Tensor]:
-    """The gradient ``method``'s training step computes on ``batch``, flattened per group (zeros where
-    none reaches).
+    """The gradient ``method``'s training step (with ``alpha``, if the method takes one) computes on
+    ``batch``, flattened per group (zeros where none reaches).
 
     Measured in training mode, whatever mode ``model`` is in (a trained model is usually loaded in
     eval mode): batch norm normalises with the batch's statistics, as in the step it stands for.
@@ -34,7 +34,8 @@ def step_gradients(model: MultimodalClassifier, method: str, batch: Mapping[str,
     """
     clone = copy.deepcopy(model).train()
     clone.zero_grad(set_to_none=True)
-    METHODS.get(method)(alpha=alpha).compute_gradients(clone, batch)
+    kind = METHODS.get(method)
+    kind(**({"alpha": alpha} if kind.takes("alpha") else {})).compute_gradients(clone, batch)
     return {
         name: torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in params])
         for name, params in parameter_groups(clone).items()

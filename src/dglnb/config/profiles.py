@@ -1,90 +1,23 @@
 """Run profiles: ``smoke`` (seconds, unit tests), ``quick`` (CPU, embedded data, the committed
 notebooks) and ``full`` (GPU, real datasets, the paper's hyperparameters).
 
-Each experiment looks its settings up here, so a notebook's only knob is the profile name.
+Each experiment looks its settings up here (:func:`settings`, typed per experiment in
+:mod:`dglnb.config.chapters`), so a notebook's only knob is the profile name.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..registry import UnknownNameError
+from .chapters import SETTINGS, ChapterSettings
 
 PROFILES: dict[str, str] = {
     "smoke": "seconds on a CPU, for unit tests",
     "quick": "minutes on a 2-core CPU with embedded data; the committed notebooks and CI",
     "full": "a GPU, the real datasets and the paper's hyperparameters",
 }
-
-# experiment -> profile -> settings
-SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    # notebook 01: eq. 3-8 on random and trained concat models
-    "gradient_suppression": {
-        "smoke": dict(n_random=200, n_classes=6, dims=(8, 8), seeds=(0,), dataset="synthetic"),
-        "quick": dict(n_random=5000, n_classes=10, dims=(32, 32), seeds=(0, 1, 2), dataset="synthetic"),
-        "full": dict(n_random=20000, n_classes=10, dims=(64, 64), seeds=(0, 1, 2), dataset="cremad"),
-    },
-    # notebooks 02, 03, 08: the dataset, the seeds, and which of this run's modalities stands in for
-    # which of the paper's CREMA-D columns (the modality that dominates the fused model ~ audio).
-    "gradient_detaching": {
-        "smoke": dict(dataset="avdigits", seeds=(0,), phases=(1, 1)),
-        "quick": dict(dataset="avdigits", seeds=(0, 1, 2), phases=(3, 5)),
-        "full": dict(dataset="cremad", seeds=(0, 1, 2), phases=(5, 10)),
-    },
-    # Table 4's alpha sweep runs ``sweep_seeds`` (one seed in the quick profile keeps the notebook within
-    # minutes); Table 3 and the lr control use ``seeds``. All at the dataset's profile epochs.
-    "gradient_reorganizing": {
-        "smoke": dict(dataset="avdigits", seeds=(0,), alphas=(1.0, 4.0), sweep_seeds=(0,)),
-        "quick": dict(dataset="avdigits", seeds=(0, 1, 2), alphas=(1.0, 4.0), sweep_seeds=(0,)),
-        "full": dict(dataset="cremad", seeds=(0, 1, 2), alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0, 1, 2)),
-    },
-    # notebook 04: Table 1. ``seeds`` for the rows shared with chapters 02, 03 and 08 (vanilla, dgl,
-    # unimodal; the same cached runs), ``method_seeds`` for the seven comparison methods. The quick
-    # profile takes two of those chapters' seeds and one for the methods: the seven cost many vanilla
-    # runs together (G-Blending alone over four), more than the chapter's few minutes.
-    # ``method_options`` overrides published defaults where the run's length requires it: D&R's first
-    # re-initialisation (after epoch 20 of 100) would never come in the 16-epoch quick run, so it
-    # re-initialises after epochs 3, 6 and 9, the same fractions of the run.
-    "comparison": {
-        "smoke": dict(datasets=("avdigits",), seeds=(0,), method_seeds=(0,), method_options={}),
-        "quick": dict(datasets=("avdigits",), seeds=(0, 1), method_seeds=(0,),
-                      method_options={"dnr": dict(reinit_epoch=3)}),
-        "full": dict(datasets=("cremad", "kinetics_sounds", "vggsound"), seeds=(0, 1, 2), method_seeds=(0, 1, 2),
-                     method_options={}),
-    },
-    # notebook 07: Table 5's rows (vanilla = the fusion baseline, dgl, unimodal) and the scenes of its figure.
-    "segmentation": {
-        "smoke": dict(dataset="rgbd_scenes", seeds=(0,), figure_scenes=(0, 1)),
-        "quick": dict(dataset="rgbd_scenes", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
-        "full": dict(dataset="nyuv2", seeds=(0, 1, 2), figure_scenes=(0, 1, 2, 3)),
-    },
-    # notebook 06: Table 2 right, MLP-Mixer fusion of three sequence modalities (vanilla, dgl, unimodal).
-    "three_modalities": {
-        "smoke": dict(dataset="synthetic_seq3", seeds=(0,)),
-        "quick": dict(dataset="synthetic_seq3", seeds=(0, 1, 2)),
-        "full": dict(dataset="mosi", seeds=(0, 1, 2)),
-    },
-    # notebook 05: Table 2 left, MMTM dense fusion of audio and vision. ``methods`` are the fused rows
-    # (``unimodal`` gives the audio-only and visual-only rows); ``train`` overrides the dataset's recipe.
-    # Quick: vanilla and DGL only, for 10 epochs (lr x0.1 after 8) instead of AV-Digits' 16, because an
-    # MMTM run costs about 1.3x (vanilla) to 1.7x (DGL) a late-fusion run and the chapter's nine runs
-    # must fit its few minutes; at 10 epochs, seed 0: vanilla 92.4 %, DGL 95.7 % (multimodal test accuracy).
-    "dense_fusion": {
-        "smoke": dict(dataset="avdigits", seeds=(0,), methods=("vanilla", "dgl"), train={}, method_options={}),
-        "quick": dict(dataset="avdigits", seeds=(0, 1, 2), methods=("vanilla", "dgl"),
-                      train=dict(epochs=10, milestones=(8,)), method_options={}),
-        "full": dict(dataset="cremad", seeds=(0, 1, 2),
-                     methods=("vanilla", "gblending", "ogm_ge", "pmr", "agm", "mmpareto", "dnr", "dgl"), train={},
-                     method_options={"mmpareto": dict(unimodal_logits="zeroed")}),
-    },
-    # ``phases``: how many epochs make the "first" and the "last" phase in per-phase summaries.
-    "training_dynamics": {
-        "smoke": dict(dataset="avdigits", seeds=(0,), phases=(1, 1)),
-        "quick": dict(dataset="avdigits", seeds=(0, 1, 2), phases=(3, 5)),
-        "full": dict(dataset="cremad", seeds=(0, 1, 2), phases=(5, 10)),
-    },
-}
-
 
 # Training settings: dataset -> profile -> overrides of TRAIN_DEFAULTS (the official code's optimiser).
 # ``width`` is the ResNet18 base width (64 = the paper's 512-d features), ``hidden`` the MLP width of
@@ -178,14 +111,15 @@ def check_profile(name: str) -> str:
     return name
 
 
-def settings(experiment: str, profile: str) -> dict[str, Any]:
-    """The settings of ``experiment`` under ``profile`` (a copy: callers may change it)."""
+def settings(experiment: str, profile: str) -> ChapterSettings:
+    """The settings of ``experiment`` under ``profile`` (:mod:`dglnb.config.chapters`; a copy, whose
+    dicts a caller may change)."""
     check_profile(profile)
     if experiment not in SETTINGS:
         raise UnknownNameError(
             f"unknown experiment {experiment!r}; valid experiments: {', '.join(sorted(SETTINGS))}"
         )
-    return dict(SETTINGS[experiment][profile])
+    return copy.deepcopy(SETTINGS[experiment][profile])
 
 
 def training_settings(dataset: str, profile: str) -> dict[str, Any]:

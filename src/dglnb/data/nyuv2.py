@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..progress import progress
 from . import DATASETS, DatasetInfo
 from .errors import DataError, problems_error
 from .prep import atomic_save_npy, read_manifest, stratified_split, write_manifest
@@ -101,9 +102,8 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
             raise DataError(f"{mat} lacks {missing}. What to do: pass nyu_depth_v2_labeled.mat")
         count = handle["images"].shape[0]
         splits = read_splits(splits_mat, count)
-        from tqdm import tqdm
-
-        for index in tqdm(sorted(i for idx in splits.values() for i in idx), desc="NYUv2", unit="image"):
+        images = sorted(i for idx in splits.values() for i in idx)
+        for index in progress(images, desc="NYUv2", unit="image"):
             name = f"{index + 1:04d}"
             if all((out / m / f"{name}.npy").is_file() for m in ("rgb", "depth", "label")):
                 continue

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from ..progress import progress
+
 from .errors import DataError, problems_error
 
 MANIFEST = "manifest.json"
@@ -120,10 +122,10 @@ def run_clips(
     workers: int = 1,
     desc: str = "clips",
 ) -> dict[str, str]:
-    """Run ``work(task)`` for every task (it returns None, or why the clip is bad) with a progress
-    bar, in ``workers`` processes; return {name: reason} of the bad clips."""
+    """Run ``work(task)`` for every task (it returns None, or why the clip is bad) with progress
+    shown (:func:`dglnb.progress.progress`), in ``workers`` processes; return {name: reason} of the bad clips."""
     bad: dict[str, str] = {}
-    bar = tqdm(total=len(tasks), desc=desc, unit="clip", dynamic_ncols=True)
+    bar = progress(total=len(tasks), desc=desc, unit="clip")
     if workers <= 1:
         results: Iterable[str | None] = map(work, tasks)
         for name, reason in zip(names, results):

@@ -25,33 +25,42 @@ Batch = Mapping[str, Any]
 
 
 class Method:
-    """Joint-training defaults; ``alpha`` weights unimodal terms in the methods that have them;
-    ``dataset`` (the run's dataset name, or None) selects the ``PUBLISHED`` hyperparameters."""
+    """Joint-training defaults; ``dataset`` (the run's dataset name, or None) selects the
+    ``PUBLISHED`` hyperparameters. A method that weights unimodal losses (the DGL family) or scales
+    the encoders' step by them (``vanilla_lr``) takes the run's ``alpha`` in its own constructor;
+    the others have none, so an ``alpha`` never tells their runs apart (:meth:`takes`)."""
 
     #: Published hyperparameters by dataset name; ``"*"`` holds those for any other dataset.
     PUBLISHED: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Run settings (TrainConfig fields) a constructor may take besides the method's own options.
+    RUN_SETTINGS: ClassVar[tuple[str, ...]] = ("alpha", "grad_clip", "dataset")
 
-    def __init__(
-        self, alpha: float = 4.0, grad_clip: float | None = None, dataset: str | None = None, **kw: Any
-    ) -> None:
+    def __init__(self, grad_clip: float | None = None, dataset: str | None = None, **kw: Any) -> None:
         if kw:
             raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
                             f"valid: {', '.join(type(self).options()) or 'none'}")
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha}")
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive or None, got {grad_clip}")
-        self.alpha = alpha
         self.grad_clip = grad_clip
         self.dataset = dataset
 
     @classmethod
+    def arguments(cls) -> set[str]:
+        """Every keyword argument the constructors of the class and its bases take."""
+        return {name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
+                for name, p in inspect.signature(klass.__init__).parameters.items()
+                if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+    @classmethod
     def options(cls) -> list[str]:
-        """The method's own hyperparameters (``method_options``), sorted: what the constructors of the
-        class and its bases take beyond :class:`Method`'s run settings (alpha, grad_clip, dataset)."""
-        return sorted({name for klass in cls.__mro__ if "__init__" in vars(klass) and klass not in (Method, object)
-                       for name, p in inspect.signature(klass.__init__).parameters.items()
-                       if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)})
+        """The method's own hyperparameters (``method_options``), sorted: what its constructors take
+        beyond the run settings (:data:`RUN_SETTINGS`)."""
+        return sorted(cls.arguments() - set(cls.RUN_SETTINGS))
+
+    @classmethod
+    def takes(cls, setting: str) -> bool:
+        """Whether the method's constructor takes the run setting ``setting`` (e.g. ``"alpha"``)."""
+        return setting in cls.arguments()
 
     def set_published(self, **given: Any) -> None:
         """Set each of ``given`` as an attribute, a None replaced by the published value for ``self.dataset``."""
@@ -107,6 +116,13 @@ class Method:
     def load_state_dict(self, state: dict) -> None:
         if state:
             raise ValueError(f"{type(self).__name__} has no state to load, got keys {sorted(state)}")
+
+
+def checked_alpha(alpha: float) -> float:
+    """``alpha``, the weight of the unimodal losses (eq. 15), if it is valid (>= 0); else a ValueError."""
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    return alpha
 
 
 def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:

@@ -37,13 +37,13 @@ otherwise average in inputs with a modality zeroed).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
 from ..models import MultimodalClassifier, frozen_running_stats, parameters_frozen
 from . import METHODS
-from .base import Batch, Method
+from .base import Batch, Method, checked_alpha
 
 
 @METHODS.register("dgl")
@@ -52,6 +52,10 @@ class DGL(Method):
 
     truncate_multimodal: ClassVar[bool] = True  # MT: L^Multi reaches the fusion parameters only
     truncate_unimodal: ClassVar[bool] = True  # UT: L^m reaches encoder m only
+
+    def __init__(self, alpha: float = 4.0, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.alpha = checked_alpha(alpha)  # the weight of every unimodal loss L^m (eq. 15)
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         y = batch["label"]

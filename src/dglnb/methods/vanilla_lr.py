@@ -10,6 +10,7 @@ from typing import Any
 
 from ..models import MultimodalClassifier
 from . import METHODS
+from .base import checked_alpha
 from .vanilla import Vanilla
 
 
@@ -17,8 +18,9 @@ from .vanilla import Vanilla
 class VanillaLR(Vanilla):
     """L^Multi to every parameter; encoders at ``lr * lr_factor``, fusion at ``lr``."""
 
-    def __init__(self, lr_factor: float | None = None, **kw: Any) -> None:
+    def __init__(self, alpha: float = 4.0, lr_factor: float | None = None, **kw: Any) -> None:
         super().__init__(**kw)
+        self.alpha = checked_alpha(alpha)  # the DGL weight whose larger encoder step this controls for
         self.lr_factor = 1 + self.alpha if lr_factor is None else lr_factor
         if self.lr_factor <= 0:
             raise ValueError(f"lr_factor must be positive, got {self.lr_factor}")

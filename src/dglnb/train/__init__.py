@@ -2,6 +2,6 @@
 (``sweep``), and what they stand on (loaders, checkpoints, determinism, gradient diagnostics, probe)."""
 
 from .cache import summarize, train_seeds
-from .run import check_settings, load_trained, resolve, train
+from .run import check_settings, load_trained, read_metrics, resolve, train
 
-__all__ = ["check_settings", "load_trained", "resolve", "summarize", "train", "train_seeds"]
+__all__ = ["check_settings", "load_trained", "read_metrics", "resolve", "summarize", "train", "train_seeds"]

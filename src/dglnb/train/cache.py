@@ -19,7 +19,11 @@ from typing import Any, Iterator, Sequence
 from .. import __version__
 from ..config import TrainConfig
 from ..paths import runs_dir
-from .run import resolve, train
+from .run import METRICS, read_metrics, resolve, train
+
+
+#: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
+SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe")
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
@@ -28,7 +32,7 @@ def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
     With ``config.out`` set, seed ``k`` trains into ``out/seed<k>``; with ``config.out=None`` each seed's
     run lives in the run cache (:func:`cached_run_dir`), where a finished run is read and never
     trained again, so that chapters share the runs of a build. ``summary`` maps each metric
-    (``"test_accuracy.multimodal"``, ``"linear_probe.hard"``, ...) to ``{"mean", "std", "n"}`` over the
+    (``"test_score.multimodal"``, ``"linear_probe.hard"``, ...) to ``{"mean", "std", "n"}`` over the
     seeds where it is defined (std: sample standard deviation, 0 for one seed).
     """
     configs = [dataclasses.replace(config, seed=s) for s in seeds]
@@ -84,11 +88,10 @@ def train_cached(config: TrainConfig, wait: bool = True) -> dict[str, Any] | Non
     with run_lock(out, wait) as held:
         if not held:
             return None
-        finished = out / "metrics.json"
         settings = json.loads(json.dumps(resolve(config).to_json()))  # as metrics.json holds them
-        if not finished.is_file() or json.loads(finished.read_text())["config"] != settings:
+        if not (out / METRICS).is_file() or read_metrics(out)["config"] != settings:
             train(dataclasses.replace(config, out=out, resume=True))
-        return json.loads(finished.read_text())
+        return read_metrics(out)
 
 
 def train_cached_all(configs: Sequence[TrainConfig]) -> list[dict[str, Any]]:
@@ -103,7 +106,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean, sample std and count per metric over several runs' metrics dicts (nulls skipped)."""
     values: dict[str, list[float]] = {}
     for run in runs:
-        for group in ("test_accuracy", "val_accuracy", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe"):
+        for group in SUMMARIZED:
             for head, v in (run.get(group) or {}).items():
                 if v is not None:
                     values.setdefault(f"{group}.{head}", []).append(v)

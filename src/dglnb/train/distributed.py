@@ -17,6 +17,7 @@ rank 0 alone writes files.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -83,19 +84,20 @@ def sharded_loader(loader: DataLoader, shuffle_seed: int) -> DataLoader:
                       generator=loader.generator, worker_init_fn=loader.worker_init_fn, drop_last=False)
 
 
-def average_gradients_before_steps(optimizer: torch.optim.Optimizer, batch_size: list[int]) -> None:
-    """Before every ``optimizer.step``, make each gradient the global-batch mean: ``batch_size[0]``
-    holds this rank's current batch size (set by the loop before each step). Parameters without a
+def average_gradients_before_steps(optimizer: torch.optim.Optimizer, local_batch: Callable[[], int]) -> None:
+    """Before every ``optimizer.step``, make each gradient the global-batch mean: ``local_batch()``
+    gives this rank's current batch size (the loop's, set before each step). Parameters without a
     gradient on every rank keep none (the optimizer skips them, as one process would)."""
     def hook(opt: torch.optim.Optimizer, args, kwargs) -> None:
         params = [p for group in opt.param_groups for p in group["params"]]
         device = params[0].device
-        present = torch.tensor([p.grad is not None for p in params] + [batch_size[0]], dtype=torch.float64,
+        batch_size = local_batch()
+        present = torch.tensor([p.grad is not None for p in params] + [batch_size], dtype=torch.float64,
                                device=device)
         dist.all_reduce(present)  # how many ranks hold each gradient; the global batch size
         params = [p for p, n in zip(params, present[:-1].tolist()) if n > 0]
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads]) * (batch_size[0] / present[-1].item())
+        flat = torch.cat([g.reshape(-1) for g in grads]) * (batch_size / present[-1].item())
         dist.all_reduce(flat)
         for p, g in zip(params, flat.split([p.numel() for p in params])):
             p.grad = g.view_as(p).to(p.dtype)

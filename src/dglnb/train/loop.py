@@ -6,9 +6,10 @@ measured just before it), a learning-rate schedule step, evaluation on val and t
 ``history.csv`` and a checkpoint ``last.pt``. At the end the selected epoch's model is restored and
 a linear probe is fitted per modality on its frozen features (classification only).
 
-Model selection: ``selection="val"`` (default) keeps the epoch with the best validation accuracy;
-``selection="test"`` keeps the best *test* accuracy, as the official code does (an optimistic
-estimate: the maximum over epochs of a noisy test score, reported as the result).
+Model selection: ``selection="val"`` (default) keeps the epoch with the best validation score (the
+task's primary metric: accuracy, or mIoU for segmentation); ``selection="test"`` keeps the best
+*test* score, as the official code does (an optimistic estimate: the maximum over epochs of a noisy
+test score, reported as the result).
 
 Schedule: ``MultiStepLR`` stepped after every epoch, so with ``milestones=(70,)`` epochs 0-69 run
 at ``lr`` and epochs 70-99 at ``gamma * lr``. (The official code steps its scheduler at the start
@@ -30,15 +31,16 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from .. import metrics
+from ..progress import progress
 from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
 from ..data.augment import Augment, step_generator
@@ -91,6 +93,147 @@ def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
 
 
+@dataclass
+class Training:
+    """What the epochs of one run share: the model and method, the optimizer and schedule, and
+    ``state``, everything a checkpoint keeps besides them (epoch, step, best epoch, log rows)."""
+
+    model: nn.Module
+    method: Any
+    loaders: dict[str, DataLoader]
+    config: TrainConfig
+    out: Path
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.MultiStepLR
+    state: dict[str, Any]
+    local_batch: int = 0  # this rank's current batch size, for the gradient average of a torchrun run
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self.config.device)
+
+    @property
+    def fast(self) -> bool:
+        """Channels-last layout (and fused optimizers) where they pay: on a GPU."""
+        return self.device.type == "cuda"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / "last.pt"
+
+
+def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig,
+            out: Path) -> Training:
+    """A fresh run: the model laid out (and compiled) for the device, the optimizer, the schedule,
+    and on torchrun the gradient average before every step."""
+    if config.selection not in SELECTIONS:
+        raise ValueError(f"unknown selection {config.selection!r}; "
+                         f"valid selections: {', '.join(SELECTIONS)}")
+    if torch.device(config.device).type == "cuda":
+        to_channels_last(model)
+    compile_model(model, config.compile)
+    optimizer = build_optimizer(method, model, config)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones),
+                                                     gamma=config.gamma)
+    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
+    training = Training(model, method, loaders, config, out, optimizer, scheduler, state)
+    if distributed.world_size() > 1:
+        distributed.average_gradients_before_steps(optimizer, lambda: training.local_batch)
+    return training
+
+
+def restore(training: Training) -> None:
+    """With ``config.resume``, continue from ``last.pt`` when there is one (its settings checked);
+    then rewrite the logs from the state, which drops rows a killed run wrote after its last
+    checkpoint, and a new run's stale files."""
+    if training.config.resume and training.checkpoint.exists():
+        saved = load_checkpoint(training.checkpoint, training.config.to_json(), training.device)
+        training.model.load_state_dict(saved["model"])
+        training.optimizer.load_state_dict(saved["optimizer"])
+        training.scheduler.load_state_dict(saved["scheduler"])
+        training.method.load_state_dict(saved["method"])
+        set_rng_state(saved["rng"])
+        training.state = {k: saved[k] for k in training.state}
+    if distributed.is_writer():
+        write_logs(training.state, training.out)
+
+
+def train_epoch(training: Training, epoch: int) -> dict[str, float]:
+    """Epoch ``epoch``'s training steps: the method's epoch hook, then one step per batch (augmented,
+    with gradient diagnostics every ``diag_every`` steps); the method's losses averaged over the
+    epoch's steps and the ranks."""
+    model, method, config, state = training.model, training.method, training.config, training.state
+    augment = Augment()
+    kinds = training.loaders["train"].dataset.info.kinds if config.augment else {}
+    start_epoch(training.loaders["train"], config.seed, epoch)
+    model.train()
+    method.on_epoch_start(epoch, model, training.loaders, training.optimizer)
+    sums: dict[str, float] = {}
+    steps = 0
+    steps_bar = progress(batches(training.loaders["train"], config.max_steps),
+                         desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
+    for batch in steps_bar:
+        batch = to_device(batch, training.device)
+        if training.fast:
+            batch = batch_channels_last(batch)
+        if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
+            batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
+        if config.diag_every and state["step"] % config.diag_every == 0:
+            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
+                                     for row in gradients.measure(model, batch)]
+        training.local_batch = len(batch["label"])
+        with autocast(training.device):
+            logs = method.train_step(model, batch, training.optimizer)
+        for k, v in logs.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        steps += 1
+        state["step"] += 1
+    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
+
+
+def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
+              seconds: float) -> dict[str, float]:
+    """After epoch ``epoch``'s steps: the schedule's step, evaluation on val and test, the best epoch
+    so far, the log rows, then ``last.pt`` and the logs written (by the writing rank); returns the
+    validation and test selection scores."""
+    model, method, config, state = training.model, training.method, training.config, training.state
+    optimizer, scheduler = training.optimizer, training.scheduler
+    # the epoch's base lr, as scheduled
+    lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]
+    scheduler.step()
+    val = evaluate(model, method, training.loaders["val"], training.device)
+    test = evaluate(model, method, training.loaders["test"], training.device)
+    score = selection_score(val if config.selection == "val" else test)
+    if state["best"] is None or score > state["best"]["score"]:
+        state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
+                         "model": copy.deepcopy(model.state_dict())}
+    state["epoch"] = epoch
+    state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs),
+                             **_prefixed("val", val), **_prefixed("test", test)})
+    state["timing"].append({"epoch": epoch, "seconds": round(seconds, 3)})
+    if distributed.is_writer():
+        atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "method": method.state_dict(),
+                     "rng": rng_state(), "config": config.to_json()}, training.checkpoint)
+        write_logs(state, training.out)
+    return {"val": selection_score(val), "test": selection_score(test)}
+
+
+def finish(training: Training) -> dict[str, Any]:
+    """The selected epoch's model restored (and, by the writing rank, saved as ``best.pt``), with a
+    linear probe per modality on its frozen features (classification only); :func:`fit`'s result."""
+    best, model = training.state["best"], training.model
+    model.load_state_dict(best["model"])
+    probe = None
+    if distributed.is_writer():
+        atomic_save({"epoch": best["epoch"], "model": best["model"]}, training.out / "best.pt")
+        if model.task == "classification":
+            probe = linear_probe(model, training.loaders["train_eval"], training.loaders["test"],
+                                 training.device)
+    return {"best_epoch": best["epoch"], "val_scores": best["val"], "test_scores": best["test"],
+            "linear_probe": probe}
+
+
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
     """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
 
@@ -104,93 +247,20 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
     ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
     settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
-    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_accuracy``, ``test_accuracy`` (the
+    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``, ``test_scores`` (the
     selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
     model; None for segmentation, whose features are dense maps).
+
+    The run in steps: :func:`prepare`, :func:`restore`, then :func:`train_epoch` and :func:`end_epoch`
+    per epoch, and :func:`finish`.
     """
-    if config.selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}")
-    device = torch.device(config.device)
-    fast = device.type == "cuda"  # channels-last layout (and fused optimizers) where they pay: on a GPU
-    if fast:
-        to_channels_last(model)
-    compile_model(model, config.compile)
-    optimizer = build_optimizer(method, model, config)
-    batch_size = [0]  # this rank's current batch size, for the gradient average of a torchrun run
-    if distributed.world_size() > 1:
-        distributed.average_gradients_before_steps(optimizer, batch_size)
-    writer = distributed.is_writer()
-    augment, kinds = Augment(), loaders["train"].dataset.info.kinds if config.augment else {}
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones), gamma=config.gamma)
-    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
-
-    checkpoint = out / "last.pt"
-    if config.resume and checkpoint.exists():
-        saved = load_checkpoint(checkpoint, config.to_json(), device)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        method.load_state_dict(saved["method"])
-        set_rng_state(saved["rng"])
-        state = {k: saved[k] for k in state}
-    if writer:
-        write_logs(state, out)  # drops rows a killed run wrote after its last checkpoint, and a new run's stale files
-
-    epochs = tqdm(range(state["epoch"] + 1, config.epochs), desc="epochs", disable=not config.progress)
+    training = prepare(model, method, loaders, config, out)
+    restore(training)
+    epochs = progress(range(training.state["epoch"] + 1, config.epochs), desc="epochs",
+                      unit="epoch", enabled=config.progress)
     for epoch in epochs:
         started = time.perf_counter()
-        start_epoch(loaders["train"], config.seed, epoch)
-        model.train()
-        method.on_epoch_start(epoch, model, loaders, optimizer)
-        sums: dict[str, float] = {}
-        steps = 0
-        lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]  # scheduled base lr
-        progress = tqdm(batches(loaders["train"], config.max_steps), desc=f"epoch {epoch}", leave=False,
-                        disable=not config.progress)
-        for batch in progress:
-            batch = to_device(batch, device)
-            if fast:
-                batch = batch_channels_last(batch)
-            if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
-                batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
-            if config.diag_every and state["step"] % config.diag_every == 0:
-                state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
-                                         for row in gradients.measure(model, batch)]
-            batch_size[0] = len(batch["label"])
-            with autocast(device):
-                logs = method.train_step(model, batch, optimizer)
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            steps += 1
-            state["step"] += 1
-        scheduler.step()
-
-        val = evaluate(model, method, loaders["val"], device)
-        test = evaluate(model, method, loaders["test"], device)
-        score = selection_score(val if config.selection == "val" else test)
-        if state["best"] is None or score > state["best"]["score"]:
-            state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
-                             "model": copy.deepcopy(model.state_dict())}
-        state["epoch"] = epoch
-        train_logs = distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
-        state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs), **_prefixed("val", val),
-                                 **_prefixed("test", test)})
-        state["timing"].append({"epoch": epoch, "seconds": round(time.perf_counter() - started, 3)})
-        if writer:
-            atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "method": method.state_dict(), "rng": rng_state(),
-                         "config": config.to_json()}, checkpoint)
-            write_logs(state, out)
-        epochs.set_postfix(val=f"{selection_score(val):.3f}", test=f"{selection_score(test):.3f}")
-
-    best = state["best"]
-    model.load_state_dict(best["model"])
-    probe = None
-    if not writer:
-        return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
-                "linear_probe": probe}
-    atomic_save({"epoch": best["epoch"], "model": best["model"]}, out / "best.pt")
-    if model.task == "classification":
-        probe = linear_probe(model, loaders["train_eval"], loaders["test"], device)
-    return {"best_epoch": best["epoch"], "val_accuracy": best["val"], "test_accuracy": best["test"],
-            "linear_probe": probe}
+        train_logs = train_epoch(training, epoch)
+        scores = end_epoch(training, epoch, train_logs, time.perf_counter() - started)
+        epochs.set_postfix(val=f"{scores['val']:.3f}", test=f"{scores['test']:.3f}")
+    return finish(training)

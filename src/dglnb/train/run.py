@@ -3,10 +3,10 @@
 ``train(TrainConfig(dataset="synthetic", method="dgl", profile="quick", out=Path("runs/x")))``
 writes into ``out``:
 
-* ``metrics.json``: ``test_accuracy`` and ``val_accuracy`` (the selected epoch's; keys
+* ``metrics.json``: ``metric``, the task's primary score (``"accuracy"``, or ``"miou"`` for
+  segmentation), and its values ``test_score`` and ``val_score`` (the selected epoch's; keys
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
-  they hold the task's primary score, named by ``metric``: ``"accuracy"``, or ``"miou"`` for
-  segmentation, which adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
+  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
   ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
   ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
@@ -22,7 +22,6 @@ setting is checked before anything runs (:func:`resolve`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -44,44 +43,57 @@ from . import distributed, splits
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
+METRICS = "metrics.json"  #: a finished run's numbers and settings, in its run folder
+RENAMED = {"test_accuracy": "test_score", "val_accuracy": "val_score"}  #: old metrics.json keys -> today's
 
 
 def check_settings(**values: Any) -> None:
-    """:func:`dglnb.config.train_config.check_settings`, with dataset, method and fusion names checked against their
-    registries (an UnknownNameError lists the valid ones), e.g. a notebook's papermill parameters:
-    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``."""
+    """Check run settings by TrainConfig field name, e.g. a notebook's papermill parameters:
+    ``check_settings(profile=profile, seed=seed, data_root=data_root, device=device)``.
+
+    Dataset, method and fusion names are looked up in their registries (an UnknownNameError lists
+    the valid ones), so is a profile; any other invalid value raises a
+    :class:`~dglnb.errors.ConfigError` saying what a valid one is
+    (:func:`dglnb.config.train_config.check_values`)."""
     for name, value in values.items():
         if name in REGISTRIES:
             REGISTRIES[name].get(value)
-    settings.check_settings(**values)
+    settings.check_values(**values)
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` checked (names, values, the method's options) with every ``None`` hyperparameter
-    taken from the profile: what a run, its cache key and its metrics.json are made of."""
+    taken from the profile: what a run, its cache key and its metrics.json are made of. A method
+    that takes no ``alpha`` gets ``alpha=None``, so that its runs do not differ by it."""
     check_settings(dataset=config.dataset, method=config.method)
-    config = config.resolved()
+    config = config.with_profile_defaults()
     check_settings(fusion=config.fusion)
+    if not METHODS.get(config.method).takes("alpha"):
+        config = dataclasses.replace(config, alpha=None)
     build_method(config)
     return config
 
 
 def build_method(config: TrainConfig) -> Any:
-    """The training method ``config`` names, with its hyperparameters, the dataset's published
-    defaults and ``config.method_options``; a :class:`~dglnb.errors.ConfigError` names a bad option."""
+    """The training method a resolved ``config`` names, with its hyperparameters (``alpha`` for a
+    method that takes it), the dataset's published defaults and ``config.method_options``; a
+    :class:`~dglnb.errors.ConfigError` names a bad option."""
     options = config.method_options
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
+    method = METHODS.get(config.method)
+    run_settings = {"grad_clip": config.grad_clip, "dataset": config.dataset}
+    if method.takes("alpha"):
+        run_settings["alpha"] = config.alpha
     try:
-        return METHODS.get(config.method)(alpha=config.alpha, grad_clip=config.grad_clip, dataset=config.dataset,
-                                          **options)
+        return method(**run_settings, **options)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"method_options for {config.method}: {error}") from error
 
 
-def _with_all_heads(accuracy: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
+def _with_all_heads(scores: dict[str, float], modalities: Sequence[str]) -> dict[str, float | None]:
     """``multimodal`` and every modality, None where the method has no such head."""
-    return {head: accuracy.get(head) for head in ("multimodal", *modalities)}
+    return {head: scores.get(head) for head in ("multimodal", *modalities)}
 
 
 def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
@@ -126,9 +138,9 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     primary, *others = scorer_class(model.task).names
     metrics = {
         "metric": primary,
-        "test_accuracy": _with_all_heads(result["test_accuracy"], info.modalities),
-        "val_accuracy": _with_all_heads(result["val_accuracy"], info.modalities),
-        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_accuracy"], name), info.modalities)
+        "test_score": _with_all_heads(result["test_scores"], info.modalities),
+        "val_score": _with_all_heads(result["val_scores"], info.modalities),
+        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_scores"], name), info.modalities)
            for split in ("test", "val") for name in others},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
@@ -137,36 +149,36 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "config": config.to_json(),
     }
     if distributed.is_writer():
-        atomic_write_json(metrics, out / "metrics.json")
+        atomic_write_json(metrics, out / METRICS)
     return metrics
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A TrainConfig from ``dglnb train``'s arguments (only the ones the parser defines)."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    values["method_options"] = dict(values.get("method_options") or ())
-    return TrainConfig(**values)
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """The ``metrics.json`` of the finished run in ``run_dir``. A run written before the primary score
+    was named for what it holds is read under today's names (:data:`RENAMED`): its ``test_accuracy``
+    and ``val_accuracy`` (mIoU for segmentation) become ``test_score`` and ``val_score``."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} holds no finished run (no {METRICS}): train it first")
+    metrics = json.loads(path.read_text())
+    return {RENAMED.get(key, key): value for key, value in metrics.items()}
 
 
-def train_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``dglnb train``: train, print the test accuracies, return the metrics."""
-    metrics = train(config_from_args(args))
-    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_accuracy"].items() if v is not None)
+def train_and_report(config: TrainConfig) -> dict[str, Any]:
+    """``dglnb train``: train, print the test scores and the linear probes, return the metrics."""
+    metrics = train(config)
+    heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_score"].items() if v is not None)
     print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
     if metrics["linear_probe"] is not None:
         print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
-    print(f"wrote {Path(args.out) / 'metrics.json'}")
+    print(f"wrote {Path(config.out) / METRICS}")
     return metrics
 
 
 def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.Module, TrainConfig]:
     """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config."""
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.json"
-    if not metrics.is_file():
-        raise FileNotFoundError(f"{run_dir} holds no finished run (no metrics.json): train it first")
-    config = resolve(TrainConfig(**json.loads(metrics.read_text())["config"]))
+    config = resolve(TrainConfig(**read_metrics(run_dir)["config"]))
     info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     build_method(config).setup(model)

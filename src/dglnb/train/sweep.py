@@ -27,7 +27,7 @@ the end. Every name and value is checked before the first run starts.
 
 ``dglnb sweep CONFIG.yaml --collect`` writes ``out/results.csv`` (and ``results.parquet`` when pyarrow is
 installed): one row per finished run, with ``method``, ``dataset``, ``seed``, one column per option,
-the metrics (``test_accuracy.multimodal``, ``linear_probe.<modality>``, ...) and ``run_dir``.
+the metrics (``metric``, ``test_score.multimodal``, ``linear_probe.<modality>``, ...) and ``run_dir``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from ..config import EXECUTION_FIELDS, TrainConfig
 from ..data import DATASETS
 from ..errors import ConfigError
 from ..methods import METHODS
-from .run import resolve, train
+from .run import METRICS, read_metrics, resolve, train
 
 LAUNCHERS = ("local", "debug", "slurm")
 KEYS = ("out", "launcher", "profile", "methods", "datasets", "seeds", "options", "method_options", "executor")
@@ -76,12 +76,12 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return (self.out / "metrics.json").is_file()
+        return (self.out / METRICS).is_file()
 
     def other_settings(self, profile: str) -> str | None:
         """For a finished run, what its ``metrics.json`` records differently from this run's settings
         (a sweep file changed under the same ``out``), or None."""
-        saved = json.loads((self.out / "metrics.json").read_text())["config"]
+        saved = read_metrics(self.out)["config"]
         wanted = json.loads(json.dumps(resolve(self.config(profile)).to_json()))  # as metrics.json holds it
         differences = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v]
         return "; ".join(differences) or None
@@ -241,7 +241,7 @@ def run_sweep(sweep: Sweep, job: Callable[[TrainConfig], str] = train_run,
 
 
 def _flatten(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Metrics as columns: nested dicts joined by dots (``test_accuracy.multimodal``); config left out."""
+    """Metrics as columns: nested dicts joined by dots (``test_score.multimodal``); config left out."""
     row = {}
     for key, value in metrics.items():
         if key == "config":
@@ -259,7 +259,7 @@ def collect(sweep: Sweep) -> pd.DataFrame:
     rows = []
     for run in sweep.runs:
         if run.finished and run.other_settings(sweep.profile) is None:
-            metrics = json.loads((run.out / "metrics.json").read_text())
+            metrics = read_metrics(run.out)
             rows.append({"method": run.method, "dataset": run.dataset, "seed": run.seed,
                          **{k: json.dumps(v) if isinstance(v, (list, tuple)) else v
                             for k, v in run.options + run.method_options},
