@@ -194,4 +194,4 @@ def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path
             assert value is None or 0.0 <= value <= 1.0
     with (tmp_path / "history.csv").open(newline="") as f:
         row = next(csv.DictReader(f))
-    assert {"val_rgb", "val_rgb/pixel_accuracy", "test_depth/pixel_accuracy"} <= set(row)
+    assert {"val_rgb", "val_rgb/pixel_accuracy", "val_depth/pixel_accuracy"} <= set(row)

@@ -100,6 +100,11 @@ class Method:
         feats = model.encode(batch)
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
+    def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
+        """The heads of :meth:`predict` computed by ``model.fuse``, with the modalities each zeroes (for
+        scoring each with batch-norm statistics of its own inputs, :mod:`dglnb.train.evaluation`)."""
+        return {"multimodal": (), **{m: tuple(n for n in model.modalities if n != m) for m in model.modalities}}
+
     def on_epoch_start(
         self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
     ) -> None:

@@ -49,6 +49,10 @@ class Unimodal(Method):
         sum(losses.values()).backward()
         return {name: loss.detach() for name, loss in losses.items()}
 
+    def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
+        """None: no head of :meth:`predict` goes through ``model.fuse``."""
+        return {}
+
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Per-modality logits only: a unimodal model has no multimodal head."""
         return {m: model.unimodal_heads[m](model.encoders[m](batch[m])) for m in model.modalities}

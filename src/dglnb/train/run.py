@@ -97,7 +97,7 @@ def _with_all_heads(scores: dict[str, float], modalities: Sequence[str]) -> dict
 
 
 def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
-    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.loop.evaluate`'s ``"<head>/<name>"`` keys."""
+    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.evaluation.evaluate`'s ``"<head>/<name>"`` keys."""
     suffix = f"/{name}"
     return {k.removesuffix(suffix): v for k, v in scores.items() if k.endswith(suffix)}
 
@@ -142,6 +142,9 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "val_score": _with_all_heads(result["val_scores"], info.modalities),
         **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_scores"], name), info.modalities)
            for split in ("test", "val") for name in others},
+        # where heads were scored with recalibrated statistics, the training statistics' scores beside them
+        **{f"{split}_score_running_stats": _with_all_heads(result[f"{split}_running_stats_scores"], info.modalities)
+           for split in ("test", "val") if f"{split}_running_stats_scores" in result},
         "linear_probe": result["linear_probe"],
         "best_epoch": result["best_epoch"],
         "protocol": config.protocol,
