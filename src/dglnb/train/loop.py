@@ -154,12 +154,16 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             batch = batch_channels_last(batch)
         if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
             batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
-        if config.diag_every and state["step"] % config.diag_every == 0:
-            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
-                                     for row in gradients.measure(model, batch)]
+        diagnose = config.diag_every and state["step"] % config.diag_every == 0
+        if diagnose:
+            rows = gradients.measure(model, batch)
         training.local_batch = len(batch["label"])
         with autocast(training.device):
             logs = method.train_step(model, batch, training.optimizer)
+        if diagnose:
+            applied = gradients.after_step(model)
+            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
+                                     for row in rows]
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
