@@ -21,7 +21,7 @@ The public API, importable from ``dglnb`` itself:
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _PUBLIC = {
     "TrainConfig": "dglnb.config",

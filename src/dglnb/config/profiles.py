@@ -57,6 +57,8 @@ _SEQUENCES = dict(
 # Quick profile: narrow ResNet18 (width 16) on the data engineer's CPU-sized inputs; provisional.
 _AUDIO_VISUAL_QUICK = dict(width=16, batch_size=16, lr=0.01, epochs=10, milestones=(), diag_every=10)
 _OFFICIAL = dict(grad_clip=40.0)
+_AV_DIGITS_QUICK = dict(_AUDIO_VISUAL_QUICK, batch_size=64, lr=0.04, epochs=16, milestones=(12,), diag_every=17,
+                        eval_batch_size=540)
 # The prepared audio-visual datasets in the full profile: the official code's visual augmentation
 # (random resized crop, horizontal flip; batched on the device), and no file read in the loop:
 # CREMA-D (about 4 GB as stored) held in memory, the larger sets memory-mapped.
@@ -73,11 +75,15 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     "synthetic": _SYNTHETIC,
     "synthetic3": _SYNTHETIC,
     "synthetic_seq3": _SEQUENCES,
-    # AV-Digits, quick: the measured recipe of chapters 02, 03 and 08 (16 epochs, lr x0.1 after 12;
-    # gradient diagnostics twice an epoch, evaluation in batches of 256, for speed).
-    "avdigits": dict(smoke=_SMOKE, quick=dict(_AUDIO_VISUAL_QUICK, epochs=16, milestones=(12,), diag_every=34,
-                                              eval_batch_size=256),
-                     full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
+    # AV-Digits, quick: 16 epochs, lr x0.1 after 12, batch 64 at lr 0.04 (17 steps an epoch; gradient
+    # diagnostics once an epoch, evaluation in batches of 540). Until version 0.2 the recipe was batch 16
+    # at lr 0.01 (68 steps an epoch): batch 64 costs about 0.6x the CPU time per sample, and at the same
+    # number of epochs vanilla ends about two points lower (seeds 0-1: 89.4 / 91.3 % against 93.3 /
+    # 90.6 %), DGL about one (95.2 / 94.3 % against 96.8 ± 0.4 %).
+    "avdigits": dict(smoke=_SMOKE, quick=_AV_DIGITS_QUICK, full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
+    # A third of AV-Digits' training split (Table 3's ablation): the same recipe, 6 steps an epoch.
+    "avdigits_small": dict(smoke=_SMOKE, quick=dict(_AV_DIGITS_QUICK, diag_every=6),
+                           full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_PREPARED_FULL, alpha=4.0)),
     "kinetics_sounds": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK,
                             full=dict(_PREPARED_FULL, alpha=3.0, data_path="mapped")),
