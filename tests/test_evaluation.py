@@ -47,3 +47,13 @@ def test_a_segmenter_s_heads_are_scored_with_their_own_statistics_beside_the_run
 
 def test_a_unimodal_model_has_no_fused_head():
     assert METHODS.get("unimodal")().fused_heads(tiny_model(RGBD)) == {}
+
+
+def test_a_segmenter_s_decoder_probe_scores_a_fresh_decoder_per_frozen_encoder(tmp_path):
+    metrics = train(TrainConfig(dataset="rgbd_scenes", method="vanilla", profile="smoke", out=tmp_path,
+                                progress=False))
+    assert metrics["linear_probe"] is None and set(metrics["decoder_probe"]) == {"rgb", "depth"}
+    assert all(0.0 <= v <= 1.0 for v in metrics["decoder_probe"].values())
+    again = train(TrainConfig(dataset="rgbd_scenes", method="vanilla", profile="smoke", out=tmp_path / "again",
+                              progress=False))
+    assert again["decoder_probe"] == metrics["decoder_probe"]  # deterministic

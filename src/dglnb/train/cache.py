@@ -23,7 +23,8 @@ from .run import METRICS, read_metrics, resolve, train
 
 
 #: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
-SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe")
+SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe",
+              "decoder_probe", "test_score_running_stats")
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from .determinism import rng_state, set_rng_state
 from .evaluation import evaluate, final_scores, selection_score
 from .device import autocast
 from .loaders import batches, start_epoch
-from .probe import linear_probe
+from .probe import decoder_probe, linear_probe
 from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
 
 
@@ -209,14 +209,16 @@ def finish(training: Training) -> dict[str, Any]:
     best, model = training.state["best"], training.model
     model.load_state_dict(best["model"])
     scores = final_scores(model, training.method, training.loaders, training.device)
-    probe = None
+    probe = {}
     if distributed.is_writer():
         atomic_save({"epoch": best["epoch"], "model": best["model"]}, training.out / "best.pt")
+        probes = (training.loaders["train_eval"], training.loaders["test"], training.device)
         if model.task == "classification":
-            probe = linear_probe(model, training.loaders["train_eval"], training.loaders["test"],
-                                 training.device)
-    return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()},
-            "linear_probe": probe}
+            probe = {"linear_probe": linear_probe(model, *probes)}
+        else:
+            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=training.config.epochs,
+                                                    lr=training.config.lr, seed=training.config.seed)}
+    return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
 
 
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
@@ -234,8 +236,8 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
     settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
     :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``, ``test_scores`` (the
-    selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
-    model; None for segmentation, whose features are dense maps).
+    selected model's :func:`~dglnb.train.evaluation.final_scores`) and ``linear_probe`` (per modality,
+    on the selected model; classification) or ``decoder_probe`` (segmentation).
 
     The run in steps: :func:`prepare`, :func:`restore`, then :func:`train_epoch` and :func:`end_epoch`
     per epoch, and :func:`finish`.

@@ -12,6 +12,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data import to_device
+from ..metrics import scorer_class
 from .device import autocast
 from .loaders import batches
 
@@ -45,4 +46,41 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
             probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
             probe.fit(x_train[m], y_train)
             scores[m] = float(probe.score(x_test[m], y_test))
+    return scores
+
+
+def decoder_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: torch.device, *,
+                  epochs: int, lr: float, seed: int = 0) -> dict[str, float]:
+    """Per modality of a segmenter: test mIoU of a fresh decoder of the unimodal baseline's kind
+    (``model.unimodal_head``) trained on the frozen encoder's stage maps of the training split, with
+    Adam at ``lr`` for ``epochs`` epochs (the segmentation counterpart of :func:`linear_probe`: what the
+    encoder's features allow a decoder of its own to reach, whatever the fused decoder does with them).
+
+    The encoders run once per split in eval mode and their maps are kept; ``train`` must give
+    un-augmented samples in a fixed order (as :func:`~dglnb.train.loop.fit`'s ``train_eval``)."""
+    model.eval()
+    with torch.no_grad():
+        encoded = {split: [(model.encode(b := to_device(batch, device)), b["label"]) for batch in batches(loader)]
+                   for split, loader in (("train", train), ("test", test))}
+    generator = torch.Generator().manual_seed(seed)
+    scores = {}
+    for m in model.modalities:
+        torch.manual_seed(seed)
+        decoder = model.unimodal_head(m).to(device)
+        optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
+        for _ in range(epochs):
+            decoder.train()
+            for i in torch.randperm(len(encoded["train"]), generator=generator).tolist():
+                feats, labels = encoded["train"][i]
+                optimizer.zero_grad(set_to_none=True)
+                with autocast(device):
+                    loss = model.loss(decoder(feats[m]), labels)
+                loss.backward()
+                optimizer.step()
+        decoder.eval()
+        scorer = scorer_class(model.task)()
+        with torch.no_grad(), autocast(device):
+            for feats, labels in encoded["test"]:
+                scorer.update(decoder(feats[m]), labels)
+        scores[m] = scorer.result()[scorer.names[0]]
     return scores

@@ -6,9 +6,13 @@ writes into ``out``:
 * ``metrics.json``: ``metric``, the task's primary score (``"accuracy"``, or ``"miou"`` for
   segmentation), and its values ``test_score`` and ``val_score`` (the selected epoch's; keys
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
-  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
-  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
-  ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
+  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys; where
+  the fusion pass holds batch norm, each head is scored with statistics of its own input pattern and
+  ``test_score_running_stats`` / ``val_score_running_stats`` give the training statistics' scores, see
+  :mod:`dglnb.train.evaluation`), ``linear_probe`` (per modality; null for segmentation),
+  ``decoder_probe`` (per modality, segmentation; null for classification), ``best_epoch``,
+  ``protocol``, ``selection`` and ``config`` (every setting that defines the run: not ``out``,
+  ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.train.gradients`);
 * ``timing.csv``: wall-clock seconds per epoch (the only file that differs between identical runs);
@@ -145,7 +149,8 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         # where heads were scored with recalibrated statistics, the training statistics' scores beside them
         **{f"{split}_score_running_stats": _with_all_heads(result[f"{split}_running_stats_scores"], info.modalities)
            for split in ("test", "val") if f"{split}_running_stats_scores" in result},
-        "linear_probe": result["linear_probe"],
+        "linear_probe": result.get("linear_probe"),
+        "decoder_probe": result.get("decoder_probe"),
         "best_epoch": result["best_epoch"],
         "protocol": config.protocol,
         "selection": config.selection,
