@@ -3,13 +3,10 @@ routing checks of test_routing.py catch it (and pass on the unbroken code)."""
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from dglnb.methods import dgl
+from dglnb.methods import routing
 from dglnb.methods.dgl import DGL
-from dglnb.models import MultimodalClassifier
 from test_routing import ROUTING_CHECKS
 
 
@@ -25,7 +22,7 @@ def unimodal_loss_reaches_the_fusion(monkeypatch):
 
 def other_modalities_not_zeroed(monkeypatch):
     """The unimodal logits use every modality instead of zeroing the others (eq. 12/14 ignored)."""
-    monkeypatch.setattr(MultimodalClassifier, "fuse_alone", lambda self, feats, modality: self.fuse(feats))
+    monkeypatch.setattr(routing, "_alone", lambda features, keep, drop: features)
 
 
 def alpha_ignored(monkeypatch):
@@ -35,7 +32,11 @@ def alpha_ignored(monkeypatch):
 
 def unimodal_passes_update_running_stats(monkeypatch):
     """The zeroed passes run in training mode with batch norm updating its running statistics."""
-    monkeypatch.setattr(dgl, "frozen_running_stats", lambda module: contextlib.nullcontext())
+    def live_buffers(fusion, frozen):
+        params = {n: p.detach() if frozen else p for n, p in fusion.named_parameters()}
+        return {**params, **dict(fusion.named_buffers())}
+
+    monkeypatch.setattr(routing, "_state", live_buffers)
 
 
 # mutant -> checks that must fail on it (each name is a prefix of ROUTING_CHECKS keys)

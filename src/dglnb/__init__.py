@@ -11,9 +11,9 @@ Layers, each importing only from those below it (checked by ``tests/test_layers.
     config                     TrainConfig and the profiles
     errors registry paths progress metrics paper theory   foundations (theory imports nothing of dglnb's)
 
-The public API, importable from ``dglnb`` itself:
-:class:`~dglnb.config.train_config.TrainConfig`, :func:`~dglnb.train.run.check_settings`,
-:func:`~dglnb.train.cache.train_seeds`, :func:`~dglnb.train.run.load_trained`,
+The public API, importable from ``dglnb`` itself: :func:`~dglnb.methods.routing.dgl_loss` (DGL as a
+loss for any model, in any training loop), :class:`~dglnb.config.train_config.TrainConfig`,
+:func:`~dglnb.train.run.check_settings`, :func:`~dglnb.train.cache.train_seeds`, :func:`~dglnb.train.run.load_trained`,
 :func:`~dglnb.train.run.resolve`, :func:`~dglnb.train.cache.summarize`; one run is
 ``dglnb.train.train(config)`` (``dglnb.train`` is the training layer).
 """
@@ -24,6 +24,7 @@ from typing import Any
 __version__ = "0.2.0"
 
 _PUBLIC = {
+    "dgl_loss": "dglnb.methods.routing",
     "TrainConfig": "dglnb.config",
     "check_settings": "dglnb.train",
     "load_trained": "dglnb.train",

@@ -25,7 +25,8 @@ class GradientSuppression:
 
 @dataclass(frozen=True)
 class Trained:
-    """A chapter that trains on one ``dataset`` over ``seeds`` (chapter 06's three modalities)."""
+    """A chapter that trains on one ``dataset`` over ``seeds`` (chapter 06's three modalities, chapter
+    09's own loop)."""
 
     dataset: str
     seeds: tuple[int, ...]
@@ -156,6 +157,14 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
                             methods=("vanilla", "gblending", "ogm_ge", "pmr", "agm", "mmpareto",
                                      "dnr", "dgl"),
                             method_options={"mmpareto": dict(unimodal_logits="zeroed")}),
+    },
+    # notebook 09: a model written in the notebook (no dglnb class) trained by the reader's own loop
+    # with dglnb.dgl_loss; the loop takes the dataset's optimiser settings (training_settings) and
+    # its run sizes (``sized``), and no gradient clipping.
+    "own_loop": {
+        "smoke": Trained(dataset="avdigits", seeds=(0,)),
+        "quick": Trained(dataset="avdigits", seeds=(0, 1, 2)),
+        "full": Trained(dataset="avdigits", seeds=(0, 1, 2, 3, 4)),
     },
     # ``phases``: how many epochs make the "first" and the "last" phase in per-phase summaries.
     "training_dynamics": {

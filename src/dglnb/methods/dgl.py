@@ -8,12 +8,10 @@ DGL is a rule about which loss writes which parameter group:
   other modality zeroed (eq. 11-14); no unimodal gradient reaches the fusion parameters
   (*unimodal truncation*, UT).
 
-Eq. 15 writes the total loss as the pair [L^d, alpha * sum_m L^m] rather than their sum because the two
-never share a parameter: each is differentiated only with respect to its own group. Here each loss is
-built so that its graph holds only the parameters it may reach (L^d on detached features; L^m through
-the fusion with the fusion's parameters frozen, under UT), so one backward pass of their sum routes
-every gradient, and each encoder is run and backpropagated once. A fusion that runs encoder layers
-itself (MMTM: ``model.separable`` is False) routes each loss explicitly, ``backward(inputs=group)``.
+The losses and their routing are the public :func:`dglnb.methods.routing.dgl_loss` (eq. 9-15),
+which any training loop can call; this method gives it a dglnb model's features, fusion module and
+stand-in for a dropped modality. A fusion that runs encoder layers itself (MMTM: ``model.separable``
+is False) is handed over with its parameter groups named, and each loss is routed to its group.
 
 The two truncations are switches, giving the rows of Table 3 and Table 4:
 
@@ -29,21 +27,30 @@ method         L^Multi (L^d when detached) reaches    alpha * L^m reaches
 ``joint_aux`` (L^Multi + alpha * sum_m L^m, no truncation) is the G-Blending-style unimodal-assistance
 baseline of Table 4, with the unimodal logits taken from the shared head by zeroing.
 
-Batch norm: the unimodal passes normalise by their own batch statistics (training mode) but leave
-the running statistics alone, so those used at test time come from the multimodal forward pass only
-(the encoders run once; fusion layers with batch norm, e.g. the segmentation decoder, would
-otherwise average in inputs with a modality zeroed).
+Two options beyond the paper (``method_options``): ``fusion_dropout`` (lambda >= 0, default 0,
+the paper's DGL) also trains the fusion on detached features with each modality dropped in turn
+(``+ lambda * mean_m L^d(m dropped)``; with two modalities lambda = 2 alpha gives the fusion exactly
+``dgl_mt``'s gradients), and ``clip``: with ``grad_clip`` set, ``"per_group"`` (default) clips the
+fusion and each encoder separately, so that the encoders' alpha-scaled gradients cannot shrink the
+fusion's step; ``"global"`` clips all parameters together, as the official code does.
+
+Batch norm: the passes with a modality dropped normalise by their own batch statistics but leave
+the running statistics alone, so those used at test time come from the multimodal pass only.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from contextlib import nullcontext
+from typing import Any, ClassVar, Mapping
 
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..models import MultimodalClassifier, frozen_running_stats, parameters_frozen
+from ..models import MultimodalClassifier, frozen_running_stats
 from . import METHODS
 from .base import Batch, Method, checked_alpha
+from .routing import dgl_loss
+
+CLIPS = ("per_group", "global")
 
 
 @METHODS.register("dgl")
@@ -53,39 +60,54 @@ class DGL(Method):
     truncate_multimodal: ClassVar[bool] = True  # MT: L^Multi reaches the fusion parameters only
     truncate_unimodal: ClassVar[bool] = True  # UT: L^m reaches encoder m only
 
-    def __init__(self, alpha: float = 4.0, **kw: Any) -> None:
+    def __init__(self, alpha: float = 4.0, fusion_dropout: float = 0.0, clip: str = "per_group",
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self.alpha = checked_alpha(alpha)  # the weight of every unimodal loss L^m (eq. 15)
+        if fusion_dropout < 0:
+            raise ValueError(f"fusion_dropout must be >= 0, got {fusion_dropout}")
+        if clip not in CLIPS:
+            raise ValueError(f"clip must be one of {', '.join(CLIPS)}, got {clip!r}")
+        self.fusion_dropout = fusion_dropout
+        self.clip = clip
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
-        y = batch["label"]
         feats = model.encode(batch)  # encoders run once
-        fusion = model.fusion_parameters()
-        one_pass = model.separable
-        unimodal = {}
-        freeze_fusion = one_pass and self.truncate_unimodal
-        # [eq. 11-14] L^m: the same fusion with every other modality zeroed
-        for m in model.modalities:
-            with frozen_running_stats(model), parameters_frozen(fusion, freeze_fusion):
-                unimodal[m] = model.loss(model.fuse_alone(feats, m), y)
-        # [/eq. 11-14]
-        # [eq. 9-10] (MT): L^d on detached features, so that it reaches the fusion parameters only
-        fused_input = {m: z.detach() for m, z in feats.items()} if self.truncate_multimodal else feats
-        loss_multi = model.loss(model.fuse(fused_input), y)
-        # [/eq. 9-10]
-        # [eq. 15] the pair [L^d, alpha * sum_m L^m], each loss written into its own group
-        if one_pass:  # each loss's graph holds only the parameters it may reach: one backward pass
-            (self.alpha * sum(unimodal.values()) + loss_multi).backward()
-        else:  # the fusion runs encoder layers itself (MMTM): each loss routed to its group
-            for m, loss_m in unimodal.items():
-                reached = model.encoder_parameters(m) + ([] if self.truncate_unimodal else fusion)
-                (self.alpha * loss_m).backward(inputs=reached, retain_graph=True)
-            loss_multi.backward(inputs=fusion if self.truncate_multimodal else list(model.parameters()))
-        # [/eq. 15]
-        losses = {"loss_multi": loss_multi, **{f"loss_{m}": loss for m, loss in unimodal.items()}}
+        result = dgl_loss(feats, target=batch["label"], loss_fn=model.loss, alpha=self.alpha,
+                          truncate_multimodal=self.truncate_multimodal,
+                          truncate_unimodal=self.truncate_unimodal,
+                          fusion_dropout=self.fusion_dropout, **routing(model))
+        result.backward()
+        losses = {"loss_multi": result.multimodal,
+                  **{f"loss_{m}": loss for m, loss in result.unimodal.items()},
+                  **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()}}
         return {name: loss.detach() for name, loss in losses.items()}
 
+    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
+        """Per group (the fusion, then each encoder), or all parameters together under ``clip="global"``."""
+        if self.clip == "global":
+            return super().clip_groups(model)
+        return [model.fusion_parameters(), *(model.encoder_parameters(m) for m in model.modalities)]
 
+
+def routing(model: MultimodalClassifier) -> dict[str, Any]:
+    """How :func:`dgl_loss` reaches ``model``'s fusion: its fusion module, with the model's stand-in for a
+    dropped modality; or, where the fusion runs encoder layers, ``model.fuse`` with the groups named
+    and a dropped modality passed as None (MMTM drops it at every transfer module)."""
+    if model.separable:
+        return {"fusion": model.fusion, "drop": model.zero_features}
+    return {"fusion": lambda inputs: fuse_present(model, inputs), "drop": lambda z: None,
+            "encoder_parameters": {m: model.encoder_parameters(m) for m in model.modalities},
+            "fusion_parameters": model.fusion_parameters()}
+
+
+def fuse_present(model: MultimodalClassifier, inputs: Mapping[str, Any]) -> Tensor:
+    """``model.fuse`` of the modalities in ``inputs`` that are not None, the others zeroed; a pass with
+    a modality zeroed leaves batch-norm running statistics alone."""
+    zero = [m for m, z in inputs.items() if z is None]
+    present = next(z for z in inputs.values() if z is not None)
+    with frozen_running_stats(model) if zero else nullcontext():
+        return model.fuse({m: present if z is None else z for m, z in inputs.items()}, zero)
 @METHODS.register("dgl_mt")
 class DGLMultimodalTruncation(DGL):
     """MT only: encoders get no multimodal gradient; alpha * L^m updates encoder m and the fusion."""

@@ -17,11 +17,11 @@ from ..errors import ConfigError
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
-from .norm import frozen_running_stats, parameters_frozen
+from .norm import frozen_running_stats
 from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
 from .segmentation import RGBDSegmenter
 
-__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights", "parameters_frozen"]
+__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
 
 
 def init_weights(module: nn.Module) -> None:

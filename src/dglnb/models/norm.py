@@ -1,5 +1,5 @@
-"""Which forward passes may update batch-norm running statistics, which parameters a pass may reach, and
-batch-norm statistics re-estimated for an input pattern."""
+"""Which forward passes may update batch-norm running statistics, and batch-norm statistics
+re-estimated for an input pattern."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import contextlib
 from typing import Any, Callable, Iterable, Iterator
 
 import torch
-
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -30,21 +29,6 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
     finally:
         for layer in layers:
             layer.track_running_stats = True
-
-
-@contextlib.contextmanager
-def parameters_frozen(params: list[nn.Parameter], frozen: bool = True) -> Iterator[None]:
-    """Inside (when ``frozen``), ``params`` are constants to autograd: a loss computed there builds no
-    gradient path to them. Their ``requires_grad`` is restored on exit."""
-    before = [p.requires_grad for p in params]
-    if frozen:
-        for p in params:
-            p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)
 
 
 def norm_layers_in(run: Callable[[], Any], module: nn.Module) -> list[_BatchNorm]:
