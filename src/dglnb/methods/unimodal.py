@@ -39,8 +39,8 @@ class Unimodal(Method):
     def param_groups(self, model: MultimodalClassifier, lr: float) -> list[dict]:
         return [{"params": [p for m in model.modalities for p in self._model_parameters(model, m)], "lr": lr}]
 
-    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
-        return [self._model_parameters(model, m) for m in model.modalities]
+    def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
+        return {m: self._model_parameters(model, m) for m in model.modalities}
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         losses = {
