@@ -8,8 +8,14 @@ JOBS ?= 2
 THREADS ?= 1
 DATA_ROOT ?=
 DEVICE ?=
-# CPU machines take the CPU wheel of torch; GPU users install their CUDA torch first and set TORCH=.
-TORCH ?= torch==2.13.0
+# The CPU toolchain, every version pinned with its hashes (README: how to update it). CPU machines
+# install all of it, torch's CPU wheel included; GPU users install their CUDA torch into .venv first
+# and set TORCH=, which keeps it and takes every other version from GPU_CONSTRAINTS (the lock's pins
+# without torch, without hashes).
+LOCK := requirements/cpu.lock
+GPU_CONSTRAINTS := requirements/gpu-constraints.txt
+TORCH ?= locked
+PIP_TOOLS := pip-tools==7.6.2
 MATHJAX_VERSION := 3.2.2
 # The browser check drives Debian's chromium through Playwright; Playwright never downloads a browser.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -25,8 +31,16 @@ PARAMS := -p profile $(PROFILE) $(if $(DATA_ROOT),-p data_root $(DATA_ROOT)) $(i
 NBENV = OMP_NUM_THREADS=$(THREADS)
 PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	sh -c '$(PY) -m papermill --no-progress-bar --log-level WARNING {} "$$0/$$(basename {})" "$$@"'
+# An x86-64 CPU with AVX2 but no AVX-512, emulated on any newer one: oneDNN (convolutions) and MKL
+# (matrix products) capped at AVX2; ATen's own kernels are chosen beside it (avx2, or default).
+AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+# The unit tests that exercise the CPU's kernels, run again on the emulated CPU: the training step and
+# its fast settings, layouts, methods, models, routing, resume and the engine.
+KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
+	models mmtm mixer segmentation routing resume engine)
 
-.PHONY: book html test unit install-check nbval nbval-portable browser-check chromium golden reproduce clean
+.PHONY: book html test unit unit-avx2 install-check rehearsal nbval nbval-portable browser-check chromium golden lock \
+	reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -45,7 +59,9 @@ html: .venv $(MATHJAX)
 test:
 	$(MAKE) -j3 chromium .venv $(MATHJAX)
 	$(MAKE) unit
+	$(MAKE) unit-avx2
 	$(MAKE) install-check
+	$(MAKE) rehearsal
 	$(MAKE) nbval-portable
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
 	$(MAKE) html
@@ -62,29 +78,44 @@ chromium:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 unit: .venv
-	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not install" tests
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not install and not rehearsal" tests
 
 # pip install . without a checkout: the built wheel in a fresh venv trains and sweeps from another
 # folder (tests/test_install.py; a minute or two, mostly installing the dependencies).
 install-check: .venv
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -p no:xdist -m install tests
 
+# KERNEL_TESTS on the emulated AVX2 CPU: a change that breaks such a CPU fails here on an AVX-512 one.
+unit-avx2: .venv
+	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=$(THREADS) \
+	  $(PY) -m pytest -q -n $(JOBS) --dist worksteal $(KERNEL_TESTS)
+
+# make reproduce's plumbing, proved on every change: every chapter of notebooks/ through papermill in
+# the full profile with smoke sizes, on fixture releases of every dataset the full profile reads,
+# prepared by data_prep/ into one DATA_ROOT (tests/test_book_full_profile.py, JOBS chapters at a time).
+rehearsal: .venv
+	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m rehearsal tests/test_book_full_profile.py
+
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks). One pytest per
 # chapter, JOBS at a time, in the order of NOTEBOOKS (chapter 04's own runs start first).
 nbval: .venv
+	$(PY) tools/check_environment.py
 	printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 	  $(PY) -m pytest -q -p no:xdist --nbval-lax --nbval-current-env --nbval-cell-timeout=3600 {}
 
-# CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's.
+# CI proves the goldens portable: torch on its portable (non-vectorised) CPU kernels, not this CPU's,
+# and oneDNN and MKL on an AVX2 CPU's.
 nbval-portable:
-	ATEN_CPU_CAPABILITY=default $(MAKE) nbval
+	env $(AVX2_CPU) ATEN_CPU_CAPABILITY=default $(MAKE) nbval
 
 # Re-execute notebooks/ in place in the quick profile after an intended change and record the
-# trained numbers' goldens (notebooks/goldens/*.json); commit both.
+# trained numbers' goldens (notebooks/goldens/*.json) and the lock they hold for (ENVIRONMENT.json,
+# refused unless the installed versions are the lock's); commit them all.
 golden: NBENV += DGLNB_RECORD_GOLDENS=1
 golden: .venv
+	$(PY) tools/check_environment.py --record
 	$(PAPERMILL) notebooks -p profile quick -k python3 --cwd notebooks
 	$(PY) tools/hide_parameters.py $(NOTEBOOKS)
 
@@ -92,11 +123,22 @@ golden: .venv
 reproduce:
 	$(MAKE) book PROFILE=full DEVICE=$(or $(DEVICE),cuda) JOBS=1 THREADS=$(shell nproc)
 
-.venv: pyproject.toml
+.venv: pyproject.toml $(LOCK)
 	python3 -m venv .venv
-	$(if $(TORCH),$(PY) -m pip install -q "$(TORCH)")
-	$(PY) -m pip install -q -e '.[book,test]'
+	$(if $(TORCH),$(PY) -m pip install -q --require-hashes -r $(LOCK))
+	$(PY) -m pip install -q $(if $(TORCH),--no-deps,-c $(GPU_CONSTRAINTS)) -e '.[book,test]'
 	touch .venv
+
+# Re-resolve the lock after a change to pyproject.toml's dependencies or requirements/cpu.in, keeping
+# every pin that still fits (LOCK_UPGRADE=--upgrade moves all to their newest); then make golden.
+lock:
+	python3 -m venv build/lock-tools
+	build/lock-tools/bin/pip install -q $(PIP_TOOLS)
+	build/lock-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra book \
+	  --extra test --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE) --output-file $(LOCK) \
+	  pyproject.toml requirements/cpu.in
+	{ echo '# The pins of requirements/cpu.lock but torch, for GPU users (README); written by make lock.'; \
+	  awk '/^[A-Za-z0-9]/ && !/^torch==/ { print $$1 }' $(LOCK); } > $(GPU_CONSTRAINTS)
 
 $(MATHJAX):
 	rm -rf build/mathjax && mkdir -p build/mathjax/mathjax

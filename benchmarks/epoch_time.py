@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from dglnb.data import load_dataset, to_device
+from dglnb.data import load_dataset
 from dglnb.data.errors import DataError
 from dglnb.models import build_model
-from dglnb.train.speed import batch_channels_last
-from step_time import METHOD_NAMES, SHAPES, checked_device, device_name, fast_step, positive, random_batch, synchronize
+from step_time import (METHOD_NAMES, SHAPES, checked_device, device_name, fast_batch, fast_step,
+                       layout_note, positive, random_batch, synchronize)
 
 EPOCH_CLIPS, EPOCHS, BATCH = 6698, 100, 64
 
@@ -48,7 +48,7 @@ def main() -> None:
 
     if args.data_root is None:
         info, epoch_clips = SHAPES["cremad"].info, EPOCH_CLIPS
-        pool = [batch_channels_last(to_device(random_batch(info, args.batch, torch.Generator().manual_seed(i)), device))
+        pool = [fast_batch(random_batch(info, args.batch, torch.Generator().manual_seed(i)), device)
                 for i in range(2)]
         batches = (pool[i % 2] for i in itertools.count())
         source = ("synthetic in-memory tensors on the device: no --data-root, so no prepared CREMA-D "
@@ -61,8 +61,8 @@ def main() -> None:
         info, epoch_clips = data.info, len(data)
         loader = DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                             pin_memory=device.type == "cuda")
-        batches = (batch_channels_last(to_device(b, device)) for b in itertools.chain.from_iterable(
-            itertools.repeat(loader)))
+        epochs = itertools.chain.from_iterable(itertools.repeat(loader))
+        batches = (fast_batch(b, device) for b in epochs)
         source = f"prepared CREMA-D at {args.data_root}, train split, read by {args.workers} DataLoader workers"
     clips = min(args.clips or epoch_clips, epoch_clips)
     steps = math.ceil(clips / args.batch)
@@ -74,6 +74,7 @@ def main() -> None:
     print(f"data: {source}")
     print(f"model: two ResNet18 encoders (width {SHAPES['cremad'].width}), concat fusion; inputs {shapes}; "
           f"method {args.method}, fast recipe; batch {args.batch}")
+    print(layout_note(device))
     step(next(batches))  # warm-up: allocator, kernel selection, loader workers
     synchronize(device)
     start, seen = time.perf_counter(), 0

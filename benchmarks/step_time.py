@@ -4,7 +4,9 @@ Models come from ``dglnb.models.build_model`` (two ResNet18 encoders, concat fus
 ``dglnb.methods.METHODS``; every method and recipe gets its own copy of one initial model.
 
 * fast recipe: the batch already on the device, bf16 autocast on CUDA (``autocast``; fp32 on the CPU),
-  channels-last layout and a fused optimizer (``dglnb.train.speed``), optionally ``torch.compile``.
+  channels-last layout on CUDA (the plain layout on a CPU, where channels-last convolutions are unsound:
+  ``dglnb.train.speed.channels_last_is_sound``) and a fused optimizer (``dglnb.train.speed``), optionally
+  ``torch.compile``.
 * official recipe (the official code's way, emulated): fp32, a default SGD, and every sample of every
   step decoded from files on disk (a JPEG with PIL, random crop and flip, and a wav into an STFT), in
   the main process; DGL takes the official step (main_dgl.py: one forward, alpha * (L_a + L_v)
@@ -42,7 +44,8 @@ from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
 from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
+                               make_optimizer, to_channels_last)
 
 METHOD_NAMES = ("vanilla", "dgl")
 RECIPES = ("fast", "official")
@@ -95,11 +98,28 @@ def random_batch(info: DatasetInfo, n: int, generator: torch.Generator) -> dict:
     return batch
 
 
+def layout_note(device: torch.device) -> str:
+    """The memory layout the fast recipe uses on ``device``, and why."""
+    if channels_last_is_sound(device):
+        return "layout: channels-last (weights and 4-D inputs)"
+    return ("layout: plain (NCHW): channels-last convolutions are unsound on a CPU "
+            "(dglnb.train.speed.channels_last_is_sound)")
+
+
+def fast_batch(batch: dict, device: torch.device) -> dict:
+    """``batch`` on ``device``, in channels-last where that layout is sound (CUDA), else as it is."""
+    batch = to_device(batch, device)
+    return batch_channels_last(batch) if channels_last_is_sound(device) else batch
+
+
 def fast_step(method_name: str, model: MultimodalClassifier, device: torch.device,
               compile: bool = False) -> Callable[[dict], dict]:
-    """A step function ``batch -> losses`` in the fast recipe, for ``model`` (moved to ``device``);
-    the batch must already be on the device, in channels-last (:func:`dglnb.train.speed.batch_channels_last`)."""
-    model = compile_model(to_channels_last(model.to(device)), compile).train()
+    """A step function ``batch -> losses`` in the fast recipe, for ``model`` (moved to ``device``, in
+    channels-last where that is sound); the batch must come from :func:`fast_batch`."""
+    model = model.to(device)
+    if channels_last_is_sound(device):
+        to_channels_last(model)
+    model = compile_model(model, compile).train()
     method = METHODS.get(method_name)()
     optimizer = make_optimizer(method.param_groups(model, LR), device, lr=LR, momentum=MOMENTUM,
                                weight_decay=WEIGHT_DECAY)
@@ -223,8 +243,8 @@ def time_step(run: Run, device: torch.device, record: bool) -> None:
 def fast_runs(shapes: Shapes, batch_size: int, device: torch.device, model: MultimodalClassifier,
               compile: bool = False) -> list[Run]:
     """Vanilla and DGL in the fast recipe on one random batch kept on the device."""
-    batch = batch_channels_last(to_device(random_batch(shapes.info, batch_size, torch.Generator().manual_seed(1)),
-                                          device))
+    generator = torch.Generator().manual_seed(1)
+    batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
     return [Run("fast", name, fast_step(name, copy.deepcopy(model), device, compile), lambda: batch)
             for name in METHOD_NAMES]
 
@@ -300,6 +320,8 @@ def main() -> None:
         print(f"device {device_name(device)}; torch {torch.__version__}")
         print(f"shapes {shapes.description}; batch {batch_size}; median of {args.steps} steps after {args.warmup} "
               f"warm-up steps, runs interleaved{'; fast recipe compiled' if args.compile else ''}")
+        if args.recipe in ("fast", "both"):
+            print(layout_note(device))
         measure(runs, device, args.steps, args.warmup)
     report(runs, device, batch_size)
 

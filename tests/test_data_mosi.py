@@ -1,10 +1,12 @@
 """MOSI from MulT's and MMSA's pickles: shapes, binary labels, zero handling, bad files."""
 
 import pickle
+import re
 
 import pytest
 import torch
 from fixtures.mosi import SIZES, make_mosi
+from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
 
 from dglnb.data import load_dataset
 from dglnb.data.check import check_dataset
@@ -64,3 +66,33 @@ def test_smoke_training_through_the_cli(tmp_path):
     make_mosi(tmp_path / "mosi")
     assert main(["train", "--dataset", "mosi", "--data-root", str(tmp_path / "mosi"), "--method", "dgl",
                  "--profile", "smoke", "--out", str(tmp_path / "run")]) == 0
+
+
+
+def test_a_pickle_that_would_run_code_is_refused_naming_what_it_calls(tmp_path):
+    marker = tmp_path / "code-ran"
+    path = make_mosi(tmp_path / "mosi")
+    data = pickle.loads(path.read_bytes())
+    data["train"]["audio"] = RunsAShellCommand(marker)
+    path.write_bytes(pickle.dumps(data))
+    refused = rf"refused: it names {re.escape(SHELL_CALL)}, and a MOSI feature pickle holds NumPy"
+    with pytest.raises(DataError, match=refused):
+        load_dataset("mosi", "train", data_root=tmp_path / "mosi")
+    assert not marker.exists()
+    pickle.loads(path.read_bytes())  # the file is a real threat: a plain unpickler runs the command
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+@pytest.mark.parametrize("mmsa", [False, True])
+def test_both_formats_load_whatever_pickle_protocol_wrote_them(tmp_path, mmsa, protocol):
+    """Protocol 2 (Python 2 compatible) stores the arrays' bytes through _codecs.encode, 5 through
+    NumPy's _frombuffer; the ids are a str array (MulT) or a list of str (MMSA); MMSA adds raw text."""
+    path = make_mosi(tmp_path / "default", mmsa=mmsa)
+    (tmp_path / "old").mkdir()
+    data = pickle.loads(path.read_bytes())
+    (tmp_path / "old" / path.name).write_bytes(pickle.dumps(data, protocol=protocol))
+    default, old = (load_dataset("mosi", "train", data_root=tmp_path / folder)
+                    for folder in ("default", "old"))
+    assert old.ids == default.ids and old.labels.tolist() == default.labels.tolist()
+    assert all(torch.equal(old.features[m], default.features[m]) for m in default.features)

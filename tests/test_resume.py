@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -16,11 +17,13 @@ import pytest
 import torch
 
 from fixtures.cremad import make_cremad
+from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
 
 from dglnb.data.cremad import prepare
 from dglnb.errors import CheckpointError
 from dglnb.config import TrainConfig
-from dglnb.train import train
+from dglnb.train import load_trained, train
+from dglnb.train.checkpoint import load_file
 from dglnb.methods.dgl import DGL
 
 # 3 epochs of 3 steps: steps 1-3 are epoch 0, 4-6 epoch 1, 7-9 epoch 2.
@@ -34,7 +37,8 @@ import json, os, signal, sys
 from pathlib import Path
 from dglnb.train import checkpoint
 from dglnb.config import TrainConfig
-from dglnb.train import train
+from dglnb.train import load_trained, train
+from dglnb.train.checkpoint import load_file
 from dglnb.methods.base import Method
 
 out, target, n, settings = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
@@ -124,6 +128,33 @@ def test_a_truncated_checkpoint_fails_with_a_clear_message(tmp_path, uninterrupt
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="is not a readable checkpoint .*delete it to start the run over"):
         train(config(tmp_path, resume=True))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path, uninterrupted):
+    marker = tmp_path / "code-ran"
+    run = tmp_path / "shared"
+    shutil.copytree(uninterrupted, run)  # a run folder from elsewhere, its checkpoints tampered with
+    for name in ("last.pt", "best.pt"):
+        saved = torch.load(run / name, weights_only=False)
+        saved["model"]["head"] = RunsAShellCommand(marker)
+        torch.save(saved, run / name)
+    refused = rf"was refused: it names {re.escape(SHELL_CALL)}, which no dglnb checkpoint holds"
+    with pytest.raises(CheckpointError, match=rf"{run / 'last.pt'} {refused}"):
+        train(config(run, resume=True))
+    with pytest.raises(CheckpointError, match=rf"{run / 'best.pt'} {refused}"):
+        load_trained(run)
+    assert not marker.exists()
+    torch.load(run / "best.pt", weights_only=False)  # a real threat: a plain load runs the command
+    assert marker.exists()
+
+
+def test_a_finished_run_loads_safely_with_its_random_states(uninterrupted):
+    """NumPy's random state (an array) is the one class a checkpoint holds beyond tensors and containers."""
+    saved = load_file(uninterrupted / "last.pt", "cpu")
+    assert saved["rng"]["numpy"][0] == "MT19937" and saved["rng"]["numpy"][1].dtype == np.uint32
+    model, _ = load_trained(uninterrupted)
+    best = load_file(uninterrupted / "best.pt", "cpu")["model"]
+    assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
 
 
 def test_a_run_can_be_resumed_with_more_epochs_or_other_workers(tmp_path, uninterrupted):

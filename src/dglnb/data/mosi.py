@@ -9,6 +9,8 @@ arrays over 50 word-aligned steps):
   ``audio``, ``vision``, ``regression_labels`` (N,), ``id``; other keys are ignored.
   Assumption (not checked against a real file here): these keys and shapes as MMSA documents.
 
+The pickles come from third-party downloads: they are read by a restricted unpickler
+(:mod:`dglnb.data.safe_pickle`: NumPy arrays and plain containers), which refuses any other class.
 Non-finite feature values (MulT's audio has -inf) become 0. The binary task is positive vs
 negative sentiment. Dataset ``mosi`` (``zero="exclude"``, the default) drops the neutral
 samples labelled exactly 0, as the common "non-zero" binary accuracy does; dataset
@@ -28,6 +30,7 @@ from torch.utils.data import Dataset
 
 from . import DATASETS, DatasetInfo
 from .errors import DataError
+from .safe_pickle import RefusedClass, load_plain
 
 FILES = ("mosi_data.pkl", "aligned_50.pkl")  #: the pickle names looked for in a folder
 SPLIT_KEYS = {"train": "train", "val": "valid", "test": "test"}
@@ -52,7 +55,12 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
     """Features (N, 50, d) per modality, continuous labels (N,) and ids of one split, validated."""
     try:
         with open(path, "rb") as handle:
-            data = pickle.load(handle)
+            data = load_plain(handle)
+    except RefusedClass as exc:
+        raise DataError(f"{path} was refused: it names {exc.qualified_name}, and a MOSI feature "
+                        "pickle holds NumPy arrays and plain containers only (loading it could run "
+                        "code). What to do: re-download MulT's or MMSA's aligned MOSI features from "
+                        "their sources") from exc
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise DataError(f"{path} is not a readable pickle ({exc}). What to do: re-download it") from exc
     key = SPLIT_KEYS[split]

@@ -79,7 +79,9 @@ def frames_input(frames: torch.Tensor, side: int | None) -> torch.Tensor:
         planes = F.interpolate(video.reshape(-1, *video.shape[-3:]), size=(side, side), mode="bilinear", antialias=True)
         video = planes.reshape(*video.shape[:-2], side, side)
     mean, std = IMAGENET_MEAN.to(video.device), IMAGENET_STD.to(video.device)
-    return (video - mean) / std
+    # in the plain layout: the moved channel axis would leave it strided channels-last, which sends a
+    # CPU's convolutions down oneDNN's faulty channels-last path (dglnb.train.speed.channels_last_is_sound)
+    return ((video - mean) / std).contiguous()
 
 
 def missing_files(root: Path, ids: list[str], modalities: tuple[str, ...]) -> list[str]:

@@ -87,7 +87,8 @@ def sharded_loader(loader: DataLoader, shuffle_seed: int) -> DataLoader:
 def average_gradients_before_steps(optimizer: torch.optim.Optimizer, local_batch: Callable[[], int]) -> None:
     """Before every ``optimizer.step``, make each gradient the global-batch mean: ``local_batch()``
     gives this rank's current batch size (the loop's, set before each step). Parameters without a
-    gradient on every rank keep none (the optimizer skips them, as one process would)."""
+    gradient on every rank keep none (the optimizer skips them, as one process would). Every tensor
+    reduced lives on the parameters' device, the run's."""
     def hook(opt: torch.optim.Optimizer, args, kwargs) -> None:
         params = [p for group in opt.param_groups for p in group["params"]]
         device = params[0].device
@@ -105,11 +106,12 @@ def average_gradients_before_steps(optimizer: torch.optim.Optimizer, local_batch
     optimizer.register_step_pre_hook(hook)
 
 
-def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
-    """Each value averaged over the ranks (the epoch's training losses)."""
+def mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Each value averaged over the ranks (the epoch's training losses), reduced on the run's
+    ``device`` (NCCL, the CUDA backend, takes CUDA tensors only)."""
     if not dist.is_initialized():
         return values
     keys = list(values)
-    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return {k: float(v) / world_size() for k, v in zip(keys, tensor)}

@@ -51,7 +51,8 @@ from .evaluation import evaluate, final_scores, selection_score
 from .device import autocast
 from .loaders import batches, start_epoch
 from .probe import decoder_probe, linear_probe
-from .speed import batch_channels_last, compile_model, make_optimizer, to_channels_last
+from .speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
+                    to_channels_last)
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -89,9 +90,9 @@ class Training:
         return torch.device(self.config.device)
 
     @property
-    def fast(self) -> bool:
-        """Channels-last layout (and fused optimizers) where they pay: on a GPU."""
-        return self.device.type == "cuda"
+    def channels_last(self) -> bool:
+        """Channels-last layout where it is sound and pays: CUDA (see :func:`~dglnb.train.speed.channels_last_is_sound`)."""
+        return channels_last_is_sound(self.device)
 
     @property
     def checkpoint(self) -> Path:
@@ -105,7 +106,7 @@ def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], confi
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; "
                          f"valid selections: {', '.join(SELECTIONS)}")
-    if torch.device(config.device).type == "cuda":
+    if channels_last_is_sound(torch.device(config.device)):  # CUDA; on a CPU the plain layout
         to_channels_last(model)
     compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
@@ -150,7 +151,7 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
                          desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
     for batch in steps_bar:
         batch = to_device(batch, training.device)
-        if training.fast:
+        if training.channels_last:
             batch = batch_channels_last(batch)
         if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
             batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
@@ -168,7 +169,7 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
         state["step"] += 1
-    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()})
+    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, training.device)
 
 
 def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
@@ -216,8 +217,9 @@ def finish(training: Training) -> dict[str, Any]:
         if model.task == "classification":
             probe = {"linear_probe": linear_probe(model, *probes)}
         else:
-            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=training.config.epochs,
-                                                    lr=training.config.lr, seed=training.config.seed)}
+            config = training.config
+            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=config.epochs, lr=config.lr,
+                                                    batch_size=config.batch_size, seed=config.seed)}
     return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
 
 

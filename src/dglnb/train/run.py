@@ -41,7 +41,7 @@ from ..methods import METHODS
 from ..metrics import scorer_class
 from ..models import FUSIONS, build_model
 from ..models.pretrained import load_pretrained_encoders
-from .checkpoint import atomic_write_json
+from .checkpoint import atomic_write_json, load_file
 from .determinism import deterministic_algorithms, seed_everything, torch_threads
 from . import distributed, splits
 from .loop import fit
@@ -184,11 +184,12 @@ def train_and_report(config: TrainConfig) -> dict[str, Any]:
 
 
 def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.Module, TrainConfig]:
-    """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config."""
+    """The model a finished run selected (``best.pt``) or ended with (``last.pt``), and its config; the
+    checkpoint is loaded safely (:func:`~dglnb.train.checkpoint.load_file`)."""
     run_dir = Path(run_dir)
     config = resolve(TrainConfig(**read_metrics(run_dir)["config"]))
     info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     build_method(config).setup(model)
-    model.load_state_dict(torch.load(run_dir / checkpoint, map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(load_file(run_dir / checkpoint, "cpu")["model"])
     return model.eval(), config

@@ -1,9 +1,10 @@
 """Settings that make a training step faster without changing what it computes.
 
+* :func:`channels_last_is_sound`: where the channels-last layout may be used at all (CUDA only).
 * :func:`to_channels_last` / :func:`batch_channels_last`: NHWC memory layout for the conv weights and
-  the 4-D (image, spectrogram) inputs, which cuDNN and oneDNN convolve faster; 5-D frames and vectors
+  the 4-D (image, spectrogram) inputs, which cuDNN convolves faster; 5-D frames and vectors
   are left as they are (the frames encoder folds time into the batch and its convolutions follow the
-  weights' layout).
+  weights' layout). Callers convert only where :func:`channels_last_is_sound` says so.
 * :func:`make_optimizer`: SGD or Adam with ``fused=True`` (one kernel for every parameter) on a device
   whose torch has fused kernels, else the ``foreach`` (multi-tensor) implementation.
 * :func:`compile_model`: ``torch.compile`` of every encoder and of the fusion module, in place (the
@@ -24,6 +25,21 @@ from torch import nn
 
 from ..config import OPTIMIZERS
 from ..errors import ConfigError
+
+
+def channels_last_is_sound(device: torch.device | str) -> bool:
+    """Whether convolutions in the channels-last layout are sound on ``device``: on CUDA (cuDNN) yes;
+    on a CPU no, so every CPU path trains in the plain (contiguous NCHW) layout.
+
+    The CPU's convolutions run through oneDNN, whose AVX2 channels-last convolution backward in torch
+    2.13 corrupts the heap (glibc's "free(): invalid next size", "corrupted double-linked list", or a
+    silently wrong gradient) on CPUs with AVX2 but no AVX-512. oneDNN picks the channels-last kernels
+    when the input or the weight is channels-last. On an AVX-512 machine the fault is reproduced by
+    capping oneDNN's instruction set: ``ONEDNN_MAX_CPU_ISA=AVX2`` with channels-last weights and inputs
+    (a frames encoder of ``tests/tiny_models.py``, forward and backward a few times) corrupts the heap
+    in most runs; with ``torch.backends.mkldnn.flags(enabled=False)`` (torch's own kernels) it never does.
+    """
+    return torch.device(device).type == "cuda"
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
