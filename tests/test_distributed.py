@@ -117,7 +117,7 @@ def test_every_collective_gets_its_tensors_on_the_run_device(collectives_on_the_
     called = collectives_on_the_run_device(run_device)
     model = torch.nn.Linear(3, 2).to(run_device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    distributed.average_gradients_before_steps(optimizer, [4])
+    distributed.average_gradients_before_steps(optimizer, lambda: 4)
     model(torch.ones(4, 3, device=run_device)).sum().backward()
     with torch.device("meta"):
         means = distributed.mean_over_ranks({"loss": 0.5, "loss_audio": 1.5}, run_device)

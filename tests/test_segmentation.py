@@ -195,3 +195,10 @@ def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path
     with (tmp_path / "history.csv").open(newline="") as f:
         row = next(csv.DictReader(f))
     assert {"val_rgb", "val_rgb/pixel_accuracy", "val_depth/pixel_accuracy"} <= set(row)
+
+
+def test_a_cached_run_is_named_by_its_resolved_fusion():
+    from dglnb.train import cache
+
+    folder = cache.cached_run_dir(TrainConfig(dataset="rgbd_scenes", method="dgl", profile="smoke"))
+    assert folder.name.startswith("rgbd_scenes-esanet-dgl-seed0-")

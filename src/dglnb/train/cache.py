@@ -60,8 +60,9 @@ def run_key(config: TrainConfig) -> str:
 
 def cached_run_dir(config: TrainConfig) -> Path:
     """The run cache's folder for ``config``: ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
-    name = f"{config.dataset}-{config.fusion}-{config.method}-seed{config.seed}-{run_key(config)}"
-    return runs_dir(config.profile, "cache") / name
+    resolved = resolve(config)
+    name = f"{resolved.dataset}-{resolved.fusion}-{resolved.method}-seed{resolved.seed}-{run_key(resolved)}"
+    return runs_dir(resolved.profile, "cache") / name
 
 
 @contextlib.contextmanager
