@@ -29,7 +29,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
     (["--data-root", "/no/such/folder"], "data_root must be an existing path: prepare the dataset with its "
                                          "data_prep/ script (see data_prep/README.md) and pass the folder it wrote; "
                                          "got '/no/such/folder'"),
-    (["--fusion", "attention"], "unknown fusion 'attention'; valid fusions: concat, film, gated, mlp_mixer, mmtm, sum"),
+    (["--fusion", "attention"], "unknown fusion 'attention'; valid fusions: concat, esanet, esanet_raw_skips, film, gated, mlp_mixer, mmtm, sum"),
     (["--batch-size", "0"], "batch_size must be an integer >= 1; got 0"),
     (["--num-workers", "-1"], "num_workers must be an integer >= 0; got -1"),
     (["--pretrained", "/no/such.pth"], "pretrained must be an existing file: a torchvision ResNet18 state dict "

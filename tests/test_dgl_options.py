@@ -69,15 +69,28 @@ def test_per_group_clipping_leaves_the_fusion_step_alone_where_global_clipping_s
 def test_dgl_and_its_ablations_clip_the_fusion_and_each_encoder_separately_by_default(method):
     model = tiny_model(VECTORS)
     groups = METHODS.get(method)(grad_clip=1.0).clip_groups(model)
-    expected = [model.fusion_parameters(), *(model.encoder_parameters(m) for m in model.modalities)]
-    assert [[id(p) for p in g] for g in groups] == [[id(p) for p in g] for g in expected]
+    expected = {"fusion": model.fusion_parameters(), **{m: model.encoder_parameters(m) for m in model.modalities}}
+    assert {k: [id(p) for p in g] for k, g in groups.items()} == {k: [id(p) for p in g] for k, g in expected.items()}
     global_ = METHODS.get(method)(grad_clip=1.0, clip="global")
-    assert global_.clip_groups(model) == [list(model.parameters())]
+    assert global_.clip_groups(model) == {"all": list(model.parameters())}
+    assert METHODS.get(method)(grad_clip=1.0, clip="none").clip_groups(model) == {}
 
 
 def test_the_other_methods_still_clip_all_parameters_together():
     model = tiny_model(VECTORS)
-    assert METHODS.get("vanilla")(grad_clip=1.0).clip_groups(model) == [list(model.parameters())]
+    assert METHODS.get("vanilla")(grad_clip=1.0).clip_groups(model) == {"all": list(model.parameters())}
+
+
+def test_a_clipped_step_logs_each_group_s_norm_and_clip_factor():
+    model, batch = tiny_model(VECTORS), make_batch(VECTORS)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    logs = METHODS.get("dgl")(grad_clip=1e-3).train_step(model, batch, optimizer)
+    for group in ("fusion", *model.modalities):
+        assert logs[f"grad_norm_{group}"] > 1e-3
+        assert logs[f"clip_factor_{group}"] == pytest.approx(1e-3 / logs[f"grad_norm_{group}"], rel=1e-3)
+    loose = METHODS.get("dgl")(grad_clip=1e6).train_step(model, batch, optimizer)
+    assert loose["clip_factor_fusion"] == 1.0
+    assert not any(k.startswith("clip_") for k in METHODS.get("dgl")().train_step(model, batch, optimizer))
 
 
 @pytest.mark.parametrize("info", [VECTORS, RGBD, SEQUENCES3], ids=["vectors", "rgbd", "three-mixer"])
@@ -96,8 +109,8 @@ def test_dgl_with_fusion_dropout_alpha_times_m_steps_as_dgl_mt(info):
 def test_the_options_are_validated_and_enter_the_run_cache_key():
     with pytest.raises(ValueError, match="fusion_dropout must be >= 0"):
         METHODS.get("dgl")(fusion_dropout=-1.0)
-    with pytest.raises(ValueError, match="clip must be one of per_group, global"):
-        METHODS.get("dgl_mt")(clip="none")
+    with pytest.raises(ValueError, match="clip must be one of per_group, global, none"):
+        METHODS.get("dgl_mt")(clip="all")
     assert set(METHODS.get("joint_aux").options()) == {"clip", "fusion_dropout"}
     base = TrainConfig(dataset="avdigits", method="dgl", profile="smoke")
     keys = {run_key(replace(base, method_options=options))

@@ -10,6 +10,7 @@ import torch
 from dglnb.analysis import dynamics
 from dglnb.train import gradients
 from dglnb.data import DatasetInfo
+from dglnb.methods import METHODS
 from dglnb.models import build_model
 
 matplotlib.use("Agg")
@@ -28,8 +29,27 @@ def test_one_row_per_modality_with_the_documented_columns():
     model = build_model(VECTOR, hidden=8)
     rows = gradients.measure(model, batch_for(VECTOR))
     assert [r["modality"] for r in rows] == ["a", "b"]
-    assert all(set(r) == set(gradients.COLUMNS) - {"epoch", "step"} for r in rows)
+    assert all(set(r) == set(gradients.COLUMNS) - {"epoch", "step", "grad_applied", "head_block_norm"} for r in rows)
     assert all(r["grad_multimodal"] > 0 and r["grad_unimodal"] > 0 and 0 <= r["s_frac_below_1"] <= 1 for r in rows)
+
+
+def test_after_a_dgl_step_the_applied_encoder_gradient_is_alpha_times_the_unimodal_one():
+    model = build_model(VECTOR, hidden=8)
+    batch = batch_for(VECTOR)
+    rows = {r["modality"]: r for r in gradients.measure(model, batch)}
+    METHODS.get("dgl")(alpha=4.0).compute_gradients(model, batch)
+    applied = gradients.after_step(model)
+    for m in ("a", "b"):
+        assert applied[m]["grad_applied"] == pytest.approx(4.0 * rows[m]["grad_unimodal"], rel=1e-5)
+    blocks = gradients.head_blocks(model)
+    assert torch.equal(torch.cat([blocks["a"], blocks["b"]], dim=1), model.fusion.head.weight)
+    assert applied["a"]["head_block_norm"] == pytest.approx(float(model.fusion.head.weight[:, :8].norm()))
+
+
+def test_the_unimodal_method_s_head_block_is_its_own_head():
+    model = build_model(VECTOR, hidden=8)
+    METHODS.get("unimodal")().setup(model)
+    assert gradients.head_blocks(model)["b"] is model.unimodal_heads["b"].weight
 
 
 def test_s_is_the_mean_over_samples_and_wrong_classes_of_exp_w_difference_times_z():

@@ -1,6 +1,7 @@
 """The training loop: deterministic, resumable bit for bit, unperturbed by diagnostics, honest selection."""
 
 import csv
+import dataclasses
 import random
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import torch
 
 from dglnb.train.loaders import make_loader, start_epoch
 from dglnb.config import TrainConfig
-from dglnb.train import train
+from dglnb.methods import METHODS
+from dglnb.train import load_trained, splits, train
+from dglnb.train.evaluation import evaluate
 
 
 def smoke(out: Path, **overrides) -> TrainConfig:
@@ -41,10 +44,24 @@ def test_history_has_one_row_per_epoch_with_the_documented_columns(tmp_path):
     train(smoke(tmp_path))
     rows = history(tmp_path)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
-    for column in ("lr", "train_loss_multi", "val_multimodal", "val_easy", "test_hard"):
+    for column in ("lr", "train_loss_multi", "val_multimodal", "val_easy"):
         assert column in rows[0]
+    assert not any(column.startswith("test_") for column in rows[0])  # test scores the selected model only
     with (tmp_path / "timing.csv").open(newline="") as f:
         assert [list(r) for r in csv.DictReader(f)] == [["epoch", "seconds"]] * 3
+
+
+def test_the_official_protocol_scores_test_every_epoch_to_select_on_it(tmp_path):
+    train(dataclasses.replace(smoke(tmp_path), protocol="official"))
+    assert {"test_multimodal", "test_hard"} <= set(history(tmp_path)[0])
+
+
+def test_the_selected_model_s_test_score_is_the_one_it_scores_after_training(tmp_path):
+    metrics = train(smoke(tmp_path))
+    model, config = load_trained(tmp_path)
+    info, loaders = splits.loaders(config)
+    rescored = evaluate(model, METHODS.get(config.method)(), loaders["test"], torch.device("cpu"))
+    assert metrics["test_score"] == {head: rescored.get(head) for head in metrics["test_score"]}
 
 
 def test_same_seed_gives_identical_metrics_and_parameters(tmp_path):
@@ -108,11 +125,12 @@ def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_e
     kw = dict(epochs=4, max_steps=4, method="vanilla")
     by_val = train(smoke(tmp_path / "val", **kw))
     by_test = train(smoke(tmp_path / "test", selection="test", **kw))
-    rows = history(tmp_path / "val")
+    rows, test_rows = history(tmp_path / "val"), history(tmp_path / "test")
+    assert [r["val_multimodal"] for r in rows] == [r["val_multimodal"] for r in test_rows]  # one trajectory
     best_val = max(range(len(rows)), key=lambda e: (float(rows[e]["val_multimodal"]), -e))
-    best_test = max(range(len(rows)), key=lambda e: (float(rows[e]["test_multimodal"]), -e))
+    best_test = max(range(len(rows)), key=lambda e: (float(test_rows[e]["test_multimodal"]), -e))
     assert by_val["best_epoch"] == best_val and by_test["best_epoch"] == best_test
-    assert by_test["test_score"]["multimodal"] == float(rows[best_test]["test_multimodal"])
+    assert by_test["test_score"]["multimodal"] == float(test_rows[best_test]["test_multimodal"])
     assert by_test["test_score"]["multimodal"] >= by_val["test_score"]["multimodal"]
 
 

@@ -49,7 +49,7 @@ def test_explicit_hyperparameters_override_the_profile(tmp_path):
 
 
 @pytest.mark.parametrize("field, name, listing", [
-    ("dataset", "imagenet", "valid datasets: av_folder, avdigits, cremad, kinetics_sounds"),
+    ("dataset", "imagenet", "valid datasets: av_folder, avdigits, avdigits_small, cremad, kinetics_sounds"),
     ("method", "sgd", "valid methods: agm, dgl"),
     ("fusion", "attention", "valid fusions: concat"),
     ("profile", "fast", "valid profiles: smoke, quick, full"),

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dglnb.train.loop import selection_score
+from dglnb.train.evaluation import selection_score
 from dglnb.metrics import IGNORE_INDEX, Accuracy, SegmentationScores, confusion_matrix, flat_scores, mean_iou
 
 # One 2x3 image, 4 classes. Ground truth and prediction, pixel by pixel:

@@ -41,7 +41,7 @@ def weights_file(tmp_path):
 
 
 def segmenter(width: int = 64):
-    return build_model(RGBD, width=width)
+    return build_model(RGBD, "esanet", width=width)
 
 
 def test_both_encoders_start_from_the_file_with_the_depth_stem_summed_over_rgb(weights_file):

@@ -27,9 +27,9 @@ from tiny_models import (AUDIO_VISUAL, CONFIG_IDS, CONFIGS, RGBD, SEQUENCES3, SM
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
 ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
-ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum"), (RGBD, "concat")]
+ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum"), (RGBD, "esanet")]
 ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum", "rgbd"]
-GRADIENT_CONFIGS, GRADIENT_IDS = [*CONFIGS, (RGBD, "concat")], [*CONFIG_IDS, "rgbd"]
+GRADIENT_CONFIGS, GRADIENT_IDS = [*CONFIGS, (RGBD, "esanet")], [*CONFIG_IDS, "rgbd"]
 # models with batch norm in the fusion parameters (concat + batch norm for classification; and in the
 # encoders, except for vectors)
 BATCHNORM_INFOS = {"vectors-bn": VECTORS, "av-bn": AUDIO_VISUAL, "rgbd": RGBD}

@@ -23,7 +23,7 @@ from dglnb.models import RGBDSegmenter, build_model
 from dglnb.models.resnet import ResNet18
 from dglnb.config.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
 import tiny_models
-from tiny_models import RGBD, tiny_model
+from tiny_models import AUDIO_VISUAL, RGBD, tiny_model
 
 ALPHA = 2.5
 
@@ -93,9 +93,21 @@ def test_image_sides_must_be_multiples_of_4():
         tiny_model(RGBD).encode(batch)
 
 
-def test_segmentation_has_no_choice_of_fusion():
-    with pytest.raises(ValueError, match="its own SE-add fusion"):
+def test_segmentation_takes_the_segmenter_fusions_only():
+    with pytest.raises(ConfigError, match="What to do: use fusion esanet"):
         build_model(RGBD, "film", width=4)
+    with pytest.raises(ConfigError, match="segments RGB-D images"):
+        build_model(AUDIO_VISUAL, "esanet", width=4)
+
+
+@pytest.mark.parametrize("fusion, skip_layers", [("esanet", 3), ("esanet_raw_skips", 0)])
+def test_normalised_skips_pass_each_fused_map_through_a_1x1_conv_bn_relu(fusion, skip_layers):
+    model = build_model(RGBD, fusion, width=4)
+    stages = model.fusion.decoder
+    convs = [s.skip[0] for s in stages if isinstance(s.skip, torch.nn.Sequential)]
+    assert len(convs) == skip_layers and all(c.kernel_size == (1, 1) for c in convs)
+    unimodal = model.unimodal_head("rgb").decoder.decoder
+    assert [type(s.skip) for s in unimodal] == [type(s.skip) for s in stages]  # the baseline decoder matches
 
 
 # ----------------------------------------------------------------------------- training steps
@@ -182,4 +194,11 @@ def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path
             assert value is None or 0.0 <= value <= 1.0
     with (tmp_path / "history.csv").open(newline="") as f:
         row = next(csv.DictReader(f))
-    assert {"val_rgb", "val_rgb/pixel_accuracy", "test_depth/pixel_accuracy"} <= set(row)
+    assert {"val_rgb", "val_rgb/pixel_accuracy", "val_depth/pixel_accuracy"} <= set(row)
+
+
+def test_a_cached_run_is_named_by_its_resolved_fusion():
+    from dglnb.train import cache
+
+    folder = cache.cached_run_dir(TrainConfig(dataset="rgbd_scenes", method="dgl", profile="smoke"))
+    assert folder.name.startswith("rgbd_scenes-esanet-dgl-seed0-")

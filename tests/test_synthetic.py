@@ -62,3 +62,33 @@ def test_easy_tells_the_class_pair_linearly_but_hard_is_not_linearly_separable()
     assert probe_accuracy("easy") < 0.85  # only a faint cue within the pair
     assert probe_accuracy("hard") < 0.3  # the sign flip defeats a linear model
     assert 0.5 < probe_accuracy("faint") < 0.95  # full label, linear, low SNR
+
+
+# ----------------------------------------------------------------------------- synthetic_seq3
+def seq3_probe(*modalities: str) -> float:
+    """Test accuracy of a logistic regression on the time-averaged sequences of ``modalities``."""
+    def features(split):
+        data = load_dataset("synthetic_seq3", split, profile="quick")
+        x = torch.cat([data.inputs[m].mean(dim=1) for m in modalities], dim=1).numpy()
+        return x, data.labels.numpy()
+
+    clf = LogisticRegression(max_iter=2000).fit(*features("train"))
+    return clf.score(*features("test"))
+
+
+def test_seq3_each_modality_alone_is_well_above_chance_and_well_below_all_three():
+    alone = {m: seq3_probe(m) for m in ("easy", "mid", "weak")}
+    together = seq3_probe("easy", "mid", "weak")
+    assert min(alone.values()) > 0.3, alone  # chance is 0.1
+    assert together - max(alone.values()) > 0.15, (alone, together)
+    assert alone["mid"] > alone["weak"] + 0.05, alone  # two levels of signal, both linear
+
+
+def test_seq3_easy_is_learned_first(tmp_path):
+    """Trained alone for one epoch, the easy model is far ahead of the two others."""
+    from dglnb.config import TrainConfig
+    from dglnb.train import train
+
+    first = train(TrainConfig(dataset="synthetic_seq3", fusion="mlp_mixer", method="unimodal", profile="quick",
+                              epochs=1, out=tmp_path, progress=False))["test_score"]
+    assert first["easy"] > max(first["mid"], first["weak"]) + 0.15, first

@@ -31,9 +31,11 @@ CONFIGS = [(VECTORS, f) for f in ("concat", "sum", "film", "gated")] + [
 CONFIG_IDS = [f"{info.name}-{fusion}" for info, fusion in CONFIGS]
 
 
-def tiny_model(info: DatasetInfo, fusion: str = "concat", seed: int = 0) -> MultimodalClassifier:
-    """A narrow float64 model whose every parameter (biases included) is random, so no gradient is zero by accident."""
+def tiny_model(info: DatasetInfo, fusion: str | None = None, seed: int = 0) -> MultimodalClassifier:
+    """A narrow float64 model whose every parameter (biases included) is random, so no gradient is zero by
+    accident; ``fusion`` None: the segmenter for a segmentation dataset, else concat."""
     torch.manual_seed(seed)
+    fusion = fusion or ("esanet" if info.task == "segmentation" else "concat")
     model = build_model(info, fusion, width=4, hidden=8).double()
     with torch.no_grad():
         for p in model.parameters():

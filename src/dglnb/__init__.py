@@ -21,7 +21,7 @@ loss for any model, in any training loop), :class:`~dglnb.config.train_config.Tr
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _PUBLIC = {
     "dgl_loss": "dglnb.methods.routing",

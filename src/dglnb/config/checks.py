@@ -121,7 +121,7 @@ CHECKS: dict[str, Check] = {
     "protocol": _one_of(PROTOCOLS), "optimizer": _one_of(OPTIMIZERS), "data_path": _one_of(DATA_PATHS),
     "device": _device, "data_root": _data_root, "pretrained": _pretrained, "out": _out,
     "resume": _flag, "progress": _flag, "deterministic": _flag, "augment": _flag, "compile": _flag,
-    "dataset": _name, "method": _name, "fusion": _name,
+    "dataset": _name, "method": _name, "fusion": _optional(_name),
     "method_options": lambda v: None if isinstance(v, dict)
     else "a dict of the method's options, e.g. {'gamma': 1.5}",
 }

@@ -31,8 +31,9 @@ class TrainConfig:
     """The dataset, by name (e.g. avdigits, cremad, nyuv2)."""
     method: str
     """The training method, by name (e.g. vanilla, dgl, ogm_ge)."""
-    fusion: str = "concat"
-    """How the modalities are fused: concat, sum, film, gated, mmtm or mlp_mixer."""
+    fusion: str | None = None
+    """How the modalities are fused: concat, sum, film, gated, mmtm, mlp_mixer, or for RGB-D segmentation
+    esanet (ESANet's normalised skips) or esanet_raw_skips (default: the dataset's profile: concat, or esanet)."""
     profile: str = "quick"
     """smoke (seconds), quick (CPU, embedded data) or full (GPU, the paper's setting)."""
     seed: int = 0

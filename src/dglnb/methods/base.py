@@ -79,26 +79,36 @@ class Method:
         """Fill ``.grad`` of the parameters for one batch; return the losses (detached)."""
         raise NotImplementedError
 
-    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
-        """Parameter sets whose gradient norms are clipped separately (all parameters together by default)."""
-        return [list(model.parameters())]
+    def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
+        """Named parameter sets whose gradient norms are clipped separately (``"all"`` parameters
+        together by default)."""
+        return {"all": list(model.parameters())}
 
     def train_step(
         self, model: MultimodalClassifier, batch: Batch, optimizer: torch.optim.Optimizer
     ) -> dict[str, float]:
-        """One optimisation step on ``batch``; returns the losses as floats."""
+        """One optimisation step on ``batch``; returns the losses as floats and, with ``grad_clip``,
+        per clipped group its gradient norm before clipping (``grad_norm_<group>``) and the factor the
+        clip scaled it by (``clip_factor_<group>``, 1 when the norm is within ``grad_clip``)."""
         optimizer.zero_grad(set_to_none=True)
-        losses = self.compute_gradients(model, batch)
+        logs = {name: float(loss) for name, loss in self.compute_gradients(model, batch).items()}
         if self.grad_clip is not None:
-            for params in self.clip_groups(model):
-                nn.utils.clip_grad_norm_(params, self.grad_clip)
+            for group, params in self.clip_groups(model).items():
+                norm = float(nn.utils.clip_grad_norm_(params, self.grad_clip))
+                logs[f"grad_norm_{group}"] = norm
+                logs[f"clip_factor_{group}"] = min(1.0, self.grad_clip / (norm + 1e-6))
         optimizer.step()
-        return {name: float(loss) for name, loss in losses.items()}
+        return logs
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Logits per head: ``"multimodal"`` and, per modality, the same fusion with the others zeroed."""
         feats = model.encode(batch)
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
+
+    def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
+        """The heads of :meth:`predict` computed by ``model.fuse``, with the modalities each zeroes (for
+        scoring each with batch-norm statistics of its own inputs, :mod:`dglnb.train.evaluation`)."""
+        return {"multimodal": (), **{m: tuple(n for n in model.modalities if n != m) for m in model.modalities}}
 
     def on_epoch_start(
         self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer

@@ -28,11 +28,12 @@ method         L^Multi (L^d when detached) reaches    alpha * L^m reaches
 baseline of Table 4, with the unimodal logits taken from the shared head by zeroing.
 
 Two options beyond the paper (``method_options``): ``fusion_dropout`` (lambda >= 0, default 0,
-the paper's DGL) also trains the fusion on detached features with each modality dropped in turn
-(``+ lambda * mean_m L^d(m dropped)``; with two modalities lambda = 2 alpha gives the fusion exactly
-``dgl_mt``'s gradients), and ``clip``: with ``grad_clip`` set, ``"per_group"`` (default) clips the
-fusion and each encoder separately, so that the encoders' alpha-scaled gradients cannot shrink the
-fusion's step; ``"global"`` clips all parameters together, as the official code does.
+the paper's DGL, whose fusion never sees a dropped modality) also trains the fusion on the unimodal
+paths, on detached features (``+ lambda * mean_m L^d(m alone)``; lambda = alpha * M gives the fusion
+exactly ``dgl_mt``'s gradients), and ``clip``: with ``grad_clip`` set, ``"per_group"`` (default)
+clips the fusion and each encoder separately, so that the encoders' alpha-scaled gradients cannot
+shrink the fusion's step; ``"global"`` clips all parameters together, as the official code does;
+``"none"`` does not clip.
 
 Batch norm: the passes with a modality dropped normalise by their own batch statistics but leave
 the running statistics alone, so those used at test time come from the multimodal pass only.
@@ -50,7 +51,7 @@ from . import METHODS
 from .base import Batch, Method, checked_alpha
 from .routing import dgl_loss
 
-CLIPS = ("per_group", "global")
+CLIPS = ("per_group", "global", "none")
 
 
 @METHODS.register("dgl")
@@ -83,11 +84,14 @@ class DGL(Method):
                   **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()}}
         return {name: loss.detach() for name, loss in losses.items()}
 
-    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
-        """Per group (the fusion, then each encoder), or all parameters together under ``clip="global"``."""
+    def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
+        """Per routed group (``fusion``, then each encoder by its modality), all parameters together
+        (``clip="global"``), or none (``clip="none"``: ``grad_clip`` is ignored)."""
         if self.clip == "global":
             return super().clip_groups(model)
-        return [model.fusion_parameters(), *(model.encoder_parameters(m) for m in model.modalities)]
+        if self.clip == "none":
+            return {}
+        return {"fusion": model.fusion_parameters(), **{m: model.encoder_parameters(m) for m in model.modalities}}
 
 
 def routing(model: MultimodalClassifier) -> dict[str, Any]:

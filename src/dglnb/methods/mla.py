@@ -162,6 +162,10 @@ class MLA(Method):
             return torch.tensor([fixed], dtype=logits[0].dtype, device=logits[0].device)
         return entropy_weights(logits, per_sample=self.fusion_weights == "entropy")
 
+    def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
+        """None: no head of :meth:`predict` goes through ``model.fuse``."""
+        return {}
+
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         heads = {m: model.shared_head(model.encode_alone(batch, m)) for m in model.modalities}
         w = self.weights(list(heads.values()))

@@ -39,8 +39,8 @@ class Unimodal(Method):
     def param_groups(self, model: MultimodalClassifier, lr: float) -> list[dict]:
         return [{"params": [p for m in model.modalities for p in self._model_parameters(model, m)], "lr": lr}]
 
-    def clip_groups(self, model: MultimodalClassifier) -> list[list[nn.Parameter]]:
-        return [self._model_parameters(model, m) for m in model.modalities]
+    def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
+        return {m: self._model_parameters(model, m) for m in model.modalities}
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         losses = {
@@ -48,6 +48,10 @@ class Unimodal(Method):
         }
         sum(losses.values()).backward()
         return {name: loss.detach() for name, loss in losses.items()}
+
+    def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
+        """None: no head of :meth:`predict` goes through ``model.fuse``."""
+        return {}
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Per-modality logits only: a unimodal model has no multimodal head."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 from torch import nn
 
 from ..data import DatasetInfo
+from ..errors import ConfigError
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
 from .norm import frozen_running_stats
 from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
-from .segmentation import RGBDSegmenter, build_segmenter
+from .segmentation import RGBDSegmenter
 
 __all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
 
@@ -47,10 +48,11 @@ def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidd
 
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """
-    fusion_cls = FUSIONS.get(fusion) if info.task != "segmentation" else None
-    if info.task == "segmentation":
-        model = build_segmenter(info, fusion, width=width)
-    elif isinstance(fusion_cls, type) and issubclass(fusion_cls, MultimodalClassifier):
+    fusion_cls = FUSIONS.get(fusion)
+    if info.task == "segmentation" and not (isinstance(fusion_cls, type) and issubclass(fusion_cls, RGBDSegmenter)):
+        raise ConfigError(f"dataset {info.name!r} is segmented by the ESANet-style segmenter, not fusion {fusion!r}. "
+                          "What to do: use fusion esanet (ESANet's normalised skips) or esanet_raw_skips")
+    if isinstance(fusion_cls, type) and issubclass(fusion_cls, MultimodalClassifier):
         model = fusion_cls.build(info, width=width, hidden=hidden)
     else:
         encoders = {

@@ -47,8 +47,15 @@ class AxisMLP(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(size, EXPANSION * size), nn.GELU(), nn.Linear(EXPANSION * size, size))
 
     def forward(self, x: Tensor) -> Tensor:
-        mixed = self.mlp(self.norm(x).transpose(self.axis, -1)).transpose(self.axis, -1)
-        return x + mixed
+        if self.axis == x.dim() - 1:
+            return x + self.mlp(self.norm(x))
+        # mixing along a short axis (time steps, modalities): that axis first and the rest flattened,
+        # so each linear layer is one (size x size') @ (size x N) product rather than N tiny ones
+        h = self.norm(x).movedim(self.axis, 0)
+        first, act, second = self.mlp
+        flat = torch.addmm(first.bias[:, None], first.weight, h.reshape(h.shape[0], -1))
+        flat = torch.addmm(second.bias[:, None], second.weight, act(flat))
+        return x + flat.reshape(h.shape).movedim(0, self.axis)
 
 
 class CubeMixer(nn.Module):

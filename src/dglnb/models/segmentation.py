@@ -27,15 +27,17 @@ stage is upsampled by 4 to the input size).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import ClassVar, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data import DatasetInfo
+from ..errors import ConfigError
 from ..metrics import IGNORE_INDEX
 from .classifier import MultimodalClassifier
+from .fusion import FUSIONS
 from .resnet import ResNet18
 
 CONTEXT_BINS = (1, 5)  # ESANet's default pyramid pooling
@@ -105,16 +107,23 @@ class PyramidPooling(nn.Module):
         return self.out(torch.cat([x, *pooled], dim=1))
 
 
-class DecoderStage(nn.Module):
-    """3x3 conv-BN-ReLU, upsample to the skip's size, add the skip (the fused encoder map of that scale)."""
+SKIPS = ("normalised", "raw")
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
+
+class DecoderStage(nn.Module):
+    """3x3 conv-BN-ReLU, upsample to the skip's size, add the skip (the fused encoder map of that scale):
+    through a 1x1 conv-BN-ReLU, as ESANet's skip layers (``skips="normalised"``), or as it is (``"raw"``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, skips: str = "normalised") -> None:
         super().__init__()
+        if skips not in SKIPS:
+            raise ValueError(f"unknown skips {skips!r}; use one of: {', '.join(SKIPS)}")
         self.conv = conv_bn_relu(in_channels, out_channels)
+        self.skip = conv_bn_relu(out_channels, out_channels, kernel_size=1) if skips == "normalised" else nn.Identity()
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         x = F.interpolate(self.conv(x), size=skip.shape[2:], mode="bilinear", align_corners=False)
-        return x + skip
+        return x + self.skip(skip)
 
 
 class RGBDFusionDecoder(nn.Module):
@@ -124,13 +133,14 @@ class RGBDFusionDecoder(nn.Module):
     Built for any number of modalities (one, for the ``unimodal`` baseline's own decoder).
     """
 
-    def __init__(self, modalities: Sequence[str], stage_channels: Sequence[int], num_classes: int) -> None:
+    def __init__(self, modalities: Sequence[str], stage_channels: Sequence[int], num_classes: int,
+                 skips: str = "normalised") -> None:
         super().__init__()
         self.modalities = tuple(modalities)
         self.se = nn.ModuleDict({m: nn.ModuleList(SqueezeExcite(c) for c in stage_channels) for m in self.modalities})
         self.context = PyramidPooling(stage_channels[-1])
         self.decoder = nn.ModuleList(
-            DecoderStage(c_in, c_out) for c_in, c_out in zip(stage_channels[:0:-1], stage_channels[-2::-1])
+            DecoderStage(c_in, c_out, skips) for c_in, c_out in zip(stage_channels[:0:-1], stage_channels[-2::-1])
         )
         self.classifier = nn.Conv2d(stage_channels[0], num_classes, 3, padding=1)
 
@@ -147,31 +157,48 @@ class RGBDFusionDecoder(nn.Module):
 class UnimodalDecoder(nn.Module):
     """A decoder of its own for one modality's stage maps: the ``unimodal`` baseline's segmentation head."""
 
-    def __init__(self, modality: str, stage_channels: Sequence[int], num_classes: int) -> None:
+    def __init__(self, modality: str, stage_channels: Sequence[int], num_classes: int,
+                 skips: str = "normalised") -> None:
         super().__init__()
         self.modality = modality
-        self.decoder = RGBDFusionDecoder((modality,), stage_channels, num_classes)
+        self.decoder = RGBDFusionDecoder((modality,), stage_channels, num_classes, skips)
 
     def forward(self, stages: Sequence[Tensor]) -> Tensor:
         return self.decoder({self.modality: stages})
 
 
+@FUSIONS.register("esanet")
 class RGBDSegmenter(MultimodalClassifier):
     """Per-pixel classifier with the routing interface of
     :class:`~dglnb.models.classifier.MultimodalClassifier` (see module doc).
 
     ``encode`` gives each modality's :class:`StageFeatures`, each encoder running once on its own input.
-    Labels are (B, H, W) class indices, ``IGNORE_INDEX`` for unlabelled pixels.
+    Labels are (B, H, W) class indices, ``IGNORE_INDEX`` for unlabelled pixels. The decoder's skips
+    pass through ESANet's 1x1 conv-BN-ReLU (``skips="normalised"``; fusion ``esanet``) or not
+    (``"raw"``; fusion ``esanet_raw_skips``).
     """
 
     task = "segmentation"
+    skips: ClassVar[str] = "normalised"
+
+    @classmethod
+    def build(cls, info: DatasetInfo, width: int = 64, hidden: int = 128) -> RGBDSegmenter:
+        """A segmenter for ``info`` (image modalities; channels from ``info.shapes``), not yet initialised."""
+        if info.task != "segmentation":
+            raise ConfigError(f"the {cls.__name__} fusion segments RGB-D images, but dataset {info.name!r} is a "
+                              f"{info.task} dataset. What to do: use a classification fusion (concat, sum, ...)")
+        missing = [m for m in info.modalities if m not in info.shapes]
+        if missing:
+            raise ValueError(f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}")
+        return cls({m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes)
 
     def __init__(self, encoders: Mapping[str, StageEncoder], num_classes: int) -> None:
         channels = {e.stage_channels for e in encoders.values()}
         if len(channels) != 1:
             raise ValueError(f"the encoders' stage channels must agree to be fused, got {sorted(channels)}")
         (stage_channels,) = channels
-        super().__init__(encoders, RGBDFusionDecoder(tuple(encoders), stage_channels, num_classes), num_classes)
+        super().__init__(encoders, RGBDFusionDecoder(tuple(encoders), stage_channels, num_classes, self.skips),
+                         num_classes)
         self.stage_channels = stage_channels
 
     def zero_features(self, z: StageFeatures) -> StageFeatures:
@@ -184,17 +211,11 @@ class RGBDSegmenter(MultimodalClassifier):
 
     def unimodal_head(self, modality: str) -> nn.Module:
         """A decoder of its own for ``modality`` (the ``unimodal`` method's segmentation model)."""
-        return UnimodalDecoder(modality, self.stage_channels, self.num_classes)
+        return UnimodalDecoder(modality, self.stage_channels, self.num_classes, self.skips)
 
 
-def build_segmenter(info: DatasetInfo, fusion: str = "concat", width: int = 64) -> RGBDSegmenter:
-    """A segmenter for ``info`` (image modalities; channels from ``info.shapes``), not yet initialised.
+@FUSIONS.register("esanet_raw_skips")
+class RawSkipSegmenter(RGBDSegmenter):
+    """The segmenter with the fused maps added into the decoder as they are (no 1x1 conv-BN-ReLU)."""
 
-    Its SE-add fusion is part of the architecture: ``fusion`` must be left at the default.
-    """
-    if fusion != "concat":
-        raise ValueError(f"segmentation uses its own SE-add fusion; fusion {fusion!r} applies to classification only")
-    missing = [m for m in info.modalities if m not in info.shapes]
-    if missing:
-        raise ValueError(f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}")
-    return RGBDSegmenter({m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes)
+    skips = "raw"

@@ -23,7 +23,8 @@ from .run import METRICS, read_metrics, resolve, train
 
 
 #: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
-SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe")
+SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe",
+              "decoder_probe", "test_score_running_stats")
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
@@ -59,8 +60,9 @@ def run_key(config: TrainConfig) -> str:
 
 def cached_run_dir(config: TrainConfig) -> Path:
     """The run cache's folder for ``config``: ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
-    name = f"{config.dataset}-{config.fusion}-{config.method}-seed{config.seed}-{run_key(config)}"
-    return runs_dir(config.profile, "cache") / name
+    resolved = resolve(config)
+    name = f"{resolved.dataset}-{resolved.fusion}-{resolved.method}-seed{resolved.seed}-{run_key(resolved)}"
+    return runs_dir(resolved.profile, "cache") / name
 
 
 @contextlib.contextmanager

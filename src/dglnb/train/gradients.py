@@ -15,6 +15,15 @@ method's step. For every method (vanilla included) and every modality m it recor
   ``s_median``, their (lower) median (a few very large s, from samples the modality gets wrong, can dominate
   the mean while most s are far below 1). NaN for other fusions.
 
+Right after the same step (:func:`after_step`), what the step did to each modality m:
+
+* ``grad_applied``: the mean absolute gradient over encoder m's parameters that the method's step
+  applied (after its clipping): ``alpha`` times the unimodal gradient under DGL, the multimodal one
+  under vanilla, the own head's under ``unimodal``;
+* ``head_block_norm``: the Frobenius norm of the head's weights that read z^m: the block W^m of a
+  concat head (``unimodal``: the modality's own head); NaN for other heads. Under DGL W^m learns
+  only from the multimodal loss, and the unimodal gradient that reaches encoder m passes through it.
+
 The mean is over all parameter entries of the encoder (the official logger instead sums per-tensor
 means, after gradient clipping, for the DGL step it applies). Nothing is applied: gradients come from
 ``torch.autograd.grad`` (``.grad`` is untouched), and the random state and buffers (batch-norm
@@ -34,7 +43,8 @@ from torch import Tensor, nn
 
 from ..models.fusion import ConcatFusion
 
-COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1", "s_median")
+COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1", "s_median",
+           "grad_applied", "head_block_norm")
 
 
 @contextlib.contextmanager
@@ -102,4 +112,31 @@ def measure(model: nn.Module, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "s_frac_below_1": s_below,
                 "s_median": s_median,
             })
+    return rows
+
+
+def head_blocks(model: nn.Module) -> dict[str, Tensor]:
+    """Per modality, the head weights that read its features: a concat head's column block W^m, or the
+    modality's own head (the ``unimodal`` method's ``unimodal_heads``); empty for other heads."""
+    own = getattr(model, "unimodal_heads", None)
+    if own is not None:
+        return {m: head.weight for m, head in own.items() if isinstance(head, nn.Linear)}
+    fusion = getattr(model, "fusion", None)
+    if not isinstance(fusion, ConcatFusion):
+        return {}
+    sizes = [model.encoders[m].out_dim for m in fusion.modalities]
+    return dict(zip(fusion.modalities, fusion.head.weight.split(sizes, dim=1)))
+
+
+@torch.no_grad()
+def after_step(model: nn.Module) -> dict[str, dict[str, float]]:
+    """Per modality, ``grad_applied`` and ``head_block_norm`` right after a step (see the module doc):
+    the gradients the step left in ``.grad`` (zeroed only at the next step)."""
+    blocks = head_blocks(model)
+    rows = {}
+    for m in model.modalities:
+        params = model.encoder_parameters(m)
+        applied = sum(p.grad.abs().sum().item() for p in params if p.grad is not None)
+        rows[m] = {"grad_applied": applied / sum(p.numel() for p in params),
+                   "head_block_norm": blocks[m].norm().item() if m in blocks else float("nan")}
     return rows

@@ -2,9 +2,10 @@
 
 The loop owns the epochs; a method (``dglnb.methods``) owns one training step. Per epoch:
 ``method.on_epoch_start``, then ``method.train_step`` on every batch (with optional diagnostics
-measured just before it), a learning-rate schedule step, evaluation on val and test, one row of
-``history.csv`` and a checkpoint ``last.pt``. At the end the selected epoch's model is restored and
-a linear probe is fitted per modality on its frozen features (classification only).
+measured just before it), a learning-rate schedule step, evaluation on val (and on test when test
+selects the epoch), one row of ``history.csv`` and a checkpoint ``last.pt``. At the end the selected
+epoch's model is restored, scored on val and test (:mod:`dglnb.train.evaluation`) and a linear probe
+is fitted per modality on its frozen features (classification only).
 
 Model selection: ``selection="val"`` (default) keeps the epoch with the best validation score (the
 task's primary metric: accuracy, or mIoU for segmentation); ``selection="test"`` keeps the best
@@ -39,7 +40,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .. import metrics
 from ..progress import progress
 from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
@@ -47,9 +47,10 @@ from ..data.augment import Augment, step_generator
 from . import distributed, gradients
 from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
 from .determinism import rng_state, set_rng_state
+from .evaluation import evaluate, final_scores, selection_score
 from .device import autocast
 from .loaders import batches, start_epoch
-from .probe import linear_probe
+from .probe import decoder_probe, linear_probe
 from .speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
                     to_channels_last)
 
@@ -63,31 +64,6 @@ def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch
     return make_optimizer(method.param_groups(model, config.lr), config.device, config.optimizer, lr=config.lr,
                           momentum=config.momentum, weight_decay=config.weight_decay,
                           fast=torch.device(config.device).type == "cuda")
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.device) -> dict[str, float]:
-    """Scores of every head ``method.predict`` returns, over the whole loader, by ``model.task``
-    (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a fraction; mIoU for
-    segmentation), any other as ``"<head>/<metric>"``."""
-    model.eval()
-    scorers: dict[str, metrics.Scorer] = {}
-    for batch in batches(loader):
-        batch = to_device(batch, device)
-        with autocast(device):
-            logits = method.predict(model, batch)
-        for head, out in logits.items():
-            scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
-    return metrics.flat_scores(scorers)
-
-
-def selection_score(scores: dict[str, float]) -> float:
-    """The number model selection maximises: the multimodal head's primary score (accuracy, or mIoU),
-    else the mean over the heads' primary scores."""
-    if "multimodal" in scores:
-        return scores["multimodal"]
-    primary = [v for k, v in scores.items() if "/" not in k]
-    return sum(primary) / len(primary)
 
 
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
@@ -179,12 +155,16 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             batch = batch_channels_last(batch)
         if config.augment:  # the training batch only; the draws follow from (seed, epoch, step)
             batch = augment.batch(batch, kinds, step_generator(config.seed, epoch, state["step"]))
-        if config.diag_every and state["step"] % config.diag_every == 0:
-            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row}
-                                     for row in gradients.measure(model, batch)]
+        diagnose = config.diag_every and state["step"] % config.diag_every == 0
+        if diagnose:
+            rows = gradients.measure(model, batch)
         training.local_batch = len(batch["label"])
         with autocast(training.device):
             logs = method.train_step(model, batch, training.optimizer)
+        if diagnose:
+            applied = gradients.after_step(model)
+            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
+                                     for row in rows]
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
@@ -203,11 +183,14 @@ def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
     lr = config.lr * scheduler.get_last_lr()[0] / optimizer.param_groups[0]["initial_lr"]
     scheduler.step()
     val = evaluate(model, method, training.loaders["val"], training.device)
-    test = evaluate(model, method, training.loaders["test"], training.device)
+    # the test split is scored per epoch only where it selects the epoch (the official protocol);
+    # otherwise once, on the selected model (finish)
+    test = {}
+    if config.selection == "test":
+        test = evaluate(model, method, training.loaders["test"], training.device)
     score = selection_score(val if config.selection == "val" else test)
     if state["best"] is None or score > state["best"]["score"]:
-        state["best"] = {"epoch": epoch, "score": score, "val": val, "test": test,
-                         "model": copy.deepcopy(model.state_dict())}
+        state["best"] = {"epoch": epoch, "score": score, "model": copy.deepcopy(model.state_dict())}
     state["epoch"] = epoch
     state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs),
                              **_prefixed("val", val), **_prefixed("test", test)})
@@ -217,22 +200,27 @@ def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
                      "scheduler": scheduler.state_dict(), "method": method.state_dict(),
                      "rng": rng_state(), "config": config.to_json()}, training.checkpoint)
         write_logs(state, training.out)
-    return {"val": selection_score(val), "test": selection_score(test)}
+    return {"val": selection_score(val), **({"test": selection_score(test)} if test else {})}
 
 
 def finish(training: Training) -> dict[str, Any]:
-    """The selected epoch's model restored (and, by the writing rank, saved as ``best.pt``), with a
-    linear probe per modality on its frozen features (classification only); :func:`fit`'s result."""
+    """The selected epoch's model restored (and, by the writing rank, saved as ``best.pt``), scored on
+    val and test (:func:`~dglnb.train.evaluation.final_scores`), with a linear probe per modality on
+    its frozen features (classification only); :func:`fit`'s result."""
     best, model = training.state["best"], training.model
     model.load_state_dict(best["model"])
-    probe = None
+    scores = final_scores(model, training.method, training.loaders, training.device)
+    probe = {}
     if distributed.is_writer():
         atomic_save({"epoch": best["epoch"], "model": best["model"]}, training.out / "best.pt")
+        probes = (training.loaders["train_eval"], training.loaders["test"], training.device)
         if model.task == "classification":
-            probe = linear_probe(model, training.loaders["train_eval"], training.loaders["test"],
-                                 training.device)
-    return {"best_epoch": best["epoch"], "val_scores": best["val"], "test_scores": best["test"],
-            "linear_probe": probe}
+            probe = {"linear_probe": linear_probe(model, *probes)}
+        else:
+            config = training.config
+            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=config.epochs, lr=config.lr,
+                                                    batch_size=config.batch_size, seed=config.seed)}
+    return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
 
 
 def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
@@ -240,17 +228,18 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
 
     ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`~dglnb.train.loaders.start_epoch`), ``val``,
     ``test`` and ``train_eval`` (the train split in a fixed order, for the linear probe: a dataset
-    object of its own, never told an epoch, so its inputs are un-augmented). Val and test are
-    evaluated after every epoch (history.csv shows both); with ``selection="val"`` the test numbers only serve to report the selected epoch.
+    object of its own, never told an epoch, so its inputs are un-augmented). Val is evaluated after
+    every epoch, test too when it selects the epoch (``selection="test"``); otherwise test is scored
+    once, on the selected model.
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
-    losses averaged over the epoch), ``val_<head>``, ``test_<head>`` (per head of ``method.predict``,
+    losses averaged over the epoch), ``val_<head>``, and with ``selection="test"`` ``test_<head>`` (per head of ``method.predict``,
     its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
     and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
     ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
     settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
     :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``, ``test_scores`` (the
-    selected epoch's :func:`evaluate` dicts) and ``linear_probe`` (per modality, on the selected
-    model; None for segmentation, whose features are dense maps).
+    selected model's :func:`~dglnb.train.evaluation.final_scores`) and ``linear_probe`` (per modality,
+    on the selected model; classification) or ``decoder_probe`` (segmentation).
 
     The run in steps: :func:`prepare`, :func:`restore`, then :func:`train_epoch` and :func:`end_epoch`
     per epoch, and :func:`finish`.
@@ -263,5 +252,5 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
         started = time.perf_counter()
         train_logs = train_epoch(training, epoch)
         scores = end_epoch(training, epoch, train_logs, time.perf_counter() - started)
-        epochs.set_postfix(val=f"{scores['val']:.3f}", test=f"{scores['test']:.3f}")
+        epochs.set_postfix(**{split: f"{score:.3f}" for split, score in scores.items()})
     return finish(training)

@@ -6,9 +6,13 @@ writes into ``out``:
 * ``metrics.json``: ``metric``, the task's primary score (``"accuracy"``, or ``"miou"`` for
   segmentation), and its values ``test_score`` and ``val_score`` (the selected epoch's; keys
   ``"multimodal"`` and each modality, a fraction in [0, 1], null where the method has no such head;
-  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys),
-  ``linear_probe`` (per modality; null for segmentation), ``best_epoch``, ``protocol``, ``selection`` and
-  ``config`` (every setting that defines the run: not ``out``, ``resume`` or ``progress``);
+  segmentation adds ``test_pixel_accuracy`` and ``val_pixel_accuracy`` with the same keys; where
+  the fusion pass holds batch norm, each head is scored with statistics of its own input pattern and
+  ``test_score_running_stats`` / ``val_score_running_stats`` give the training statistics' scores, see
+  :mod:`dglnb.train.evaluation`), ``linear_probe`` (per modality; null for segmentation),
+  ``decoder_probe`` (per modality, segmentation; null for classification), ``best_epoch``,
+  ``protocol``, ``selection`` and ``config`` (every setting that defines the run: not ``out``,
+  ``resume`` or ``progress``);
 * ``history.csv``: one row per epoch (see :func:`dglnb.train.loop.fit`);
 * ``diagnostics.csv``: gradient sizes and s every ``diag_every`` steps (see :mod:`dglnb.train.gradients`);
 * ``timing.csv``: wall-clock seconds per epoch (the only file that differs between identical runs);
@@ -65,8 +69,9 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` checked (names, values, the method's options) with every ``None`` hyperparameter
     taken from the profile: what a run, its cache key and its metrics.json are made of. A method
     that takes no ``alpha`` gets ``alpha=None``, so that its runs do not differ by it."""
-    check_settings(dataset=config.dataset, method=config.method, fusion=config.fusion)
+    check_settings(dataset=config.dataset, method=config.method)
     config = config.with_profile_defaults()
+    check_settings(fusion=config.fusion)
     if not METHODS.get(config.method).takes("alpha"):
         config = dataclasses.replace(config, alpha=None)
     build_method(config)
@@ -96,7 +101,7 @@ def _with_all_heads(scores: dict[str, float], modalities: Sequence[str]) -> dict
 
 
 def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
-    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.loop.evaluate`'s ``"<head>/<name>"`` keys."""
+    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.evaluation.evaluate`'s ``"<head>/<name>"`` keys."""
     suffix = f"/{name}"
     return {k.removesuffix(suffix): v for k, v in scores.items() if k.endswith(suffix)}
 
@@ -141,7 +146,11 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "val_score": _with_all_heads(result["val_scores"], info.modalities),
         **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_scores"], name), info.modalities)
            for split in ("test", "val") for name in others},
-        "linear_probe": result["linear_probe"],
+        # where heads were scored with recalibrated statistics, the training statistics' scores beside them
+        **{f"{split}_score_running_stats": _with_all_heads(result[f"{split}_running_stats_scores"], info.modalities)
+           for split in ("test", "val") if f"{split}_running_stats_scores" in result},
+        "linear_probe": result.get("linear_probe"),
+        "decoder_probe": result.get("decoder_probe"),
         "best_epoch": result["best_epoch"],
         "protocol": config.protocol,
         "selection": config.selection,

@@ -1,0 +1,96 @@
+"""Scoring a model: every head of ``method.predict`` over a split, and the selected model's final scores.
+
+Per epoch the loop scores the validation split (and the test split when the test split selects the
+epoch) with the model as it is, batch norm normalising by the running statistics gathered in
+training. Those statistics come from the training passes, which see every modality; a head that
+zeroes a modality (eq. 12/14) sends the layers after the fusion point inputs of another
+distribution. Where such layers hold batch norm (the segmenter's decoder, the streams after MMTM's
+first transfer module; a late fusion's linear head holds none), :func:`final_scores` re-estimates
+their statistics for each head's own input pattern on the training split before scoring that head
+(:func:`dglnb.models.norm.recalibrated_stats`): each head is scored with statistics of the inputs it
+reads. The scores with the training statistics are kept beside them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from .. import metrics
+from ..data import to_device
+from ..models.norm import norm_layers_in, recalibrated_stats
+from .device import autocast
+from .loaders import batches
+
+CALIBRATION_SAMPLES = 2048  # at most this many training samples (in a fixed order) re-estimate statistics
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.device,
+             heads: set[str] | None = None) -> dict[str, float]:
+    """Scores of every head ``method.predict`` returns (or of ``heads`` only), over the whole loader,
+    by ``model.task`` (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a
+    fraction; mIoU for segmentation), any other as ``"<head>/<metric>"``."""
+    model.eval()
+    scorers: dict[str, metrics.Scorer] = {}
+    for batch in batches(loader):
+        batch = to_device(batch, device)
+        with autocast(device):
+            logits = method.predict(model, batch)
+        for head, out in logits.items():
+            if heads is None or head in heads:
+                scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
+    return metrics.flat_scores(scorers)
+
+
+def selection_score(scores: dict[str, float]) -> float:
+    """The number model selection maximises: the multimodal head's primary score (accuracy, or mIoU),
+    else the mean over the heads' primary scores."""
+    if "multimodal" in scores:
+        return scores["multimodal"]
+    primary = [v for k, v in scores.items() if "/" not in k]
+    return sum(primary) / len(primary)
+
+
+def _calibration_batches(loader: DataLoader, device: torch.device) -> list[dict[str, Any]]:
+    """The first ``CALIBRATION_SAMPLES`` samples of ``loader`` (un-augmented, fixed order), on ``device``."""
+    taken, out = 0, []
+    for batch in itertools.takewhile(lambda _: taken < CALIBRATION_SAMPLES, batches(loader)):
+        out.append(to_device(batch, device))
+        taken += len(batch["label"])
+    return out
+
+
+def final_scores(model: nn.Module, method: Any, loaders: dict[str, DataLoader], device: torch.device,
+                 splits: tuple[str, ...] = ("val", "test")) -> dict[str, dict[str, float]]:
+    """The selected model's scores per split: ``{split: scores}`` as :func:`evaluate` gives them, each
+    head through ``model.fuse`` scored with batch-norm statistics re-estimated for its own input pattern
+    on ``loaders["train_eval"]`` where the fusion pass holds batch norm; then, only in that case,
+    ``{split}_running_stats``: the same heads with the training statistics (see the module doc)."""
+    plain = {split: evaluate(model, method, loaders[split], device) for split in splits}
+    calibration = _calibration_batches(loaders["train_eval"], device)
+    model.eval()
+
+    def fused(batch: dict[str, Any], zero: tuple[str, ...]) -> Any:
+        with autocast(device):
+            return model.fuse(model.encode(batch), zero)
+
+    patterns = {}
+    for head, zero in method.fused_heads(model).items():
+        with torch.no_grad():
+            layers = norm_layers_in(lambda: fused(calibration[0], zero), model)
+        if layers:
+            patterns[head] = (zero, layers)
+    if not patterns:
+        return plain
+    scores = {split: dict(values) for split, values in plain.items()}
+    for head, (zero, layers) in patterns.items():
+        passes = [lambda batch=batch, zero=zero: fused(batch, zero) for batch in calibration]
+        with recalibrated_stats(layers, passes):
+            for split in splits:
+                scores[split].update(evaluate(model, method, loaders[split], device, heads={head}))
+    return {**scores, **{f"{split}_running_stats": plain[split] for split in splits}}
