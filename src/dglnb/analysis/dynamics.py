@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from ..figure_style import style
 from .report import epoch_curves, mean_std_table, phase_stats
 
 if TYPE_CHECKING:
@@ -26,24 +27,25 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
     modalities = list(dict.fromkeys(m for f in frames.values() for m in f.index.get_level_values("modality")))
     panels = [("s_mean", "mean s (k != y)"), ("grad_multimodal", "|grad| from multimodal loss"),
               ("grad_unimodal", "|grad| from unimodal loss")]
-    fig, axes = plt.subplots(len(modalities), len(panels), figsize=(4 * len(panels), 2.8 * len(modalities)),
-                             squeeze=False, sharex=True)
-    for row, m in enumerate(modalities):
-        for col, (column, title) in enumerate(panels):
-            ax = axes[row, col]
-            for label, frame in frames.items():
-                if m in frame.index.get_level_values("modality"):
-                    series = frame.loc[m, column]
-                    ax.plot(series.index, series.values, label=label)
-            ax.set_title(f"{m}: {title}", fontsize=9)
-            if column != "s_mean":
-                ax.set_yscale("log")
-            if row == len(modalities) - 1:
-                ax.set_xlabel("epoch")
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150)
+    with style():
+        fig, axes = plt.subplots(len(modalities), len(panels), squeeze=False, sharex=True,
+                                 figsize=(4 * len(panels), 2.8 * len(modalities)))
+        for row, m in enumerate(modalities):
+            for col, (column, title) in enumerate(panels):
+                ax = axes[row, col]
+                for label, frame in frames.items():
+                    if m in frame.index.get_level_values("modality"):
+                        series = frame.loc[m, column]
+                        ax.plot(series.index, series.values, label=label)
+                ax.set_title(f"{m}: {title}", fontsize=9)
+                if column != "s_mean":
+                    ax.set_yscale("log")
+                if row == len(modalities) - 1:
+                    ax.set_xlabel("epoch")
+        axes[0, 0].legend(fontsize=8)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=150)
     return fig
 
 
@@ -64,14 +66,15 @@ def plot_gradient_ratio(run_dirs: list[Path], title: str = "") -> Figure:
     seed) and their mean thick; eq. 8 says the ratio stays below 1."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for i, m in enumerate(_modalities(run_dirs[0])):
-        ratios = gradient_ratio_curves(run_dirs, m)
-        ax.plot(ratios.index, ratios.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
-        ax.plot(ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}")
-    ax.axhline(1, color="k", linewidth=0.8, linestyle="--")
-    ax.set(yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title)
-    ax.legend(frameon=False)
+    with style():
+        fig, ax = plt.subplots(figsize=(6, 3))
+        for i, m in enumerate(_modalities(run_dirs[0])):
+            ratios = gradient_ratio_curves(run_dirs, m)
+            ax.plot(ratios.index, ratios.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
+            ax.plot(ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}")
+        ax.axhline(1, color="k", linewidth=0.8, linestyle="--")
+        ax.set(yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title)
+        ax.legend()
     return fig
 
 
