@@ -58,6 +58,7 @@ def cluster_purity(features: np.ndarray, labels: np.ndarray, num_classes: int) -
 
 def reinit_weight(purity_gap: float, move_lambda: float) -> float:
     """The re-initialisation strength tanh(lambda * gap)."""
+    # w_m = tanh(lambda * |purity_train - purity_val|)
     return math.tanh(move_lambda * purity_gap)
 
 
@@ -120,6 +121,7 @@ class DiagnosingRelearning(Vanilla):
         """theta <- w_m * theta_init + (1 - w_m) * theta for every parameter of each encoder m."""
         for m, w in weights.items():
             for p, p0 in zip(model.encoder_parameters(m), self.initial[m]):
+                # theta <- w_m theta_init + (1 - w_m) theta
                 p.copy_(w * p0.to(p) + (1 - w) * p)
 
     def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],

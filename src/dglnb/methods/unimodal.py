@@ -43,9 +43,11 @@ class Unimodal(Method):
         return {m: self._model_parameters(model, m) for m in model.modalities}
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        # L^m = L_CE(h_m(z_m), y) for every modality m (eq. 7's unimodal model): a scalar each
         losses = {
             f"loss_{m}": model.loss(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
         }
+        # sum_m L^m: encoder m and head h_m receive dL^m only
         sum(losses.values()).backward()
         return {name: loss.detach() for name, loss in losses.items()}
 
@@ -55,4 +57,5 @@ class Unimodal(Method):
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Per-modality logits only: a unimodal model has no multimodal head."""
+        # h_m(phi_m(theta_m, x_m)): (B, K) logits per modality
         return {m: model.unimodal_heads[m](model.encoders[m](batch[m])) for m in model.modalities}
