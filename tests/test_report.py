@@ -127,7 +127,9 @@ def test_table1_marks_each_columns_best_and_second_best_among_the_ranked_rows():
 def test_run_costs_sums_each_runs_epochs_and_compares_with_the_baseline(tmp_path):
     def run(name, seconds):
         (tmp_path / name).mkdir()
-        pd.DataFrame({"epoch": range(len(seconds)), "seconds": seconds}).to_csv(tmp_path / name / "timing.csv", index=False)
+        pd.DataFrame({"epoch": range(len(seconds)), "seconds": seconds}).to_csv(
+            tmp_path / name / "timing.csv", index=False
+        )
         return tmp_path / name
 
     costs = report.run_costs({"avdigits": {"vanilla": [run("v0", [1.0, 2.0]), run("v1", [2.0, 3.0])],

@@ -23,7 +23,10 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    frames = {label: pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True) for label, p in csv_paths.items()}
+    frames = {
+        label: pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True)
+        for label, p in csv_paths.items()
+    }
     modalities = list(dict.fromkeys(m for f in frames.values() for m in f.index.get_level_values("modality")))
     panels = [("s_mean", "mean s (k != y)"), ("grad_multimodal", "|grad| from multimodal loss"),
               ("grad_unimodal", "|grad| from unimodal loss")]
@@ -49,7 +52,7 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
     return fig
 
 
-def gradient_ratio_curves(run_dirs: list[Path], modality: str) -> "pandas.DataFrame":
+def gradient_ratio_curves(run_dirs: list[Path], modality: str) -> pandas.DataFrame:
     """``grad_multimodal / grad_unimodal`` at ``modality``'s encoder per epoch, one column per run."""
     multi = epoch_curves(run_dirs, "grad_multimodal", "diagnostics.csv", modality)
     return multi / epoch_curves(run_dirs, "grad_unimodal", "diagnostics.csv", modality)
@@ -78,7 +81,7 @@ def plot_gradient_ratio(run_dirs: list[Path], title: str = "") -> Figure:
     return fig
 
 
-def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> "pandas.DataFrame":
+def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> pandas.DataFrame:
     """:func:`gradient_ratio_curves` at the given epochs (negative counts from the end), one row per
     encoder, "mean ± std" over runs."""
     rows = []

@@ -17,16 +17,42 @@ from .errors import DataError
 
 # name, modalities, classes, expected sizes, how to prepare (see data_prep/README.md)
 REAL_DATASETS = [
-    ("cremad", "audio 1x257x299 + 1 frame", 6, "6,698 train / 744 test (official split)",
-     "python data_prep/cremad.py --raw RAW --out OUT --split-dir SPLITS"),
-    ("kinetics_sounds", "audio 1x257x1004 + 3 frames", "31 (OGM-GE lists; 33/34 elsewhere)",
-     "14,799 train / 2,597 test lines", "python data_prep/kinetics_sounds.py --clips CLIPS --train-list my_train.txt --test-list my_test.txt --out OUT"),
-    ("vggsound", "audio 1x257x1004 + 3 frames", 309, "~183k train / ~15k test listed; many clips gone",
-     "python data_prep/vggsound.py --clips CLIPS --csv vggsound.csv --out OUT"),
-    ("mosi", "text 50x300, audio 50x5, visual 50x20", 2, "1,284 / 229 / 686 (before dropping label 0)",
-     "none: --data-root mosi_data.pkl (MulT) or aligned_50.pkl (MMSA)"),
-    ("nyuv2", "rgb 3x480x640 + depth 1x480x640", 40, "795 train / 654 test (splits.mat)",
-     "python data_prep/nyuv2.py --mat nyu_depth_v2_labeled.mat --splits splits.mat --mapping classMapping40.mat --out OUT"),
+    (
+        "cremad",
+        "audio 1x257x299 + 1 frame",
+        6,
+        "6,698 train / 744 test (official split)",
+        "python data_prep/cremad.py --raw RAW --out OUT --split-dir SPLITS",
+    ),
+    (
+        "kinetics_sounds",
+        "audio 1x257x1004 + 3 frames",
+        "31 (OGM-GE lists; 33/34 elsewhere)",
+        "14,799 train / 2,597 test lines",
+        "python data_prep/kinetics_sounds.py --clips CLIPS --train-list my_train.txt --test-list my_test.txt --out OUT",
+    ),
+    (
+        "vggsound",
+        "audio 1x257x1004 + 3 frames",
+        309,
+        "~183k train / ~15k test listed; many clips gone",
+        "python data_prep/vggsound.py --clips CLIPS --csv vggsound.csv --out OUT",
+    ),
+    (
+        "mosi",
+        "text 50x300, audio 50x5, visual 50x20",
+        2,
+        "1,284 / 229 / 686 (before dropping label 0)",
+        "none: --data-root mosi_data.pkl (MulT) or aligned_50.pkl (MMSA)",
+    ),
+    (
+        "nyuv2",
+        "rgb 3x480x640 + depth 1x480x640",
+        40,
+        "795 train / 654 test (splits.mat)",
+        "python data_prep/nyuv2.py --mat nyu_depth_v2_labeled.mat --splits splits.mat "
+        "--mapping classMapping40.mat --out OUT",
+    ),
 ]
 
 

@@ -92,7 +92,9 @@ class DiagnosingRelearning(Vanilla):
         if self.move_lambda < 0:
             raise ValueError(f"move_lambda must be >= 0, got {self.move_lambda}")
         if self.reinit_epoch < 1 or self.reinit_num < 0:
-            raise ValueError(f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}")
+            raise ValueError(
+                f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}"
+            )
         self.initial: dict[str, list[Tensor]] = {}
         self.reinits: list[dict[str, Any]] = []  # per re-initialisation: epoch, purities, gap and weight per modality
 

@@ -82,7 +82,8 @@ class OGMGE(Method):
 
     @torch.no_grad()
     def unimodal_logits(self, model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the all-zero output."""
+        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the
+        all-zero output."""
         feats = {m: z.detach() for m, z in feats.items()}
         logits = {m: model.fuse_alone(feats, m) for m in model.modalities}
         if self.half_bias:

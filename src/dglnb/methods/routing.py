@@ -28,8 +28,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .routing_inputs import (Features, check_features, check_reached, check_separable, detach,
-                             groups_of, items, listed, map_tensors, replace)
+from .routing_inputs import (
+    Features,
+    check_features,
+    check_reached,
+    check_separable,
+    detach,
+    groups_of,
+    items,
+    listed,
+    map_tensors,
+    replace,
+)
 
 
 def zeros(feature: Any) -> Any:

@@ -28,7 +28,8 @@ def add_unimodal_heads(model: MultimodalClassifier) -> None:
 
 @METHODS.register("unimodal")
 class Unimodal(Method):
-    """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
+    """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses,
+    encoders and heads only."""
 
     def setup(self, model: MultimodalClassifier) -> None:
         add_unimodal_heads(model)

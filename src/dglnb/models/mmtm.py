@@ -10,8 +10,8 @@ A transfer module squeezes every stream's map by global average pooling (over ti
 passes the joint squeeze through a bottleneck, and rescales each stream's channels by
 ``2 sigmoid(E_m)`` (Joze et al., eq. 3-5), so later stages of one stream read the other modality.
 
-Routing groups (the interface of :class:`~dglnb.models.classifier.MultimodalClassifier`): encoder m is modality m's whole
-ResNet18; the fusion parameters are the three transfer modules and the head. A modality's features
+Routing groups (the interface of :class:`~dglnb.models.classifier.MultimodalClassifier`): encoder m
+is modality m's whole ResNet18; the fusion parameters are the three transfer modules and the head. A modality's features
 (``encode``) are its layer1 map, the part of its stream that reads only its own input (run once per
 step). ``fuse`` runs layers 2-4 of every kept stream with the transfer modules between them; a
 zeroed modality is zero at *every* transfer module and at the head, so its stream is not computed

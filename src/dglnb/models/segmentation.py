@@ -198,7 +198,9 @@ class RGBDSegmenter(MultimodalClassifier):
                               f"{info.task} dataset. What to do: use a classification fusion (concat, sum, ...)")
         missing = [m for m in info.modalities if m not in info.shapes]
         if missing:
-            raise ValueError(f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}")
+            raise ValueError(
+                f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}"
+            )
         return cls({m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes)
 
     def __init__(self, encoders: Mapping[str, StageEncoder], num_classes: int) -> None:
