@@ -40,7 +40,7 @@ KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_al
 	models mmtm mixer segmentation routing resume engine)
 
 .PHONY: book html test unit unit-avx2 install-check rehearsal nbval nbval-portable browser-check chromium golden lock \
-	reproduce clean
+	lint reproduce clean
 
 book:
 	$(MAKE) -j2 .venv $(MATHJAX)
@@ -79,6 +79,12 @@ chromium:
 
 unit: .venv
 	OMP_NUM_THREADS=$(THREADS) $(PY) -m pytest -q -n $(JOBS) --dist worksteal -m "not install and not rehearsal" tests
+
+# ruff's lint and its formatter's check over the repository, notebooks included (pyproject.toml's
+# [tool.ruff]; .pre-commit-config.yaml runs the same on each commit).
+lint: .venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 # pip install . without a checkout: the built wheel in a fresh venv trains and sweeps from another
 # folder (tests/test_install.py; a minute or two, mostly installing the dependencies).

@@ -66,7 +66,11 @@ def data_path(clips: int, device: torch.device, workers: int) -> None:
     pin = device.type == "cuda"
     for w in sorted({0, workers}):
         loader = DataLoader(dataset, BATCH, shuffle=True, num_workers=w, pin_memory=pin)
-        seconds = epoch_seconds(loader, lambda b: [b[k].to(device, non_blocking=True) for k in ("audio", "visual")], device)
+        seconds = epoch_seconds(
+            loader,
+            lambda b: [b[k].to(device, non_blocking=True) for k in ("audio", "visual")],
+            device,
+        )
         print(f"per-sample DataLoader, {w} workers: {seconds:.2f} s/epoch")
 
     variants = {}
@@ -116,8 +120,11 @@ def augmentation(device: torch.device) -> None:
     for name, boxes in (("ours", ours), ("torchvision", theirs)):
         share = boxes[:, 2] * boxes[:, 3] / 224**2
         log_ratio = np.log(boxes[:, 3] / boxes[:, 2])
-        print(f"crop boxes, {name:11s}: area share mean {share.mean():.4f}, quartiles {np.quantile(share, [.25, .5, .75]).round(4)}; "
-              f"log aspect mean {log_ratio.mean():+.4f} sd {log_ratio.std():.4f}; top mean {boxes[:, 0].mean():.2f}")
+        print(
+            f"crop boxes, {name:11s}: area share mean {share.mean():.4f}, "
+            f"quartiles {np.quantile(share, [0.25, 0.5, 0.75]).round(4)}; "
+            f"log aspect mean {log_ratio.mean():+.4f} sd {log_ratio.std():.4f}; top mean {boxes[:, 0].mean():.2f}"
+        )
 
 
 def main() -> None:

@@ -19,10 +19,9 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fixture builders
 
-from fixtures.media import write_video, write_wav  # noqa: E402
-
 from dglnb.data import load_dataset  # noqa: E402
 from dglnb.data.cremad import CLASSES, prepare  # noqa: E402
+from fixtures.media import write_video, write_wav  # noqa: E402
 
 
 def make_release(raw: Path, clips: int) -> None:

@@ -23,14 +23,30 @@ from torch.utils.data import DataLoader
 from dglnb.data import load_dataset
 from dglnb.data.errors import DataError
 from dglnb.models import build_model
-from step_time import (METHOD_NAMES, SHAPES, checked_device, device_name, fast_batch, fast_step,
-                       layout_note, positive, random_batch, synchronize)
+from step_time import (
+    METHOD_NAMES,
+    SHAPES,
+    checked_device,
+    device_name,
+    fast_batch,
+    fast_step,
+    layout_note,
+    positive,
+    random_batch,
+    synchronize,
+)
 
 EPOCH_CLIPS, EPOCHS, BATCH = 6698, 100, 64
 
 
 def duration(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    return (
+        f"{seconds:.1f} s"
+        if seconds < 120
+        else f"{seconds / 60:.1f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
 
 
 def main() -> None:
@@ -88,8 +104,10 @@ def main() -> None:
     how = "measured" if measured else f"extrapolated from {seen} clips"
     print(f"timed {steps} steps ({seen} clips) in {seconds:.2f} s, after 1 untimed warm-up step")
     print(f"epoch ({epoch_clips:,} clips): {duration(epoch)} ({how})")
-    print(f"{EPOCHS} epochs: {duration(EPOCHS * epoch)} (extrapolated from {'one epoch' if measured else f'{seen} clips'}"
-          "; evaluation not included)")
+    print(
+        f"{EPOCHS} epochs: {duration(EPOCHS * epoch)} (extrapolated from {'one epoch' if measured else f'{seen} clips'}"
+        "; evaluation not included)"
+    )
 
 
 if __name__ == "__main__":

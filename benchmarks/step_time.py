@@ -41,11 +41,16 @@ from torch import nn
 from dglnb.data import DatasetInfo, to_device
 from dglnb.data.audio import SpectrogramSpec, file_spectrogram, get_spec
 from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
-from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
-                               make_optimizer, to_channels_last)
+from dglnb.train.device import autocast
+from dglnb.train.speed import (
+    batch_channels_last,
+    channels_last_is_sound,
+    compile_model,
+    make_optimizer,
+    to_channels_last,
+)
 
 METHOD_NAMES = ("vanilla", "dgl")
 RECIPES = ("fast", "official")
@@ -257,7 +262,10 @@ def measure(runs: list[Run], device: torch.device, steps: int, warmup: int) -> N
 
 def memory_note(device: torch.device) -> str:
     if device.type == "cuda":
-        return "peak memory: per method, torch.cuda.max_memory_allocated during its step above what was allocated before it"
+        return (
+            "peak memory: per method, torch.cuda.max_memory_allocated during its step above what was "
+            "allocated before it"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return (f"peak memory: {peak:.0f} MiB resident for the whole process, all runs together "
             "(resource ru_maxrss; the CPU has no per-method peak)")

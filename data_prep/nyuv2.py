@@ -18,7 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mat", type=Path, required=True, help="nyu_depth_v2_labeled.mat (HDF5, MATLAB v7.3)")
     parser.add_argument("--splits", type=Path, required=True, help="splits.mat with trainNdxs/testNdxs (1-based)")
-    parser.add_argument("--mapping", type=Path, required=True, help=".mat with mapClass, or .npy/.txt of 894/895 entries")
+    parser.add_argument(
+        "--mapping",
+        type=Path,
+        required=True,
+        help=".mat with mapClass, or .npy/.txt of 894/895 entries",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--val-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)

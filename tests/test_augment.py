@@ -81,7 +81,12 @@ def test_step_generators_differ_by_seed_epoch_and_step():
 
 
 def test_a_batch_has_only_its_frames_augmented():
-    batch = {"audio": frames(2, 1, 8, 8), "visual": frames(2, 3, 1, 8, 8), "label": torch.tensor([0, 1]), "id": ["a", "b"]}
+    batch = {
+        "audio": frames(2, 1, 8, 8),
+        "visual": frames(2, 3, 1, 8, 8),
+        "label": torch.tensor([0, 1]),
+        "id": ["a", "b"],
+    }
     out = Augment().batch(batch, {"audio": "spectrogram", "visual": "frames"}, torch.Generator().manual_seed(0))
     assert out["audio"] is batch["audio"] and out["label"] is batch["label"] and out["id"] == batch["id"]
     assert not torch.equal(out["visual"], batch["visual"])

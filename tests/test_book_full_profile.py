@@ -21,14 +21,14 @@ from pathlib import Path
 import nbformat
 import pytest
 from filelock import FileLock
-from fixtures.clips import make_kinetics_sounds, make_vggsound
-from fixtures.cremad import make_cremad
-from fixtures.mosi import make_mosi
-from fixtures.nyuv2 import make_nyuv2
 
 from dglnb.analysis.summary import CLAIM, NOT_RUN
 from dglnb.config.profiles import SETTINGS, settings
 from dglnb.paths import repo_root
+from fixtures.clips import make_kinetics_sounds, make_vggsound
+from fixtures.cremad import make_cremad
+from fixtures.mosi import make_mosi
+from fixtures.nyuv2 import make_nyuv2
 
 pytestmark = pytest.mark.rehearsal
 CHAPTERS = sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -79,9 +79,15 @@ def test_claim_holds_only_beyond_sigmas_standard_errors_of_the_difference():
 
 
 def test_a_single_run_takes_the_largest_seed_spread_measured_for_its_metric(goldens):
-    (goldens / "nb.json").write_text(json.dumps({
-        "vanilla": {"acc": stats(0.90, 0.05)}, "dgl": {"acc": stats(0.95, 0.01)}, "dgl alpha=1": {"acc": stats(0.90, 0.0, 1)},
-    }))
+    (goldens / "nb.json").write_text(
+        json.dumps(
+            {
+                "vanilla": {"acc": stats(0.90, 0.05)},
+                "dgl": {"acc": stats(0.95, 0.01)},
+                "dgl alpha=1": {"acc": stats(0.90, 0.0, 1)},
+            }
+        )
+    )
     now = {"vanilla": {"acc": stats(0.90, 0.05)}, "dgl": {"acc": stats(0.95, 0.01)}}
     checks.regression("quick", "nb", {**now, "dgl alpha=1": {"acc": stats(0.80, 0.0, 1)}})  # within 3 * sqrt(2) * 0.05
     with pytest.raises(AssertionError, match="dgl alpha=1 acc"):
@@ -96,8 +102,11 @@ def test_require_asserts_in_quick_and_only_reports_in_full():
 
 
 def test_a_one_seed_row_takes_the_largest_seed_spread_of_its_metric_before_a_claim():
-    rows = {"dgl": {"acc": {"mean": 0.90, "std": 0.02, "n": 3}}, "vanilla": {"acc": {"mean": 0.85, "std": 0.04, "n": 3}},
-            "agm": {"acc": {"mean": 0.87, "std": 0.0, "n": 1}}}
+    rows = {
+        "dgl": {"acc": {"mean": 0.90, "std": 0.02, "n": 3}},
+        "vanilla": {"acc": {"mean": 0.85, "std": 0.04, "n": 3}},
+        "agm": {"acc": {"mean": 0.87, "std": 0.0, "n": 1}},
+    }
     spread = checks.with_seed_spread(rows)
     assert spread["agm"]["acc"] == {"mean": 0.87, "std": 0.04, "n": 1}
     assert spread["dgl"] == rows["dgl"]

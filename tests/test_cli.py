@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from dglnb.train import run as experiment
-from dglnb.train import splits
 from dglnb.cli import main
 from dglnb.errors import RunStopped, UserError
+from dglnb.train import run as experiment
+from dglnb.train import splits
 
 TRAIN = ["train", "--dataset", "synthetic", "--method", "dgl", "--profile", "smoke", "--no-progress"]
 
@@ -23,18 +23,31 @@ def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
     return exit_.value.code, capsys.readouterr().err.strip().splitlines()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--alpha", "-1"], "alpha must be a number >= 0; got -1.0"),
-    (["--epochs", "0"], "epochs must be an integer >= 1; got 0"),
-    (["--data-root", "/no/such/folder"], "data_root must be an existing path: prepare the dataset with its "
-                                         "data_prep/ script (see data_prep/README.md) and pass the folder it wrote; "
-                                         "got '/no/such/folder'"),
-    (["--fusion", "attention"], "unknown fusion 'attention'; valid fusions: concat, esanet, esanet_raw_skips, film, gated, mlp_mixer, mmtm, sum"),
-    (["--batch-size", "0"], "batch_size must be an integer >= 1; got 0"),
-    (["--num-workers", "-1"], "num_workers must be an integer >= 0; got -1"),
-    (["--pretrained", "/no/such.pth"], "pretrained must be an existing file: a torchvision ResNet18 state dict "
-                                       "saved with torch.save, or None; got '/no/such.pth'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--alpha", "-1"], "alpha must be a number >= 0; got -1.0"),
+        (["--epochs", "0"], "epochs must be an integer >= 1; got 0"),
+        (
+            ["--data-root", "/no/such/folder"],
+            "data_root must be an existing path: prepare the dataset with its "
+            "data_prep/ script (see data_prep/README.md) and pass the folder it wrote; "
+            "got '/no/such/folder'",
+        ),
+        (
+            ["--fusion", "attention"],
+            "unknown fusion 'attention'; valid fusions: concat, esanet, esanet_raw_skips, film, gated, "
+            "mlp_mixer, mmtm, sum",
+        ),
+        (["--batch-size", "0"], "batch_size must be an integer >= 1; got 0"),
+        (["--num-workers", "-1"], "num_workers must be an integer >= 0; got -1"),
+        (
+            ["--pretrained", "/no/such.pth"],
+            "pretrained must be an existing file: a torchvision ResNet18 state dict "
+            "saved with torch.save, or None; got '/no/such.pth'",
+        ),
+    ],
+)
 def test_an_invalid_argument_is_one_line_with_status_2(tmp_path, capsys, args, message):
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path / "run"), *args], capsys)
     assert (status, lines) == (2, [f"dglnb: error: {message}"])

@@ -7,8 +7,6 @@ import importlib
 
 import pytest
 import torch
-from fixtures.cremad import make_cremad
-from fixtures.nyuv2 import make_nyuv2
 
 from dglnb.config import TrainConfig
 from dglnb.config.profiles import sized
@@ -17,6 +15,8 @@ from dglnb.data.nyuv2 import prepare as prepare_nyuv2
 from dglnb.paths import repo_root
 from dglnb.train import train
 from dglnb.train.speed import channels_last_is_sound
+from fixtures.cremad import make_cremad
+from fixtures.nyuv2 import make_nyuv2
 
 
 def channels_last_only(tensor: torch.Tensor) -> bool:

@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from fixtures.av_folder import PICTURE, SKIPPED, make_av_folder, shade
 
 from dglnb.data import load_dataset
 from dglnb.data.audio import file_spectrogram, get_spec
@@ -16,6 +15,7 @@ from dglnb.data.check import check_dataset
 from dglnb.data.errors import DataError
 from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
 from dglnb.paths import repo_root
+from fixtures.av_folder import PICTURE, SKIPPED, make_av_folder, shade
 
 SHARES = dict(test_share=0.2, val_share=0.25)  # 5 clips per class: one to test, one to validate, three to train
 

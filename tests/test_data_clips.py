@@ -6,13 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from fixtures.clips import CLASSES, make_clip, make_kinetics_sounds, make_vggsound
 
-from dglnb.data import load_dataset
-from dglnb.data import kinetics_sounds, vggsound
+from dglnb.data import kinetics_sounds, load_dataset, vggsound
 from dglnb.data.check import check_dataset
 from dglnb.data.errors import DataError
 from dglnb.paths import repo_root
+from fixtures.clips import CLASSES, make_clip, make_kinetics_sounds, make_vggsound
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from fixtures.cremad import clip_names, make_cremad, write_split_files
 
 from dglnb.data import load_dataset
 from dglnb.data.audio import file_spectrogram, get_spec
@@ -16,8 +15,9 @@ from dglnb.data.check import check_dataset
 from dglnb.data.cremad import CLASSES, prepare
 from dglnb.data.errors import DataError
 from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
-from dglnb.train.loaders import make_loader, start_epoch
 from dglnb.paths import repo_root
+from dglnb.train.loaders import make_loader, start_epoch
+from fixtures.cremad import clip_names, make_cremad, write_split_files
 
 
 @pytest.fixture(scope="module")
@@ -210,9 +210,9 @@ def test_a_training_split_never_told_an_epoch_shows_the_first_frame(prepared):
 
 
 def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prepared, tmp_path, monkeypatch):
-    from dglnb.train import loop, probe as probes
     from dglnb.config import TrainConfig
-    from dglnb.train import train
+    from dglnb.train import loop, train
+    from dglnb.train import probe as probes
 
     seen: dict[str, list] = {"visual": [], "training": []}
     probe, encode = loop.linear_probe, probes.encode_split

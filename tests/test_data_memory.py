@@ -7,7 +7,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from fixtures.cremad import make_cremad
 from torch.utils.data import DataLoader
 
 from dglnb.data import memory
@@ -17,6 +16,7 @@ from dglnb.data.memory import ArrayAV, ArrayLoader, load_arrays, open_arrays, to
 from dglnb.data.prep import atomic_save_npy
 from dglnb.data.prepared import PreparedAV
 from dglnb.errors import UserError
+from fixtures.cremad import make_cremad
 
 SEED = 7
 
@@ -162,7 +162,10 @@ def test_an_interrupted_write_leaves_no_half_written_array(prepared, tmp_path, m
     assert sorted(p.name for p in (tmp_path / "arrays").iterdir()) == ["audio.npy", "frames.npy"]
     with pytest.raises(UserError, match="no finished arrays.*re-run to_arrays"):
         open_arrays(dataset, tmp_path / "arrays")
-    assert open_arrays(dataset, to_arrays(dataset, tmp_path / "arrays")).frames.shape == load_arrays(dataset).frames.shape
+    assert (
+        open_arrays(dataset, to_arrays(dataset, tmp_path / "arrays")).frames.shape
+        == load_arrays(dataset).frames.shape
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")

@@ -5,12 +5,12 @@ import re
 
 import pytest
 import torch
-from fixtures.mosi import SIZES, make_mosi
-from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
 
 from dglnb.data import load_dataset
 from dglnb.data.check import check_dataset
 from dglnb.data.errors import DataError
+from fixtures.mosi import SIZES, make_mosi
+from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
 
 
 @pytest.mark.parametrize("mmsa,text_dim", [(False, 300), (True, 768)])

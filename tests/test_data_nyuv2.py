@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from fixtures.nyuv2 import COUNT, HEIGHT, TEST, TRAIN, WIDTH, make_nyuv2
 
 from dglnb.data import load_dataset
 from dglnb.data.check import check_dataset
 from dglnb.data.errors import DataError
 from dglnb.data.nyuv2 import prepare, read_mapping
+from fixtures.nyuv2 import COUNT, HEIGHT, TEST, TRAIN, WIDTH, make_nyuv2
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ exactly again after a resume."""
 import json
 
 import pytest
-import torch
-from fixtures.cremad import make_cremad
 
 from dglnb.config import TrainConfig
 from dglnb.data.cremad import prepare
 from dglnb.errors import ConfigError
 from dglnb.train import resolve, train
 from dglnb.train.splits import loaders
+from fixtures.cremad import make_cremad
 
 RESULTS = ("metrics.json", "history.csv")
 
@@ -27,8 +26,19 @@ def prepared(tmp_path_factory):
 
 
 def run(prepared, out, **settings):
-    config = TrainConfig(**{"dataset": "cremad", "method": "dgl", "profile": "smoke", "epochs": 2, "data_root": prepared,
-                            "threads": 1, "progress": False, "out": out, **settings})
+    config = TrainConfig(
+        **{
+            "dataset": "cremad",
+            "method": "dgl",
+            "profile": "smoke",
+            "epochs": 2,
+            "data_root": prepared,
+            "threads": 1,
+            "progress": False,
+            "out": out,
+            **settings,
+        }
+    )
     train(config)
     return {name: (out / name).read_text() for name in RESULTS}
 

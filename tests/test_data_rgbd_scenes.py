@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dglnb.config import TrainConfig
 from dglnb.data import load_dataset
 from dglnb.data.rgbd_scenes import BLUE, CABINET, CLASSES, PICTURE, RED, SIZES, WALL, generate
-from dglnb.config import TrainConfig
-from dglnb.train import train
 from dglnb.metrics import IGNORE_INDEX, SegmentationScores, mean_iou
+from dglnb.train import train
 
 # ----------------------------------------------------------------------------- format
 

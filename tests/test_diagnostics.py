@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from dglnb.analysis import dynamics
-from dglnb.train import gradients
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
 from dglnb.models import build_model
+from dglnb.train import gradients
 
 matplotlib.use("Agg")
 

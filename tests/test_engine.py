@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from dglnb.train.loaders import make_loader, start_epoch
 from dglnb.config import TrainConfig
 from dglnb.methods import METHODS
 from dglnb.train import load_trained, splits, train
 from dglnb.train.evaluation import evaluate
+from dglnb.train.loaders import make_loader, start_epoch
 
 
 def smoke(out: Path, **overrides) -> TrainConfig:
@@ -73,7 +73,10 @@ def test_same_seed_gives_identical_metrics_and_parameters(tmp_path):
 def test_another_seed_gives_other_parameters(tmp_path):
     train(smoke(tmp_path / "a"))
     train(smoke(tmp_path / "b", seed=1))
-    assert not torch.equal(final_params(tmp_path / "a")["fusion.head.weight"], final_params(tmp_path / "b")["fusion.head.weight"])
+    assert not torch.equal(
+        final_params(tmp_path / "a")["fusion.head.weight"],
+        final_params(tmp_path / "b")["fusion.head.weight"],
+    )
 
 
 def test_resuming_after_k_epochs_equals_the_uninterrupted_run_bitwise(tmp_path):

@@ -4,12 +4,12 @@ import json
 
 import torch
 from torch import nn
-from tiny_models import RGBD, VECTORS, make_batch, tiny_model
 
+from dglnb.config import TrainConfig
 from dglnb.methods import METHODS
 from dglnb.models.norm import norm_layers_in, recalibrated_stats
 from dglnb.train import train
-from dglnb.config import TrainConfig
+from tiny_models import RGBD, VECTORS, make_batch, tiny_model
 
 
 def test_the_norm_layers_of_a_pass_are_the_ones_it_runs():

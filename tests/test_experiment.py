@@ -1,23 +1,28 @@
 """The run folder the notebooks and the CLI rely on: metrics.json, history.csv, diagnostics.csv."""
 
 import dataclasses
-import threading
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from dglnb.cli import main
 from dglnb.config import TrainConfig
-from dglnb.train import resolve, summarize, train, train_seeds
 from dglnb.methods import METHODS
 from dglnb.registry import UnknownNameError
+from dglnb.train import resolve, summarize, train, train_seeds
 
 
 def smoke(out: Path, **overrides) -> TrainConfig:
-    return TrainConfig(**{**dict(dataset="synthetic", method="dgl", profile="smoke", out=out, progress=False), **overrides})
+    return TrainConfig(
+        **{
+            **dict(dataset="synthetic", method="dgl", profile="smoke", out=out, progress=False),
+            **overrides,
+        }
+    )
 
 
 def test_metrics_json_schema_and_ranges(tmp_path):
@@ -61,8 +66,20 @@ def test_unknown_names_raise_an_error_listing_the_valid_ones(tmp_path, field, na
 
 def test_cli_reports_an_unknown_method_in_one_line_with_status_2(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "dglnb.cli", "train", "--dataset", "synthetic", "--method", "sgd", "--out", str(tmp_path)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "dglnb.cli",
+            "train",
+            "--dataset",
+            "synthetic",
+            "--method",
+            "sgd",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["dglnb: error: unknown method 'sgd'; valid methods: "

@@ -13,13 +13,13 @@ from torch import nn
 
 from dglnb.cli import main
 from dglnb.config import TrainConfig
-from dglnb.train import train
 from dglnb.methods import METHODS
 from dglnb.methods.dnr import cluster_purity, purity, reinit_weight
 from dglnb.methods.mla import entropy_weights, owm_update
 from dglnb.methods.mmpareto import min_norm_weights, pareto_weights
 from dglnb.models import MultimodalClassifier
 from dglnb.models.fusion import ConcatFusion
+from dglnb.train import train
 from tiny_models import VECTORS, grads, make_batch, tiny_model
 
 f64 = dict(dtype=torch.float64)

@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 
 from dglnb.cli import main
-from dglnb.errors import ConfigError
 from dglnb.config import TrainConfig
-from dglnb.train import resolve, train
+from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
 from dglnb.methods.agm import shapley_logits
 from dglnb.methods.base import true_class_probability
 from dglnb.methods.gblending import LossCurve, blending_weights, mean_loss
+from dglnb.train import resolve, train
 from tiny_models import AUDIO_VISUAL, THREE, VECTORS, grads, make_batch, tiny_model
 
 

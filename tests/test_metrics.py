@@ -6,8 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dglnb.metrics import (
+    IGNORE_INDEX,
+    Accuracy,
+    SegmentationScores,
+    confusion_matrix,
+    flat_scores,
+    mean_iou,
+)
 from dglnb.train.evaluation import selection_score
-from dglnb.metrics import IGNORE_INDEX, Accuracy, SegmentationScores, confusion_matrix, flat_scores, mean_iou
 
 # One 2x3 image, 4 classes. Ground truth and prediction, pixel by pixel:
 #   gt   0 0 1 | 1 2 255        class 0: TP 1, FP 1 (the 2 read as 0), FN 1 (a 0 read as 1) -> IoU 1/3

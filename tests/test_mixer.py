@@ -4,7 +4,6 @@ embedded sequence benchmark, MOSI through the command line, and the error on dat
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 

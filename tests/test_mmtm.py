@@ -13,7 +13,8 @@ from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
 from dglnb.models import build_model
 from dglnb.models.mmtm import MMTMClassifier, TransferModule
-from tiny_models import SMALL_AUDIO_VISUAL as AV, VECTORS, grads, make_batch, one_step, tiny_model
+from tiny_models import SMALL_AUDIO_VISUAL as AV
+from tiny_models import VECTORS, grads, make_batch, one_step, tiny_model
 
 
 def test_transfer_module_rescales_each_stream_by_twice_the_sigmoid_of_its_excitation():

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dglnb.data import DatasetInfo
 from dglnb.models import FUSIONS, build_model
-from dglnb.models.encoders import ConvEncoder, FramesEncoder, MLPEncoder, SequenceEncoder, build_encoder
+from dglnb.models.encoders import (
+    ConvEncoder,
+    FramesEncoder,
+    MLPEncoder,
+    SequenceEncoder,
+    build_encoder,
+)
 from dglnb.models.resnet import ResNet18
 from dglnb.registry import UnknownNameError
 from tiny_models import AUDIO_VISUAL, CONFIG_IDS, CONFIGS, THREE, VECTORS, make_batch, tiny_model

@@ -55,7 +55,9 @@ def test_a_notebook_without_outputs_is_caught(tmp_path):
 
 # ----------------------------------------------------------------------------- numbers in prose
 GLUED = re.compile(r"\{glue:[a-z]+\}`[^`]*`")  # myst-nb glue roles: the number comes from the run
-NOT_PROSE = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`|\]\([^)]*\)|§\s*\d+(\.\d+)*", re.S)  # math, code, links, §
+NOT_PROSE = re.compile(
+    r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`|\]\([^)]*\)|§\s*\d+(\.\d+)*", re.S
+)  # math, code, links, §
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*%|(?<![\w.])\d+\.\d+(?![\w.])")
 
 

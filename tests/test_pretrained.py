@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dglnb.errors import ConfigError, WeightsError
-from dglnb.train import run as experiment
 from dglnb.config import TrainConfig
-from dglnb.train import train
+from dglnb.errors import ConfigError, WeightsError
 from dglnb.models import build_model
 from dglnb.models.pretrained import load_pretrained_encoders
 from dglnb.models.resnet import ResNet18
+from dglnb.train import run as experiment
+from dglnb.train import train
 from tiny_models import RGBD
 
 # A few keys exactly as torchvision's resnet18().state_dict() names them.

@@ -5,7 +5,14 @@ import dataclasses
 import pytest
 
 from dglnb.config.chapters import SETTINGS
-from dglnb.config.profiles import PROFILES, TRAIN_DEFAULTS, TRAINING, check_profile, settings, training_settings
+from dglnb.config.profiles import (
+    PROFILES,
+    TRAIN_DEFAULTS,
+    TRAINING,
+    check_profile,
+    settings,
+    training_settings,
+)
 from dglnb.data import DATASETS
 from dglnb.registry import UnknownNameError
 
@@ -30,7 +37,13 @@ def test_smoke_is_one_short_epoch():
 
 def test_quick_synthetic_follows_the_measured_recipe():
     values = training_settings("synthetic", "quick")
-    assert (values["lr"], values["batch_size"], values["epochs"], values["hidden"], values["alpha"]) == (0.04, 64, 50, 128, 4.0)
+    assert (
+        values["lr"],
+        values["batch_size"],
+        values["epochs"],
+        values["hidden"],
+        values["alpha"],
+    ) == (0.04, 64, 50, 128, 4.0)
     assert (values["momentum"], values["weight_decay"]) == (0.9, 1e-4)
 
 

@@ -4,10 +4,10 @@ import io
 
 from tqdm import tqdm
 
+from dglnb.config import TrainConfig
 from dglnb.data.prep import run_clips
 from dglnb.progress import EVERY, LogLines, progress
 from dglnb.train import train
-from dglnb.config import TrainConfig
 
 
 class Terminal(io.StringIO):

@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from dglnb.config import checks
-from dglnb.train import run as experiment
-from dglnb.train import splits
+from dglnb.config import TrainConfig, checks
 from dglnb.errors import ConfigError, RunStopped
-from dglnb.config import TrainConfig
-from dglnb.train import check_settings, train
 from dglnb.registry import UnknownNameError
+from dglnb.train import check_settings, splits, train
+from dglnb.train import run as experiment
 
 SETTINGS = dict(dataset="synthetic", method="dgl", profile="smoke", epochs=3, progress=False)
 RESULTS = ("metrics.json", "history.csv", "diagnostics.csv")

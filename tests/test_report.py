@@ -1,13 +1,10 @@
 """The book's "this run vs the paper" tables: mean ± std strings in percent beside the paper's numbers."""
 
-import matplotlib
 import pandas as pd
 
 from dglnb import __version__, paper
-from dglnb.analysis import dynamics, plots, report
+from dglnb.analysis import dynamics, report
 from dglnb.train import summarize
-
-matplotlib.use("Agg")
 
 
 def run(multi, easy, hard, probe_hard):
@@ -87,16 +84,6 @@ def test_heads_versus_paper_puts_each_head_beside_the_paper_number():
     assert table.loc["vanilla", ("multimodal", "paper (CREMA-D)")] == "65.10"
 
 
-def test_curve_panels_draws_one_labelled_axis_per_panel(tmp_path):
-    curves = pd.DataFrame({"seed0": [1.0, 2.0], "seed1": [1.5, 2.5]})
-    fig = plots.curve_panels([("a", {"vanilla": curves}), ("b " * 30, {"dgl": curves, "vanilla": curves})],
-                             ylabel=["accuracy (%)", "mean |grad|"], log=[False, True])
-    assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
-    assert len(fig.axes[1].get_lines()) == 2
-    assert [ax.get_ylabel() for ax in fig.axes] == ["accuracy (%)", "mean |grad|"]
-    assert "\n" in fig.axes[1].get_title()  # a long title wraps instead of running into the next panel
-
-
 def test_book_table_captions_the_run_and_renders_the_same_html_every_time():
     frame = pd.DataFrame({"this run": ["87.9 ± 1.3"], "paper (CREMA-D)": ["65.10"]}, index=["baseline"])
     table = report.table(frame, "Multimodal test accuracy, %", "quick", "avdigits", (0, 1, 2))
@@ -137,19 +124,12 @@ def test_table1_marks_each_columns_best_and_second_best_among_the_ranked_rows():
     assert list(table[("multi", "paper (CREMA-D)")]) == ["-", "65.10", "68.82 (2nd)", "77.48 (1st)"]
 
 
-def test_seed_dots_draws_each_seed_the_mean_and_the_reference(tmp_path):
-    fig = plots.seed_dots({"avdigits": ({"concat": [70.0, 72.0], "dgl": [80.0, 81.0]}, {"concat": 65.1, "dgl": None})},
-                          xlabel="accuracy")
-    ax, = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["concat", "dgl"]
-    assert len(ax.get_lines()) == 5  # seeds and mean per row, one reference
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["this run, one seed", "this run, mean", "paper"]
-
-
 def test_run_costs_sums_each_runs_epochs_and_compares_with_the_baseline(tmp_path):
     def run(name, seconds):
         (tmp_path / name).mkdir()
-        pd.DataFrame({"epoch": range(len(seconds)), "seconds": seconds}).to_csv(tmp_path / name / "timing.csv", index=False)
+        pd.DataFrame({"epoch": range(len(seconds)), "seconds": seconds}).to_csv(
+            tmp_path / name / "timing.csv", index=False
+        )
         return tmp_path / name
 
     costs = report.run_costs({"avdigits": {"vanilla": [run("v0", [1.0, 2.0]), run("v1", [2.0, 3.0])],

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.cremad import make_cremad
-from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
-
+from dglnb.config import TrainConfig
 from dglnb.data.cremad import prepare
 from dglnb.errors import CheckpointError
-from dglnb.config import TrainConfig
+from dglnb.methods.dgl import DGL
 from dglnb.train import load_trained, train
 from dglnb.train.checkpoint import load_file
-from dglnb.methods.dgl import DGL
+from fixtures.cremad import make_cremad
+from fixtures.untrusted import SHELL_CALL, RunsAShellCommand
 
 # 3 epochs of 3 steps: steps 1-3 are epoch 0, 4-6 epoch 1, 7-9 epoch 2.
 SETTINGS = dict(dataset="synthetic", method="dgl", profile="smoke", epochs=3, progress=False)

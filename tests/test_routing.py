@@ -21,8 +21,18 @@ from torch import nn
 from dglnb.data import DatasetInfo
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from tiny_models import (AUDIO_VISUAL, CONFIG_IDS, CONFIGS, RGBD, SEQUENCES3, SMALL_AUDIO_VISUAL, VECTORS, grads,
-                         make_batch, tiny_model)
+from tiny_models import (
+    AUDIO_VISUAL,
+    CONFIG_IDS,
+    CONFIGS,
+    RGBD,
+    SEQUENCES3,
+    SMALL_AUDIO_VISUAL,
+    VECTORS,
+    grads,
+    make_batch,
+    tiny_model,
+)
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)

@@ -1,13 +1,12 @@
 """Reading finished runs back: the selected model, eq. 8 on its features, the gradient ratio."""
 
-import json
 
 import pytest
 import torch
 
 from dglnb.analysis import dynamics, eq8, report
-from dglnb.data import load_dataset
 from dglnb.config import TrainConfig
+from dglnb.data import load_dataset
 from dglnb.train import load_trained, train
 
 

@@ -12,17 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from dglnb.errors import ConfigError
-from dglnb.data import DATASETS
-from dglnb.train.loop import build_optimizer
+import tiny_models
 from dglnb.config import TrainConfig
-from dglnb.train import train
+from dglnb.config.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
+from dglnb.data import DATASETS
+from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
 from dglnb.metrics import IGNORE_INDEX
 from dglnb.models import RGBDSegmenter, build_model
 from dglnb.models.resnet import ResNet18
-from dglnb.config.profiles import TRAIN_DEFAULTS, TRAINING, training_settings
-import tiny_models
+from dglnb.train import train
+from dglnb.train.loop import build_optimizer
 from tiny_models import AUDIO_VISUAL, RGBD, tiny_model
 
 ALPHA = 2.5

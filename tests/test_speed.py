@@ -9,12 +9,18 @@ import os
 import pytest
 import torch
 import torch._functorch.config as functorch_config
-from tiny_models import AUDIO_VISUAL, VECTORS, make_batch, tiny_model
 
 from dglnb.data import to_device
 from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
-from dglnb.train.speed import batch_channels_last, compile_model, make_optimizer, optimizer_flags, to_channels_last
+from dglnb.train.speed import (
+    batch_channels_last,
+    compile_model,
+    make_optimizer,
+    optimizer_flags,
+    to_channels_last,
+)
+from tiny_models import AUDIO_VISUAL, VECTORS, make_batch, tiny_model
 
 
 def float_model(info, seed: int = 0):

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from dglnb.train import sweep as sweeps
 from dglnb.cli import main
 from dglnb.errors import ConfigError, UserError
-from dglnb.train import train
 from dglnb.methods import METHODS
+from dglnb.train import sweep as sweeps
+from dglnb.train import train
 
 SMOKE = dict(profile="smoke", methods=["vanilla", "dgl"], datasets=["synthetic"], seeds=[0, 1],
              options={"epochs": 2})

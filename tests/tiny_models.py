@@ -67,7 +67,6 @@ def one_step(method: str, model: MultimodalClassifier, batch: dict, alpha: float
     """One SGD step of ``method`` on ``model``: returns the step's losses and the model before it."""
     import copy
 
-    from dglnb.methods import METHODS
 
     algo = with_alpha(method, alpha)
     algo.setup(model)

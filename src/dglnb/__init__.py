@@ -9,7 +9,7 @@ Layers, each importing only from those below it (checked by ``tests/test_layers.
     models                     encoders, fusions, classifiers, segmenters
     data                       datasets and their preparation
     config                     TrainConfig and the profiles
-    errors registry paths progress metrics paper theory   foundations (theory imports nothing of dglnb's)
+    errors registry paths progress figure_style metrics paper theory   foundations (theory imports nothing of dglnb's)
 
 The public API, importable from ``dglnb`` itself: :func:`~dglnb.methods.routing.dgl_loss` (DGL as a
 loss for any model, in any training loop), :class:`~dglnb.config.train_config.TrainConfig`,

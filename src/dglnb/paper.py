@@ -11,17 +11,61 @@ MOSI_HEADS = ("audio", "visual", "text", "multimodal")  #: the columns of Table 
 
 # Table 1: concat fusion, ResNet18 encoders. method -> dataset -> (audio, visual, multimodal)
 TABLE1: dict[str, dict[str, tuple[float | None, float | None, float | None]]] = {
-    "audio_only":  {"cremad": (62.18, None, None), "kinetics_sounds": (48.70, None, None), "vggsound": (45.13, None, None)},
-    "visual_only": {"cremad": (None, 68.23, None), "kinetics_sounds": (None, 54.60, None), "vggsound": (None, 30.68, None)},
-    "concat":      {"cremad": (59.62, 36.71, 65.10), "kinetics_sounds": (43.35, 48.72, 64.45), "vggsound": (43.18, 20.55, 47.90)},
-    "gblending":   {"cremad": (58.78, 58.62, 69.21), "kinetics_sounds": (46.35, 51.12, 69.60), "vggsound": (44.34, 26.56, 49.33)},
-    "ogm_ge":      {"cremad": (57.76, 40.09, 68.82), "kinetics_sounds": (44.23, 45.81, 66.89), "vggsound": (41.85, 27.41, 48.71)},
-    "pmr":         {"cremad": (55.11, 38.34, 67.44), "kinetics_sounds": (43.61, 46.67, 65.70), "vggsound": (42.33, 25.12, 48.17)},
-    "agm":         {"cremad": (56.37, 43.54, 69.61), "kinetics_sounds": (46.12, 47.65, 68.88), "vggsound": (41.87, 27.34, 49.10)},
-    "mla":         {"cremad": (60.46, 64.23, 73.12), "kinetics_sounds": (50.03, 54.67, 71.12), "vggsound": (45.87, 31.60, 51.19)},
-    "mmpareto":    {"cremad": (59.43, 61.09, 70.12), "kinetics_sounds": (48.40, 52.42, 69.83), "vggsound": (42.44, 30.07, 49.12)},
-    "dnr":         {"cremad": (61.11, 64.57, 74.32), "kinetics_sounds": (49.78, 54.88, 69.10), "vggsound": (45.18, 31.23, 50.84)},
-    "dgl":         {"cremad": (63.12, 69.11, 77.48), "kinetics_sounds": (52.89, 60.11, 74.78), "vggsound": (47.13, 33.45, 52.53)},
+    "audio_only": {
+        "cremad": (62.18, None, None),
+        "kinetics_sounds": (48.70, None, None),
+        "vggsound": (45.13, None, None),
+    },
+    "visual_only": {
+        "cremad": (None, 68.23, None),
+        "kinetics_sounds": (None, 54.60, None),
+        "vggsound": (None, 30.68, None),
+    },
+    "concat": {
+        "cremad": (59.62, 36.71, 65.10),
+        "kinetics_sounds": (43.35, 48.72, 64.45),
+        "vggsound": (43.18, 20.55, 47.90),
+    },
+    "gblending": {
+        "cremad": (58.78, 58.62, 69.21),
+        "kinetics_sounds": (46.35, 51.12, 69.60),
+        "vggsound": (44.34, 26.56, 49.33),
+    },
+    "ogm_ge": {
+        "cremad": (57.76, 40.09, 68.82),
+        "kinetics_sounds": (44.23, 45.81, 66.89),
+        "vggsound": (41.85, 27.41, 48.71),
+    },
+    "pmr": {
+        "cremad": (55.11, 38.34, 67.44),
+        "kinetics_sounds": (43.61, 46.67, 65.70),
+        "vggsound": (42.33, 25.12, 48.17),
+    },
+    "agm": {
+        "cremad": (56.37, 43.54, 69.61),
+        "kinetics_sounds": (46.12, 47.65, 68.88),
+        "vggsound": (41.87, 27.34, 49.10),
+    },
+    "mla": {
+        "cremad": (60.46, 64.23, 73.12),
+        "kinetics_sounds": (50.03, 54.67, 71.12),
+        "vggsound": (45.87, 31.60, 51.19),
+    },
+    "mmpareto": {
+        "cremad": (59.43, 61.09, 70.12),
+        "kinetics_sounds": (48.40, 52.42, 69.83),
+        "vggsound": (42.44, 30.07, 49.12),
+    },
+    "dnr": {
+        "cremad": (61.11, 64.57, 74.32),
+        "kinetics_sounds": (49.78, 54.88, 69.10),
+        "vggsound": (45.18, 31.23, 50.84),
+    },
+    "dgl": {
+        "cremad": (63.12, 69.11, 77.48),
+        "kinetics_sounds": (52.89, 60.11, 74.78),
+        "vggsound": (47.13, 33.45, 52.53),
+    },
 }
 
 # Table 1's row labels as printed, in its order.

@@ -30,12 +30,12 @@ class ConcatHead:
     b: Tensor
 
     @classmethod
-    def from_linear(cls, weight: Tensor, bias: Tensor, d1: int) -> "ConcatHead":
+    def from_linear(cls, weight: Tensor, bias: Tensor, d1: int) -> ConcatHead:
         """Split a ``Linear(d1 + d2, K)`` head's weight into its two modality blocks."""
         return cls(weight[:, :d1], weight[:, d1:], bias)
 
     @classmethod
-    def for_modality(cls, weight: Tensor, bias: Tensor, dims: dict[str, int], modality: str) -> "ConcatHead":
+    def for_modality(cls, weight: Tensor, bias: Tensor, dims: dict[str, int], modality: str) -> ConcatHead:
         """View a concat head over modalities ``dims`` (in order) as ``[modality; all the others]``."""
         starts = dict(zip(dims, [0, *torch.tensor(list(dims.values())).cumsum(0).tolist()]))
         own = torch.zeros(weight.shape[1], dtype=torch.bool)

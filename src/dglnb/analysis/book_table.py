@@ -22,9 +22,17 @@ class Table:
     def _repr_html_(self) -> str:
         uuid = hashlib.sha1(repr(self).encode()).hexdigest()[:10]  # stable, and unique on a page
         theirs = [c for c in self.frame.columns if any(str(p).startswith("paper") for p in _levels(c))]
-        styles = [{"selector": "caption", "props": "caption-side: top; text-align: left; padding: 0.4em 0;"},
-                  {"selector": "td", "props": "text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;"},
-                  {"selector": "th.row_heading", "props": "text-align: left; white-space: nowrap;"}]
+        styles = [
+            {
+                "selector": "caption",
+                "props": "caption-side: top; text-align: left; padding: 0.4em 0;",
+            },
+            {
+                "selector": "td",
+                "props": "text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;",
+            },
+            {"selector": "th.row_heading", "props": "text-align: left; white-space: nowrap;"},
+        ]
         styler = self.frame.style.set_uuid(uuid).set_caption(self.caption).set_table_styles(styles)
         for column in self.frame.select_dtypes("float").columns:
             styler = styler.format(f"{{:.{_decimals(self.frame[column])}f}}", subset=[column], na_rep="-")

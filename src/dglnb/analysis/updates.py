@@ -21,10 +21,15 @@ from ..models import MultimodalClassifier
 
 def parameter_groups(model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
     """The routing groups: ``"encoder <m>"`` per modality and ``"fusion"`` (fusion module and head)."""
-    return {**{f"encoder {m}": model.encoder_parameters(m) for m in model.modalities}, "fusion": model.fusion_parameters()}
+    return {
+        **{f"encoder {m}": model.encoder_parameters(m) for m in model.modalities},
+        "fusion": model.fusion_parameters(),
+    }
 
 
-def step_gradients(model: MultimodalClassifier, method: str, batch: Mapping[str, Any], alpha: float) -> dict[str, Tensor]:
+def step_gradients(
+    model: MultimodalClassifier, method: str, batch: Mapping[str, Any], alpha: float
+) -> dict[str, Tensor]:
     """The gradient ``method``'s training step (with ``alpha``, if the method takes one) computes on
     ``batch``, flattened per group (zeros where none reaches).
 

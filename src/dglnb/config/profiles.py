@@ -27,9 +27,25 @@ PROFILES: dict[str, str] = {
 # torch's default). Small MLPs run several times faster on one thread than on two busy cores.
 # ``optimizer`` is "sgd" (with ``momentum``) or "adam"; both use ``weight_decay``.
 TRAIN_DEFAULTS: dict[str, Any] = dict(
-    fusion="concat", optimizer="sgd", lr=2e-3, batch_size=64, epochs=100, milestones=(70,), gamma=0.1, momentum=0.9, weight_decay=1e-4,
-    grad_clip=None, alpha=4.0, width=64, hidden=128, max_steps=None, diag_every=50, eval_batch_size=None,
-    threads=None, augment=False, data_path="files",
+    fusion="concat",
+    optimizer="sgd",
+    lr=2e-3,
+    batch_size=64,
+    epochs=100,
+    milestones=(70,),
+    gamma=0.1,
+    momentum=0.9,
+    weight_decay=1e-4,
+    grad_clip=None,
+    alpha=4.0,
+    width=64,
+    hidden=128,
+    max_steps=None,
+    diag_every=50,
+    eval_batch_size=None,
+    threads=None,
+    augment=False,
+    data_path="files",
 )
 _SMOKE = dict(width=4, hidden=8, batch_size=8, epochs=1, max_steps=3, milestones=(), diag_every=1)
 # The measured synthetic recipe: MLP encoders 64-128-128, SGD lr 0.04, batch 64, 50 epochs, alpha 4.

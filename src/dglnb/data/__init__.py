@@ -49,7 +49,8 @@ def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Pa
     return DATASETS.get(name)(split, profile=profile, data_root=data_root, seed=seed)
 
 
-# Each dataset module registers itself; one line per dataset.
+# Each dataset module registers itself; one line per dataset (in this order: isort leaves them).
+# isort: off
 from . import synthetic  # noqa: E402,F401
 from . import synthetic_seq  # noqa: E402,F401
 from . import avdigits  # noqa: E402,F401
@@ -60,3 +61,4 @@ from . import mosi  # noqa: E402,F401
 from . import nyuv2  # noqa: E402,F401
 from . import rgbd_scenes  # noqa: E402,F401
 from . import av_folder  # noqa: E402,F401
+# isort: on

@@ -71,7 +71,9 @@ def resized_crop(frames: torch.Tensor, boxes: torch.Tensor, mirror: torch.Tensor
     """Each sample's box of ``frames`` (B, C, H, W) or (B, C, T, H, W; one box for all T), resized to
     ``size`` x ``size`` bilinearly and mirrored left-right where ``mirror`` (B,) is true."""
     if frames.dim() not in (4, 5) or not frames.is_floating_point():
-        raise ValueError(f"expected float frames (B, C, H, W) or (B, C, T, H, W), got {tuple(frames.shape)} {frames.dtype}")
+        raise ValueError(
+            f"expected float frames (B, C, H, W) or (B, C, T, H, W), got {tuple(frames.shape)} {frames.dtype}"
+        )
     height, width = frames.shape[-2:]
     top, left, h, w = boxes.to(torch.float64).unbind(1)
     sign = 1.0 - 2.0 * mirror.to(torch.float64)
@@ -85,7 +87,13 @@ def resized_crop(frames: torch.Tensor, boxes: torch.Tensor, mirror: torch.Tensor
     high = torch.stack([(2 * (left + w) - 1) / width, (2 * (top + h) - 1) / height], dim=1) - 1
     grid = torch.maximum(torch.minimum(grid, high[:, None, None]), low[:, None, None])
     planes = frames.reshape(len(frames), -1, height, width)
-    out = F.grid_sample(planes, grid.to(frames.device, frames.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    out = F.grid_sample(
+        planes,
+        grid.to(frames.device, frames.dtype),
+        mode="bilinear",
+        padding_mode="border",
+        align_corners=False,
+    )
     return out.reshape(*frames.shape[:-2], size, size)
 
 

@@ -166,7 +166,10 @@ def make_splits(clips: list[Clip], labels: dict[str, int], val_share: float, tes
 def class_warnings(classes: list[str], labels: dict[str, int], splits: dict[str, list[str]],
                    listed: set[str]) -> list[str]:
     """A line per class that lost every clip, or has none in some split."""
-    lines = [f"class {name!r} has no usable clip: it is left out of the class list" for name in sorted(listed - set(classes))]
+    lines = [
+        f"class {name!r} has no usable clip: it is left out of the class list"
+        for name in sorted(listed - set(classes))
+    ]
     for k, name in enumerate(classes):
         missing = [s for s, ids in splits.items() if not any(labels[i] == k for i in ids)]
         if missing:

@@ -20,8 +20,8 @@ Splits are stratified and fixed: 60 % train, 10 % val, 30 % test (1,077 / 180 / 
 Input sizes per profile (``INPUT_SIZES``): ``full`` gives the stored 1x257x98 spectrogram (the
 paper's window and hop over 1 s) and a 1x32x32 image; ``quick`` average-pools the spectrogram 4x
 in frequency and 2x in time and keeps 48 frames (1x64x48) so a narrow ResNet trains in well under a
-minute on two cores; ``smoke`` pools 4x4 (1x64x24) with 1x16x16 images. Spectrograms are standardised with the training split's
-mean and std.
+minute on two cores; ``smoke`` pools 4x4 (1x64x24) with 1x16x16 images. Spectrograms are
+standardised with the training split's mean and std.
 """
 
 from __future__ import annotations
@@ -108,12 +108,23 @@ def generate(recipe: Recipe = Recipe()) -> dict[str, np.ndarray]:
     specs = np.stack([spectrogram(w, SPEC) for w in waves])
     ids = [f"{i:04d}" for i in range(len(labels))]
     rest, test = stratified_split(ids, labels.tolist(), recipe.test_share, recipe.seed)
-    train, val = stratified_split(rest, [int(labels[int(i)]) for i in rest], recipe.val_share / (1 - recipe.test_share), recipe.seed)
+    train, val = stratified_split(
+        rest,
+        [int(labels[int(i)]) for i in rest],
+        recipe.val_share / (1 - recipe.test_share),
+        recipe.seed,
+    )
     split = np.zeros(len(ids), np.int64)  # 0 train, 1 val, 2 test
     split[[int(i) for i in val]], split[[int(i) for i in test]] = 1, 2
-    return {"labels": labels, "images": images, "coarse": coarsen(images, recipe.block, recipe.levels).astype(np.float32),
-            "waves": waves.astype(np.float32), "spectrograms": specs.astype(np.float16), "split": split,
-            "speech_rate": np.array(rate)}
+    return {
+        "labels": labels,
+        "images": images,
+        "coarse": coarsen(images, recipe.block, recipe.levels).astype(np.float32),
+        "waves": waves.astype(np.float32),
+        "spectrograms": specs.astype(np.float16),
+        "split": split,
+        "speech_rate": np.array(rate),
+    }
 
 
 def cached(recipe: Recipe = Recipe()) -> dict[str, np.ndarray]:

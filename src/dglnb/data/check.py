@@ -43,7 +43,9 @@ def check_av(name: str, root: Path) -> str:
                 problems.append(f"{root / 'audio' / sample_id}.npy: shape {audio.shape}, manifest says {audio_shape}")
             if visual is not None and (visual.ndim != 4 or len(visual) < 1 or any(
                     want not in (-1, got) for want, got in zip(visual_shape, visual.shape))):
-                problems.append(f"{root / 'visual' / sample_id}.npy: shape {visual.shape}, manifest says {visual_shape}")
+                problems.append(
+                    f"{root / 'visual' / sample_id}.npy: shape {visual.shape}, manifest says {visual_shape}"
+                )
         lines.append(f"  {split:5s} {len(ids):6d} clips, per class {manifest['class_counts'][split]}")
     if problems:
         raise problems_error(f"{name} at {root} failed the check", problems,
@@ -105,7 +107,12 @@ def check_avdigits(name: str, root: Path) -> str:
 
 CHECKS: dict[str, Callable[[str, Path], str]] = {
     "avdigits": check_avdigits,
-    "cremad": check_av, "kinetics_sounds": check_av, "av_folder": check_av, "vggsound": check_av, "mosi": check_mosi, "nyuv2": check_nyuv2,
+    "cremad": check_av,
+    "kinetics_sounds": check_av,
+    "av_folder": check_av,
+    "vggsound": check_av,
+    "mosi": check_mosi,
+    "nyuv2": check_nyuv2,
 }
 
 

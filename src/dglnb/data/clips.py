@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .audio import get_spec, spectrogram
 from .errors import DataError
-from .prep import av_manifest, report_bad, require_dir, run_clips, save_av_sample, stratified_split, write_manifest
+from .prep import (
+    av_manifest,
+    report_bad,
+    require_dir,
+    run_clips,
+    save_av_sample,
+    stratified_split,
+    write_manifest,
+)
 from .video import audio_track, evenly_spaced, frames_per_second
 
 FRAMES_PER_CLIP = 3

@@ -14,12 +14,18 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import DATASETS
 from .audio import file_spectrogram, get_spec
 from .errors import problems_error
-from .prep import av_manifest, report_bad, require_dir, run_clips, save_av_sample, stratified_split, write_manifest
+from .prep import (
+    av_manifest,
+    report_bad,
+    require_dir,
+    run_clips,
+    save_av_sample,
+    stratified_split,
+    write_manifest,
+)
 from .prepared import PreparedAV
 from .video import frames_per_second
 
@@ -84,8 +90,16 @@ def prepare(
 ) -> dict[str, Any]:
     """Prepare CREMA-D from ``raw`` into ``out``; return the manifest. Resumes: finished clips are skipped."""
     fix = f"check the release under {raw} (AudioWAV/*.wav with matching VideoFlash/*.flv)"
-    audio_dir = require_dir(Path(raw) / "AudioWAV", "CREMA-D audio", "point --raw at the CREMA-D release holding AudioWAV/")
-    video_dir = require_dir(Path(raw) / "VideoFlash", "CREMA-D video", "point --raw at the CREMA-D release holding VideoFlash/")
+    audio_dir = require_dir(
+        Path(raw) / "AudioWAV",
+        "CREMA-D audio",
+        "point --raw at the CREMA-D release holding AudioWAV/",
+    )
+    video_dir = require_dir(
+        Path(raw) / "VideoFlash",
+        "CREMA-D video",
+        "point --raw at the CREMA-D release holding VideoFlash/",
+    )
     out = Path(out)
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")}
@@ -118,12 +132,23 @@ def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, se
     if split_dir is None:
         train, test = stratified_split(names, [labels[n] for n in names], TEST_SHARE, seed)
     else:
-        listed = {s: read_split_file(require_dir(Path(split_dir), "split", "pass the folder holding train.csv and test.csv") / f"{s}.csv")
-                  for s in ("train", "test")}
+        listed = {
+            s: read_split_file(
+                require_dir(
+                    Path(split_dir), "split", "pass the folder holding train.csv and test.csv"
+                )
+                / f"{s}.csv"
+            )
+            for s in ("train", "test")
+        }
         wrong = [f"{n}: split file says {CLASSES[y]}, file name says {CLASSES[labels[n]]}"
                  for rows in listed.values() for n, y in rows.items() if n in labels and labels[n] != y]
         if wrong:
-            raise problems_error("CREMA-D split files disagree with the clip names", wrong, "use the official split files")
+            raise problems_error(
+                "CREMA-D split files disagree with the clip names",
+                wrong,
+                "use the official split files",
+            )
         absent = sorted(n for rows in listed.values() for n in rows if n not in labels)
         if absent:
             report_bad({n: "listed in a split file but missing or bad in the release" for n in absent}, False,

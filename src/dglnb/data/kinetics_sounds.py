@@ -46,6 +46,8 @@ def prepare(clips: Path, train_list: Path, test_list: Path, out: Path, *,
 
 
 @DATASETS.register("kinetics_sounds")
-def load_kinetics_sounds(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
+def load_kinetics_sounds(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> PreparedAV:
     """Kinetics-Sounds prepared by ``data_prep/kinetics_sounds.py``: 3 frames per clip."""
     return PreparedAV(data_root, "kinetics_sounds", split, profile=profile, frames=3)

@@ -80,7 +80,9 @@ def _layout(dataset: PreparedAV) -> tuple[np.ndarray, tuple[int, ...], tuple[int
     return np.array([shape[0] for shape in visual], np.int64), audio_shapes.pop(), frame_shapes.pop()
 
 
-def _fill(dataset: PreparedAV, allocate: Callable[[str, tuple[int, ...], np.dtype], np.ndarray]) -> dict[str, np.ndarray]:
+def _fill(
+    dataset: PreparedAV, allocate: Callable[[str, tuple[int, ...], np.dtype], np.ndarray]
+) -> dict[str, np.ndarray]:
     """Every array of ``dataset``, each written into the buffer ``allocate(name, shape, dtype)`` returns."""
     count, audio_shape, frame_shape = _layout(dataset)
     first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
@@ -186,7 +188,9 @@ def _map_folder(folder: Path) -> AVArrays:
         try:
             arrays[name] = np.load(folder / f"{name}.npy", mmap_mode="r")
         except (OSError, ValueError, EOFError) as error:
-            raise DataError(f"{folder / (name + '.npy')} is missing, corrupt or half-written ({error}). {fix}") from error
+            raise DataError(
+                f"{folder / (name + '.npy')} is missing, corrupt or half-written ({error}). {fix}"
+            ) from error
     first, count = np.array(arrays["first"]), np.array(arrays["count"])
     fits = (arrays["audio"].dtype == np.float16 and arrays["audio"].ndim == 3 and len(arrays["audio"]) == n
             and arrays["frames"].dtype == np.uint8 and arrays["frames"].ndim == 4

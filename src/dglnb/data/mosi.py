@@ -65,8 +65,10 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
         raise DataError(f"{path} is not a readable pickle ({exc}). What to do: re-download it") from exc
     key = SPLIT_KEYS[split]
     if not isinstance(data, dict) or key not in data:
-        raise DataError(f"{path} has no {key!r} split (keys: {list(data)[:10] if isinstance(data, dict) else type(data)}). "
-                        "What to do: pass MulT's mosi_data.pkl or MMSA's aligned_50.pkl")
+        raise DataError(
+            f"{path} has no {key!r} split (keys: {list(data)[:10] if isinstance(data, dict) else type(data)}). "
+            "What to do: pass MulT's mosi_data.pkl or MMSA's aligned_50.pkl"
+        )
     part = data[key]
     label_key = "regression_labels" if "regression_labels" in part else "labels"
     missing = [k for k in (*FEATURE_KEYS.values(), label_key) if k not in part]
@@ -77,7 +79,9 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
     labels = np.asarray(part[label_key], dtype=np.float32).reshape(-1)
     sizes = {m: len(f) for m, f in features.items()} | {label_key: len(labels)}
     if len(set(sizes.values())) != 1:
-        raise DataError(f"{path}[{key!r}]: modalities disagree on the number of samples {sizes}. What to do: re-download it")
+        raise DataError(
+            f"{path}[{key!r}]: modalities disagree on the number of samples {sizes}. What to do: re-download it"
+        )
     ids = ["$".join(map(str, np.ravel(i))) if not isinstance(i, str) else i for i in part["id"]] if "id" in part \
         else [f"{split}-{i:05d}" for i in range(len(labels))]
     return {"features": features, "labels": labels, "ids": ids,

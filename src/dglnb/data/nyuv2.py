@@ -43,7 +43,9 @@ def read_mapping(path: Path) -> np.ndarray:
     """A lookup table from the 894 NYU classes (index = class, 0 = unlabelled) to 0-39 or 255."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"40-class mapping {path} does not exist. What to do: pass a .mat with mapClass or a .npy/.txt array")
+        raise DataError(
+            f"40-class mapping {path} does not exist. What to do: pass a .mat with mapClass or a .npy/.txt array"
+        )
     try:
         if path.suffix == ".mat":
             from scipy.io import loadmat
@@ -79,7 +81,11 @@ def read_splits(path: Path, count: int) -> dict[str, list[int]]:
                         "What to do: pass the splits.mat shipped with the labeled set") from exc
     outside = [f"{s}: image {i + 1}" for s, idx in splits.items() for i in idx if not 0 <= i < count]
     if outside:
-        raise problems_error(f"{path}: image numbers outside 1..{count}", outside, "use the splits.mat of this .mat file")
+        raise problems_error(
+            f"{path}: image numbers outside 1..{count}",
+            outside,
+            "use the splits.mat of this .mat file",
+        )
     return splits
 
 
@@ -107,7 +113,10 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
             name = f"{index + 1:04d}"
             if all((out / m / f"{name}.npy").is_file() for m in ("rgb", "depth", "label")):
                 continue
-            atomic_save_npy(out / "rgb" / f"{name}.npy", np.ascontiguousarray(handle["images"][index].transpose(2, 1, 0)))
+            atomic_save_npy(
+                out / "rgb" / f"{name}.npy",
+                np.ascontiguousarray(handle["images"][index].transpose(2, 1, 0)),
+            )
             atomic_save_npy(out / "depth" / f"{name}.npy", handle["depths"][index].T.astype(np.float16))
             atomic_save_npy(out / "label" / f"{name}.npy", table[handle["labels"][index].T.astype(np.int64)])
         height, width = handle["depths"].shape[2], handle["depths"].shape[1]

@@ -16,7 +16,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..progress import progress
-
 from .errors import DataError, problems_error
 
 MANIFEST = "manifest.json"
@@ -82,7 +81,8 @@ def read_manifest(root: Path | None, dataset: str) -> dict[str, Any]:
         raise DataError(f"{path} is unreadable ({exc}). What to do: re-run the data_prep script") from exc
     if manifest.get("dataset") != dataset:
         raise DataError(
-            f"{path} describes dataset {manifest.get('dataset')!r}, not {dataset!r}. What to do: point --data-root at the {dataset} folder"
+            f"{path} describes dataset {manifest.get('dataset')!r}, not {dataset!r}. "
+            f"What to do: point --data-root at the {dataset} folder"
         )
     return manifest
 
@@ -166,7 +166,12 @@ def add_prep_arguments(parser: argparse.ArgumentParser, spectrograms: Sequence[s
     parser.add_argument("--out", type=Path, required=True, help="prepared folder (re-running resumes)")
     parser.add_argument("--workers", type=int, default=1, help="processes decoding clips")
     parser.add_argument("--strict", action="store_true", help="stop, naming every bad clip, instead of skipping them")
-    parser.add_argument("--spectrogram", default=default, choices=list(spectrograms), help="dglnb.data.audio.SPECS name")
+    parser.add_argument(
+        "--spectrogram",
+        default=default,
+        choices=list(spectrograms),
+        help="dglnb.data.audio.SPECS name",
+    )
     parser.add_argument("--frame-side", type=int, default=224, help="frames are stored as side x side RGB")
     parser.add_argument("--val-share", type=float, default=0.1, help="share of train held out for validation")
     parser.add_argument("--seed", type=int, default=0)

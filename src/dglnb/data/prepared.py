@@ -43,7 +43,9 @@ def split_entries(manifest: dict[str, Any], split: str, root: Path) -> tuple[lis
     outside = [f"{i}: label {y}" for i, y in zip(ids, labels) if not 0 <= y < num_classes]
     if outside:
         raise problems_error(
-            f"labels outside the {num_classes} classes in {root / 'manifest.json'}", outside, "re-run the data_prep script"
+            f"labels outside the {num_classes} classes in {root / 'manifest.json'}",
+            outside,
+            "re-run the data_prep script",
         )
     counted, recorded = class_counts(labels, num_classes), manifest["class_counts"][split]
     if counted != recorded:

@@ -92,7 +92,7 @@ def draw_scene(rng: np.random.Generator, side: int) -> dict[str, np.ndarray]:
             front = max(behind - rng.uniform(0.3, 0.8), 0.6)
             surface = front - 0.25 * np.sqrt(np.clip(1 - rho2, 0, 1))
         objects.append((front, cls, mask, surface, _colour(rng, COLOURS[cls])))
-    for front, cls, mask, surface, colour in sorted(objects, key=lambda o: -o[0]):  # far to near
+    for _front, cls, mask, surface, colour in sorted(objects, key=lambda o: -o[0]):  # far to near
         depth = np.where(mask, surface, depth)
         label = np.where(mask, cls, label)
         rgb = np.where(mask, colour, rgb)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..figure_style import style
 from . import SPLITS, load_dataset
 from .audio import SpectrogramSpec, get_spec, resample, spectrogram
 from .avdigits import SPEC as AVDIGITS_SPEC
@@ -16,16 +17,42 @@ from .errors import DataError
 
 # name, modalities, classes, expected sizes, how to prepare (see data_prep/README.md)
 REAL_DATASETS = [
-    ("cremad", "audio 1x257x299 + 1 frame", 6, "6,698 train / 744 test (official split)",
-     "python data_prep/cremad.py --raw RAW --out OUT --split-dir SPLITS"),
-    ("kinetics_sounds", "audio 1x257x1004 + 3 frames", "31 (OGM-GE lists; 33/34 elsewhere)",
-     "14,799 train / 2,597 test lines", "python data_prep/kinetics_sounds.py --clips CLIPS --train-list my_train.txt --test-list my_test.txt --out OUT"),
-    ("vggsound", "audio 1x257x1004 + 3 frames", 309, "~183k train / ~15k test listed; many clips gone",
-     "python data_prep/vggsound.py --clips CLIPS --csv vggsound.csv --out OUT"),
-    ("mosi", "text 50x300, audio 50x5, visual 50x20", 2, "1,284 / 229 / 686 (before dropping label 0)",
-     "none: --data-root mosi_data.pkl (MulT) or aligned_50.pkl (MMSA)"),
-    ("nyuv2", "rgb 3x480x640 + depth 1x480x640", 40, "795 train / 654 test (splits.mat)",
-     "python data_prep/nyuv2.py --mat nyu_depth_v2_labeled.mat --splits splits.mat --mapping classMapping40.mat --out OUT"),
+    (
+        "cremad",
+        "audio 1x257x299 + 1 frame",
+        6,
+        "6,698 train / 744 test (official split)",
+        "python data_prep/cremad.py --raw RAW --out OUT --split-dir SPLITS",
+    ),
+    (
+        "kinetics_sounds",
+        "audio 1x257x1004 + 3 frames",
+        "31 (OGM-GE lists; 33/34 elsewhere)",
+        "14,799 train / 2,597 test lines",
+        "python data_prep/kinetics_sounds.py --clips CLIPS --train-list my_train.txt --test-list my_test.txt --out OUT",
+    ),
+    (
+        "vggsound",
+        "audio 1x257x1004 + 3 frames",
+        309,
+        "~183k train / ~15k test listed; many clips gone",
+        "python data_prep/vggsound.py --clips CLIPS --csv vggsound.csv --out OUT",
+    ),
+    (
+        "mosi",
+        "text 50x300, audio 50x5, visual 50x20",
+        2,
+        "1,284 / 229 / 686 (before dropping label 0)",
+        "none: --data-root mosi_data.pkl (MulT) or aligned_50.pkl (MMSA)",
+    ),
+    (
+        "nyuv2",
+        "rgb 3x480x640 + depth 1x480x640",
+        40,
+        "795 train / 654 test (splits.mat)",
+        "python data_prep/nyuv2.py --mat nyu_depth_v2_labeled.mat --splits splits.mat "
+        "--mapping classMapping40.mat --out OUT",
+    ),
 ]
 
 
@@ -52,16 +79,17 @@ def spectrogram_figure(index: int = 0) -> plt.Figure:
     arrays = cached()
     wave = np.asarray(arrays["waves"][index])
     label = int(arrays["labels"][index])
-    fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
-    axes[0].plot(np.arange(wave.size) / AVDIGITS_SPEC.sample_rate, wave, lw=0.4)
-    axes[0].set(title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)", ylabel="amplitude")
     specs: list[tuple[SpectrogramSpec, str]] = [(AVDIGITS_SPEC, "AV-Digits: 1 s, win 512, hop 159"),
                                                 (get_spec("paper"), "paper: 16 kHz, 3 s, hop 159"),
                                                 (get_spec("official"), "official code: 22.05 kHz, hop 353")]
-    for ax, (spec, title) in zip(axes[1:], specs):
-        audio = resample(wave, AVDIGITS_SPEC.sample_rate, spec.sample_rate)
-        _show_spec(ax, spectrogram(audio, spec), spec.sample_rate, spec.hop, title)
-    fig.tight_layout()
+    with style():
+        fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
+        axes[0].plot(np.arange(wave.size) / AVDIGITS_SPEC.sample_rate, wave, lw=0.4)
+        axes[0].set(title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)", ylabel="amplitude")
+        for ax, (spec, title) in zip(axes[1:], specs):
+            audio = resample(wave, AVDIGITS_SPEC.sample_rate, spec.sample_rate)
+            _show_spec(ax, spectrogram(audio, spec), spec.sample_rate, spec.hop, title)
+        fig.tight_layout()
     return fig
 
 
@@ -70,15 +98,16 @@ def visual_figure(per_class: int = 1) -> plt.Figure:
     arrays = cached()
     labels = np.asarray(arrays["labels"])
     picks = [int(np.flatnonzero(labels == c)[k]) for k in range(per_class) for c in range(10)]
-    fig, axes = plt.subplots(2, len(picks), figsize=(1.1 * len(picks), 2.5))
-    for col, i in enumerate(picks):
-        for row, key in enumerate(("images", "coarse")):
-            axes[row, col].imshow(arrays[key][i], cmap="gray_r", vmin=0, vmax=1)
-            axes[row, col].set_xticks([]), axes[row, col].set_yticks([])
-        axes[0, col].set_title(str(labels[i]))
-    axes[0, 0].set_ylabel("8x8 original")
-    axes[1, 0].set_ylabel("coarse")
-    fig.tight_layout()
+    with style():
+        fig, axes = plt.subplots(2, len(picks), figsize=(1.1 * len(picks), 2.5))
+        for col, i in enumerate(picks):
+            for row, key in enumerate(("images", "coarse")):
+                axes[row, col].imshow(arrays[key][i], cmap="gray_r", vmin=0, vmax=1)
+                axes[row, col].set(xticks=[], yticks=[])
+            axes[0, col].set_title(str(labels[i]))
+        axes[0, 0].set_ylabel("8x8 original")
+        axes[1, 0].set_ylabel("coarse")
+        fig.tight_layout()
     return fig
 
 

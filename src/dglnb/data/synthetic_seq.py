@@ -30,7 +30,16 @@ import numpy as np
 import torch
 
 from . import DATASETS, DatasetInfo
-from .synthetic import _SPLIT_INDEX, DATA_SEED, DIM, NOISE, NUM_CLASSES, SIZES, TensorMultimodalDataset, _unit
+from .synthetic import (
+    _SPLIT_INDEX,
+    DATA_SEED,
+    DIM,
+    NOISE,
+    NUM_CLASSES,
+    SIZES,
+    TensorMultimodalDataset,
+    _unit,
+)
 
 STEPS = 4
 MODALITIES = ("easy", "mid", "weak")

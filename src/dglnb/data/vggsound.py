@@ -39,7 +39,11 @@ def read_csv(path: Path) -> list[Entry]:
 def _file_name(clips: Path, clip_id: str) -> str:
     ytid, start = clip_id.rsplit("_", 1)
     padded = f"{clip_id}.mp4"
-    return padded if (clips / padded).is_file() or not (clips / f"{ytid}_{int(start)}.mp4").is_file() else f"{ytid}_{int(start)}.mp4"
+    return (
+        padded
+        if (clips / padded).is_file() or not (clips / f"{ytid}_{int(start)}.mp4").is_file()
+        else f"{ytid}_{int(start)}.mp4"
+    )
 
 
 def prepare(clips: Path, csv_path: Path, out: Path, *, expected_classes: int = EXPECTED_CLASSES,

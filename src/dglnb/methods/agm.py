@@ -82,6 +82,7 @@ def shapley_logits(
             for subset in map(frozenset, itertools.combinations(others, size)):
                 without = value(subset)
                 if without is not None:
+                    # phi_m += |S|! (M - |S| - 1)! / M! * (v(S + m) - v(S)): (B, K)
                     total = total + weight * (value(subset | {m}) - without)
         phi[m] = total
     return phi
@@ -114,6 +115,7 @@ class AGM(Method):
         """r_m = exp(M/(M-1) (s_m - mean s))."""
         n = len(scores)
         mean = sum(scores.values()) / n
+        # r_m = exp(M / (M - 1) * (s_m - mean_n s_n))
         return {m: math.exp(n / (n - 1) * (s - mean)) for m, s in scores.items()}
 
     def coefficients(self, scores: Mapping[str, float]) -> dict[str, float]:
@@ -122,6 +124,7 @@ class AGM(Method):
         target, now = self.ratios(running), self.ratios(scores)
         self.steps += 1
         self.mean_scores = {m: running[m] * (self.steps - 1) / self.steps + s / self.steps for m, s in scores.items()}
+        # k_m = exp(alpha * min(rbar_m - r_m, 7))
         return {m: math.exp(self.modulation_alpha * min(target[m] - now[m], 7.0)) for m in scores}
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
@@ -129,6 +132,7 @@ class AGM(Method):
         feats = model.encode(batch)
         with torch.no_grad():
             phi = shapley_logits(model, {m: z.detach() for m, z in feats.items()}, self.empty_coalition)
+            # s_m = mean_i -log softmax(phi_m)_i[y_i]
             scores = {m: float(-true_class_probability(u, y).clamp_min(1e-8).log().mean()) for m, u in phi.items()}
         loss = model.loss(model.fuse(feats), y)
         loss.backward()
@@ -137,6 +141,7 @@ class AGM(Method):
             for m, k in coeffs.items():
                 for p in model.encoder_parameters(m):
                     if p.grad is not None and p.dim() > 1:
+                        # g <- k_m g for encoder m's weights
                         p.grad.mul_(k)
         fusion_weights = [p.grad for p in model.fusion_parameters() if p.grad is not None and p.dim() > 1]
         if self.clip_threshold is not None and any(g.abs().max() > self.clip_threshold for g in fusion_weights):

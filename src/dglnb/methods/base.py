@@ -94,6 +94,7 @@ class Method:
         logs = {name: float(loss) for name, loss in self.compute_gradients(model, batch).items()}
         if self.grad_clip is not None:
             for group, params in self.clip_groups(model).items():
+                # g <- g * min(1, c / |g|) over the group's gradients together (c = grad_clip)
                 norm = float(nn.utils.clip_grad_norm_(params, self.grad_clip))
                 logs[f"grad_norm_{group}"] = norm
                 logs[f"clip_factor_{group}"] = min(1.0, self.grad_clip / (norm + 1e-6))
@@ -103,6 +104,7 @@ class Method:
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Logits per head: ``"multimodal"`` and, per modality, the same fusion with the others zeroed."""
         feats = model.encode(batch)
+        # logits (B, K): W z^tau + b, and per m W phi_tau(theta_tau, z^m, 0) + b (eq. 12/14)
         return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
 
     def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
@@ -138,7 +140,9 @@ def checked_alpha(alpha: float) -> float:
 def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:
     """softmax(logits)[i, y_i] for every sample i (every pixel, for dense logits), flattened, leaving out
     positions whose label is no class (an ignore index): the confidence scores of the balancing methods."""
+    # logits (B, K, ...) and labels (B, ...)
     labelled = (labels >= 0) & (labels < logits.shape[1])
+    # p_i = softmax(logits_i)[y_i]: (B, ...), then the labelled ones, (N,)
     probs = logits.softmax(dim=1).gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1)).squeeze(1)
     return probs[labelled]
 

@@ -74,10 +74,12 @@ class DGL(Method):
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         feats = model.encode(batch)  # encoders run once
+        # L^d (eq. 9-10) and each L^m (eq. 11-14) as the pair [L^d, alpha sum_m L^m] (eq. 15)
         result = dgl_loss(feats, target=batch["label"], loss_fn=model.loss, alpha=self.alpha,
                           truncate_multimodal=self.truncate_multimodal,
                           truncate_unimodal=self.truncate_unimodal,
                           fusion_dropout=self.fusion_dropout, **routing(model))
+        # theta_tau, W, b <- dL^d/d(theta_tau, W, b); theta_m <- alpha dL^m/dtheta_m
         result.backward()
         losses = {"loss_multi": result.multimodal,
                   **{f"loss_{m}": loss for m, loss in result.unimodal.items()},

@@ -58,6 +58,7 @@ def cluster_purity(features: np.ndarray, labels: np.ndarray, num_classes: int) -
 
 def reinit_weight(purity_gap: float, move_lambda: float) -> float:
     """The re-initialisation strength tanh(lambda * gap)."""
+    # w_m = tanh(lambda * |purity_train - purity_val|)
     return math.tanh(move_lambda * purity_gap)
 
 
@@ -91,7 +92,9 @@ class DiagnosingRelearning(Vanilla):
         if self.move_lambda < 0:
             raise ValueError(f"move_lambda must be >= 0, got {self.move_lambda}")
         if self.reinit_epoch < 1 or self.reinit_num < 0:
-            raise ValueError(f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}")
+            raise ValueError(
+                f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}"
+            )
         self.initial: dict[str, list[Tensor]] = {}
         self.reinits: list[dict[str, Any]] = []  # per re-initialisation: epoch, purities, gap and weight per modality
 
@@ -120,6 +123,7 @@ class DiagnosingRelearning(Vanilla):
         """theta <- w_m * theta_init + (1 - w_m) * theta for every parameter of each encoder m."""
         for m, w in weights.items():
             for p, p0 in zip(model.encoder_parameters(m), self.initial[m]):
+                # theta <- w_m theta_init + (1 - w_m) theta
                 p.copy_(w * p0.to(p) + (1 - w) * p)
 
     def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],

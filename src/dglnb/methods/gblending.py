@@ -70,9 +70,12 @@ def blending_weights(curves: Mapping[str, LossCurve], estimate: str = "paper") -
         raise ValueError(f"unknown estimate {estimate!r}; valid: {', '.join(ESTIMATES)}")
     raw = {}
     for head, c in curves.items():
+        # G_k = L_val(start) - L_val(end)
         gain = c.val_start - c.val_end
+        # dO_k = O(end) - O(start), O = L_val - L_train
         overfit_change = (c.val_end - c.train_end) - (c.val_start - c.train_start)
         gain = max(gain, 0.0) if estimate == "paper" else abs(gain)
+        # w_k proportional to G_k / dO_k^2
         raw[head] = gain / max(overfit_change**2, 1e-12)
     total = sum(raw.values())
     return {h: w / total for h, w in raw.items()} if total > 0 else {h: 1 / len(raw) for h in raw}
@@ -172,6 +175,7 @@ class GradientBlending(Method):
         weights = self.weights or {h: 1 / len(heads) for h in heads}
         feats = model.encode(batch)
         losses = {h: model.loss(head_logits(model, feats, h), batch["label"]) for h in heads}
+        # L = sum_k w_k L_CE(head_k, y)
         sum(weights[h] * losses[h] for h in heads).backward()
         return {**{f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach() for h, loss in losses.items()},
                 **scalar_logs("weight", weights)}

@@ -58,9 +58,12 @@ OFFICIAL_FIXED_WEIGHTS = {2: (0.55, 0.45), 3: (0.35, 0.25, 0.4)}
 
 def owm_update(P: Tensor, r: Tensor, alpha: float, variant: str = "owm") -> Tensor:
     """The projector after seeing the mean feature ``r`` (shape (d,)): OWM's recursion, or the official code's."""
+    # k = P r: (d,)
     k = P @ r
     if variant == "owm":
+        # P - k k^T / (alpha + r^T k): (d, d)
         return P - torch.outer(k, k) / (alpha + r @ k)
+    # the official code: k k^T / (alpha + k r^T) elementwise, then divided by its Frobenius norm
     updated = P - torch.outer(k, k) / (alpha + torch.outer(k, r))
     return updated / torch.linalg.matrix_norm(updated)
 
@@ -68,6 +71,7 @@ def owm_update(P: Tensor, r: Tensor, alpha: float, variant: str = "owm") -> Tens
 def entropy(logits: Tensor, dim: int) -> Tensor:
     """Entropy of softmax(logits) along ``dim``."""
     logp = F.log_softmax(logits, dim=dim)
+    # H = -sum_k p_k log p_k
     return -(logp.exp() * logp).sum(dim=dim)
 
 
@@ -122,12 +126,15 @@ class MLA(Method):
         """Project the shared head's weight gradient (``grad_W <- grad_W P^T``) after updating P with z's mean."""
         if self.projection == "none" or self.steps == 0:
             return
+        # alpha_t = 0.1^(1 + batch index / batches per epoch)
         alpha = 0.1 ** (1 + self.batch_index / self.batches_per_epoch)
         with torch.autocast(z.device.type, enabled=False):  # P and the gradient in the head's precision
+            # r = mean_i z_i: (d,)
             r = z.detach().to(head.weight.dtype).mean(dim=0)
             if self.projector is None:
                 self.projector = torch.eye(len(r), dtype=r.dtype, device=r.device)
             self.projector = owm_update(self.projector, r, alpha, self.projection)
+            # grad_W <- grad_W P^T: (K, d)
             head.weight.grad = head.weight.grad @ self.projector.T
 
     def train_step(self, model: MultimodalClassifier, batch: Batch,
@@ -137,6 +144,7 @@ class MLA(Method):
         for m in model.modalities:
             optimizer.zero_grad(set_to_none=True)
             z = model.encode_alone(batch, m)
+            # L^m = L_CE(W z_m + b, y), one shared head W, b
             loss = model.loss(model.shared_head(z), batch["label"])
             loss.backward()
             self.modify_head_gradient(model.shared_head, z)
@@ -169,6 +177,7 @@ class MLA(Method):
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         heads = {m: model.shared_head(model.encode_alone(batch, m)) for m in model.modalities}
         w = self.weights(list(heads.values()))
+        # sum_m w_m (W z_m + b): (B, K)
         fused = sum(w[:, i : i + 1] * logits for i, logits in enumerate(heads.values()))
         return {"multimodal": fused, **heads}
 

@@ -51,6 +51,7 @@ def min_norm_weights(g1: Tensor, g2: Tensor) -> tuple[float, float]:
     elif v12 >= v22:
         w = 0.001
     else:
+        # w = (|g2|^2 - g1.g2) / |g1 - g2|^2
         w = (v22 - v12) / (v11 + v22 - 2 * v12)
     return w, 1 - w
 
@@ -105,12 +106,14 @@ class MMPareto(Method):
     def integrate(self, g_mm: list[Tensor], g_u: list[Tensor]) -> list[Tensor]:
         """One encoder's final gradient, per parameter tensor, from its multimodal and unimodal gradients."""
         w_mm, w_u = pareto_weights(_flat(g_mm), _flat(g_u))
+        # g_new = 2 (w_mm g_mm + w_u g_u), g_sum = g_mm + g_u, per parameter tensor
         g_new = [2 * (w_mm * a + w_u * b) for a, b in zip(g_mm, g_u)]
         g_sum = [a + b for a, b in zip(g_mm, g_u)]
         if self.rescale == "tensor":
             factors = [stretch(n, s) for n, s in zip(g_new, g_sum)]
         else:
             factors = [stretch(_flat(g_new), _flat(g_sum))] * len(g_new)
+        # gamma * max(1, |g_sum| / |g_new|) * g_new
         return [self.gamma * f * n for f, n in zip(factors, g_new)]
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
@@ -121,6 +124,7 @@ class MMPareto(Method):
         encoders = {m: model.encoder_parameters(m) for m in model.modalities}
         final = {}
         for m, params in encoders.items():
+            # g_mm = dL^Multi/dtheta_m and g_u = dL^m/dtheta_m, one tensor per parameter
             g_mm = torch.autograd.grad(loss_multi, params, retain_graph=True, allow_unused=True)
             g_u = torch.autograd.grad(losses[m], params, retain_graph=True, allow_unused=True)
             zeros = [torch.zeros_like(p) for p in params]
@@ -128,6 +132,7 @@ class MMPareto(Method):
                                       [z if g is None else g for g, z in zip(g_u, zeros)])
         encoder_ids = {id(p) for params in encoders.values() for p in params}
         heads = [p for p in model.parameters() if id(p) not in encoder_ids]
+        # the heads (and fusion) take d(L^Multi + sum_m L^m) as it is
         (loss_multi + sum(losses.values())).backward(inputs=heads)
         for m, params in encoders.items():
             for p, g in zip(params, final[m]):

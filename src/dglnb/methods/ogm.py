@@ -82,18 +82,22 @@ class OGMGE(Method):
 
     @torch.no_grad()
     def unimodal_logits(self, model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the all-zero output."""
+        """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the
+        all-zero output."""
         feats = {m: z.detach() for m, z in feats.items()}
         logits = {m: model.fuse_alone(feats, m) for m in model.modalities}
         if self.half_bias:
             share = model.fuse(feats, zero=model.modalities) * (1 - 1 / len(model.modalities))
+            # u_m = fuse(z_m alone) - (1 - 1/M) fuse(0): m's logits with a bias share b/M, (B, K)
             logits = {m: u - share for m, u in logits.items()}
         return logits
 
     def coefficients(self, logits: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """k_m from the confidences s_m of the unimodal logits (1 for the least confident modality)."""
+        # s_m = sum_i softmax(u_m)_i[y_i]
         scores = {m: float(true_class_probability(u, labels).sum()) for m, u in logits.items()}
         weakest = min(scores.values())
+        # k_m = 1 - tanh(alpha rho_m) where rho_m = s_m / min_n s_n > 1, else 1
         return {m: 1 - math.tanh(self.modulation_alpha * s / weakest) if s > weakest else 1.0
                 for m, s in scores.items()}
 
@@ -105,6 +109,7 @@ class OGMGE(Method):
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         y = batch["label"]
         feats = model.encode(batch)
+        # L^Multi = L_CE(W z^tau + b, y): a scalar
         loss = model.loss(model.fuse(feats), y)
         loss.backward()
         coeffs = dict.fromkeys(model.modalities, 1.0)
@@ -113,6 +118,7 @@ class OGMGE(Method):
             with torch.no_grad():
                 for m in model.modalities:
                     for p in self.modulated_parameters(model, m):
+                        # g <- k_m g + N(0, std(g)^2) (GE), every gradient tensor of encoder m
                         noise = torch.randn_like(p.grad) * (p.grad.std() + 1e-8) if self.gradient_noise else 0.0
                         p.grad = p.grad * coeffs[m] + noise
         return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}

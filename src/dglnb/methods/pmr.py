@@ -62,9 +62,11 @@ def class_centroids(
         feats = model.encode(batch)
         for m in model.modalities:
             z = model.modality_feature(feats, m)
+            # one_hot(y)^T z_m: per-class sums of the features, (K, d)
             sums[m] = sums.get(m, 0) + onehot.to(z.dtype).T @ z
         counts += onehot.sum(dim=0)
     model.train(was_training)
+    # centroids c_{m,k} = sums / counts: (K, d) per modality; counts (K,)
     return {m: s / counts.clamp_min(1)[:, None].to(s.dtype) for m, s in sums.items()}, counts
 
 
@@ -104,6 +106,7 @@ class PMR(Method):
         present = (counts > 0)[:, None]
         new = {m: torch.where(present, c, old[m]) for m, c in centroids.items()}
         if self.prototypes is not None and epoch >= self.momentum_from:
+            # p <- (1 - momentum) c + momentum p_old
             new = {m: (1 - self.momentum) * new[m] + self.momentum * old[m] for m in new}
         self.prototypes = new
 
@@ -120,6 +123,7 @@ class PMR(Method):
 
     def prototype_weights(self, sims: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """modulation_alpha for each modality whose prototype confidence s_m is below another's, else 0."""
+        # s_m = sum_i softmax(sim_m)_i[y_i]
         scores = {m: float(true_class_probability(s.detach(), labels).sum()) for m, s in sims.items()}
         best = max(scores.values())
         return {m: self.modulation_alpha if s < best else 0.0 for m, s in scores.items()}
@@ -131,10 +135,12 @@ class PMR(Method):
         losses = {}
         if self.prototypes is not None:
             own = {m: model.modality_feature(feats, m) for m in model.modalities}
+            # sim_m = -||z_m - p_{m,k}|| for every class k: (B, K)
             sims = {m: -torch.cdist(z, self.prototypes[m].to(z.dtype)) for m, z in own.items()}
             losses = {f"loss_proto_{m}": F.cross_entropy(s, y) for m, s in sims.items()}
             if self.modulation_starts <= self.epoch <= self.modulation_ends:
                 weights = self.prototype_weights(sims, y)
+                # L = L^Multi + sum_m beta_m CE(sim_m, y); beta_m = alpha if m clusters worse
                 loss = loss + sum(weights[m] * losses[f"loss_proto_{m}"] for m in model.modalities)
         loss.backward()
         return {"loss_multi": loss_multi.detach(), **{k: v.detach() for k, v in losses.items()}}

@@ -28,12 +28,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .routing_inputs import (Features, check_features, check_reached, check_separable, detach,
-                             groups_of, items, listed, map_tensors, replace)
+from .routing_inputs import (
+    Features,
+    check_features,
+    check_reached,
+    check_separable,
+    detach,
+    groups_of,
+    items,
+    listed,
+    map_tensors,
+    replace,
+)
 
 
 def zeros(feature: Any) -> Any:
     """The default stand-in for a dropped modality: zeros of the feature's shape (eq. 12 and 14)."""
+    # 0 in place of z^n: the shapes of z^n
     return map_tensors(torch.zeros_like, feature)
 
 
@@ -111,26 +122,33 @@ def dgl_loss(
         check_separable(features, names, fusion)
     # [eq. 11-14] L^m: the same fusion with every other modality dropped, its parameters frozen (UT)
     frozen = truncate_unimodal and groups is None  # (the routed form keeps L^m off by its routes)
+    # L^m = L_CE(W z^{tau m} + b, y), z^{tau m} = phi_tau(theta_tau, z^m, 0): a scalar per m
     unimodal = {m: _loss(loss_fn, _fuse_dropped(fusion, _alone(features, m, drop), names, frozen),
                          target) for m in names}
     # [/eq. 11-14]
     # [eq. 9-10] (MT): L^d on detached features, so that it reaches the fusion's parameters only
+    # z^m.detach() for every m (eq. 9): the same shapes, cut from the encoders' graphs
     detached = replace(features, {n: detach(z) for n, z in items(features)})
+    # W z^{tau d} + b, z^{tau d} = phi_tau(theta_tau, z^1.detach(), ...): e.g. (B, K) logits
     outputs = _fuse(fusion, detached if truncate_multimodal else features, names)
+    # L^d = L_CE(W z^{tau d} + b, y) (eq. 10): a scalar
     multimodal = _loss(loss_fn, outputs, target)
     # [/eq. 9-10]
     # the fusion on the unimodal paths (fusion_dropout): detached features, every other modality dropped
     alone = {m: _loss(loss_fn, _fuse_dropped(fusion, _alone(detached, m, drop), names, False), target)
              for m in (names if fusion_dropout > 0 else ())}
+    # lambda * mean_m L^d(m alone): a scalar, or None
     seen_alone = fusion_dropout * torch.stack(list(alone.values())).mean() if alone else None
     # [eq. 15] the pair [L^d, alpha * sum_m L^m], each loss written into its own group
     if groups is None:  # each loss's graph holds only the parameters it may reach: one backward
         check_reached(features, fusion, unimodal, truncate_unimodal)
+        # alpha sum_m L^m + L^d: eq. 15's pair as one scalar, each term's graph in its own group
         loss = alpha * sum(unimodal.values()) + multimodal
         loss = loss if seen_alone is None else loss + seen_alone
         return DGLLoss(loss, multimodal, unimodal, outputs, alone)
     encoders, fusion_group = groups  # the fusion runs encoder layers: route each loss to its group
     every = [p for params in encoders.values() for p in params] + fusion_group
+    # routes: alpha L^m -> theta_m (+ fusion without UT); L^d -> fusion (every parameter without MT)
     routes = [(alpha * unimodal[m], encoders[m] + ([] if truncate_unimodal else fusion_group))
               for m in names]
     routes.append((multimodal, fusion_group if truncate_multimodal else every))
@@ -142,10 +160,12 @@ def dgl_loss(
 
 def _alone(features: Features, keep: Hashable, drop: Callable[[Any], Any]) -> Features:
     """``features`` with every modality but ``keep`` dropped (the dropped ones detached first)."""
+    # z^n -> drop(z^n) for every n != keep (eq. 12/14): phi_tau reads (z^keep, 0)
     return replace(features, {n: z if n == keep else drop(detach(z)) for n, z in items(features)})
 
 
 def _loss(loss_fn: Callable[[Any, Any], Tensor], outputs: Any, target: Any) -> Tensor:
+    # a reduced loss, or per-sample (per-pixel) losses averaged to a scalar
     value = loss_fn(outputs, target)
     return value.mean() if value.dim() else value
 
@@ -173,6 +193,7 @@ def _fuse_dropped(fusion: Callable[[Features], Any], inputs: Features, names: li
 
 def _state(fusion: nn.Module, frozen: bool) -> dict[str, Tensor]:
     """The fusion's parameters (detached when ``frozen``) and copies of its buffers."""
+    # theta_tau, W, b detached under UT: dL^m/dtheta_tau = 0
     state = {n: p.detach() if frozen else p for n, p in fusion.named_parameters()}
     return {**state, **{n: b.clone() for n, b in fusion.named_buffers()}}
 

@@ -5,14 +5,14 @@ error. Imports only torch.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 #: Per-modality features: a dict name -> feature, or a tuple (names 0, 1, ...); a feature is a
 #: tensor or a tuple/list of tensors (e.g. one map per scale).
-Features = Union[Mapping[Hashable, Any], Sequence[Any]]
+Features = Mapping[Hashable, Any] | Sequence[Any]
 
 
 def map_tensors(fn: Callable[[Tensor], Any], feature: Any) -> Any:

@@ -28,7 +28,8 @@ def add_unimodal_heads(model: MultimodalClassifier) -> None:
 
 @METHODS.register("unimodal")
 class Unimodal(Method):
-    """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses, encoders and heads only."""
+    """sum_m loss(head_m(z_m), y), e.g. CE(W_m z_m + b_m, y): independent per-modality losses,
+    encoders and heads only."""
 
     def setup(self, model: MultimodalClassifier) -> None:
         add_unimodal_heads(model)
@@ -43,9 +44,11 @@ class Unimodal(Method):
         return {m: self._model_parameters(model, m) for m in model.modalities}
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        # L^m = L_CE(h_m(z_m), y) for every modality m (eq. 7's unimodal model): a scalar each
         losses = {
             f"loss_{m}": model.loss(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
         }
+        # sum_m L^m: encoder m and head h_m receive dL^m only
         sum(losses.values()).backward()
         return {name: loss.detach() for name, loss in losses.items()}
 
@@ -55,4 +58,5 @@ class Unimodal(Method):
 
     def predict(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         """Per-modality logits only: a unimodal model has no multimodal head."""
+        # h_m(phi_m(theta_m, x_m)): (B, K) logits per modality
         return {m: model.unimodal_heads[m](model.encoders[m](batch[m])) for m in model.modalities}

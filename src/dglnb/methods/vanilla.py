@@ -14,6 +14,8 @@ class Vanilla(Method):
     """Every parameter receives the gradient of L^Multi."""
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
+        # L^Multi = L_CE(W z^tau + b, y) with z^tau = phi_tau(theta_tau, z^1, ..., z^M) (eq. 1)
         loss = model.loss(model(batch), batch["label"])
+        # dL^Multi/dtheta for every theta: the encoders' theta_m and the fusion's theta_tau, W, b
         loss.backward()
         return {"loss_multi": loss.detach()}

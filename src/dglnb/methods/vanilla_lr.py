@@ -26,6 +26,7 @@ class VanillaLR(Vanilla):
             raise ValueError(f"lr_factor must be positive, got {self.lr_factor}")
 
     def param_groups(self, model: MultimodalClassifier, lr: float) -> list[dict]:
+        # theta_m at lr * lr_factor (1 + alpha by default), theta_tau, W, b at lr
         encoders = [p for m in model.modalities for p in model.encoder_parameters(m)]
         return [
             {"params": encoders, "lr": lr * self.lr_factor},

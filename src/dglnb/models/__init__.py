@@ -14,11 +14,11 @@ from torch import nn
 
 from ..data import DatasetInfo
 from ..errors import ConfigError
+from . import mixer, mmtm  # noqa: F401  (register the model-level fusions)
 from .classifier import MultimodalClassifier
 from .encoders import build_encoder
 from .fusion import FUSIONS
 from .norm import frozen_running_stats
-from . import mixer, mmtm  # noqa: E402,F401  (register the model-level fusions)
 from .segmentation import RGBDSegmenter
 
 __all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]

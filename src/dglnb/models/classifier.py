@@ -34,7 +34,8 @@ class MultimodalClassifier(nn.Module):
         self.fusion = fusion
 
     def encode(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """z_m = phi_m(theta_m, x_m) for every modality; each encoder runs once."""
+        """Every modality's features; each encoder runs once."""
+        # z_m = phi_m(theta_m, x_m): (B, d_m) per modality
         return {m: self.encoders[m](batch[m]) for m in self.modalities}
 
     def kept_modalities(self, zero: Collection[str]) -> list[str]:
@@ -49,7 +50,9 @@ class MultimodalClassifier(nn.Module):
     def fuse(self, feats: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
         """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
         kept = self.kept_modalities(zero)
+        # z_n -> 0 for every n in zero (modality dropout, eq. 12/14): the shapes of feats
         inputs = {m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities}
+        # W z^tau + b, z^tau = phi_tau(theta_tau, z_1, ..., z_M) (eq. 1): (B, K) logits
         return self.fusion(inputs)
 
     def zero_features(self, z: Any) -> Any:
@@ -58,6 +61,7 @@ class MultimodalClassifier(nn.Module):
 
     def fuse_alone(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
         """The unimodal logits of ``modality``: the same fusion with every other modality zeroed."""
+        # W phi_tau(theta_tau, z_m, 0) + b (eq. 12/14): (B, K)
         return self.fuse(feats, zero=[m for m in self.modalities if m != modality])
 
     def forward(self, batch: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
@@ -80,6 +84,7 @@ class MultimodalClassifier(nn.Module):
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """The task loss: cross-entropy, averaged over the batch."""
+        # L_CE(logits, y), mean over the batch: logits (B, K), y (B,)
         return F.cross_entropy(logits, labels)
 
     def unimodal_head(self, modality: str) -> nn.Module:

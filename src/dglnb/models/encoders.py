@@ -33,6 +33,7 @@ class ConvEncoder(nn.Module):
         self.out_dim = self.backbone.out_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        # z = mean_{h,w} ResNet18(x): (B, 8 width, H/32, W/32) -> (B, 8 width)
         return self.backbone(x).mean(dim=(2, 3))
 
 
@@ -41,7 +42,9 @@ class FramesEncoder(ConvEncoder):
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, t, h, w = x.shape
+        # frames into the batch: (B T, C, H, W) -> maps (B T, 8 width, H/32, W/32)
         maps = self.backbone(x.transpose(1, 2).reshape(b * t, c, h, w))
+        # z = mean over frames and space: (B, 8 width)
         return maps.view(b, t, *maps.shape[1:]).mean(dim=(1, 3, 4))
 
 
@@ -54,6 +57,7 @@ class MLPEncoder(nn.Module):
         self.out_dim = hidden
 
     def forward(self, x: Tensor) -> Tensor:
+        # z = relu(W2 relu(W1 x + b1) + b2): (B, d) -> (B, hidden)
         return self.net(x)
 
 
@@ -61,6 +65,7 @@ class SequenceEncoder(MLPEncoder):
     """The MLP on the time-averaged sequence: (B, T, d) -> (B, hidden)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        # z = MLP(mean_t x_t): (B, T, d) -> (B, d) -> (B, hidden)
         return self.net(x.mean(dim=1))
 
 

@@ -41,6 +41,7 @@ class ConcatFusion(nn.Module):
         self.head = nn.Linear(sum(in_dims.values()), num_classes)
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
+        # W [z_1; z_2; ...] + b (eq. 1; z^tau = [z^{m_1}; z^{m_2}]): (B, sum_m d_m) -> (B, K)
         return self.head(torch.cat([feats[m] for m in self.modalities], dim=1))
 
 
@@ -57,6 +58,7 @@ class SumFusion(nn.Module):
         self.heads = nn.ModuleDict({m: nn.Linear(d, num_classes) for m, d in in_dims.items()})
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
+        # sum_m (W_m z_m + b_m): (M, B, K) -> (B, K)
         return torch.stack([head(feats[m]) for m, head in self.heads.items()]).sum(dim=0)
 
 
@@ -80,7 +82,9 @@ class FiLMFusion(nn.Module):
         self.head = nn.Linear(in_dims[self.y], num_classes)
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
+        # gamma, beta = split(A x + c): (B, d_y) each
         gamma, beta = self.film(feats[self.x]).chunk(2, dim=1)
+        # W ((1 + gamma) * y + beta) + b: (B, K)
         return self.head((1 + gamma) * feats[self.y] + beta)
 
 
@@ -108,4 +112,5 @@ class GatedFusion(nn.Module):
         self.head = nn.Linear(dim, num_classes)
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
+        # W (sigmoid(G x + g) * (1 + V y + v)) + b: (B, d_y) -> (B, K)
         return self.head(torch.sigmoid(self.gate(feats[self.x])) * (1 + self.value(feats[self.y])))

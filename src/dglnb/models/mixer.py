@@ -48,12 +48,16 @@ class AxisMLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.axis == x.dim() - 1:
+            # x + MLP(LayerNorm(x)) along the channels: (B, T, M, D)
             return x + self.mlp(self.norm(x))
         # mixing along a short axis (time steps, modalities): that axis first and the rest flattened,
         # so each linear layer is one (size x size') @ (size x N) product rather than N tiny ones
+        # h: (size, ...) with the mixed axis first
         h = self.norm(x).movedim(self.axis, 0)
         first, act, second = self.mlp
+        # W1 h + b1: (EXPANSION size, N), N the product of the other axes
         flat = torch.addmm(first.bias[:, None], first.weight, h.reshape(h.shape[0], -1))
+        # W2 GELU(.) + b2: (size, N)
         flat = torch.addmm(second.bias[:, None], second.weight, act(flat))
         return x + flat.reshape(h.shape).movedim(0, self.axis)
 
@@ -75,6 +79,7 @@ class CubeMixer(nn.Module):
 
     def forward(self, feats: Mapping[str, Tensor]) -> Tensor:
         cube = torch.stack([feats[m] for m in self.modalities], dim=2)  # (B, T, M, D)
+        # W flatten(mean_t LayerNorm(blocks(cube))) + b: (B, M D) -> (B, K)
         return self.head(self.norm(self.blocks(cube)).mean(dim=1).flatten(1))
 
 
@@ -111,10 +116,12 @@ class MixerClassifier(MultimodalClassifier):
 
     def encode_alone(self, batch: Mapping[str, Tensor], modality: str) -> Tensor:
         """The modality's encoder on its own sequence, averaged over time, (B, D)."""
+        # (B, T, D) -> (B, D)
         return self.encoders[modality](batch[modality]).mean(dim=1)
 
     def modality_feature(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:
         """The encoder's per-step features averaged over time, (B, D)."""
+        # (B, T, D) -> (B, D)
         return feats[modality].mean(dim=1)
 
     def unimodal_head(self, modality: str) -> nn.Module:

@@ -10,8 +10,8 @@ A transfer module squeezes every stream's map by global average pooling (over ti
 passes the joint squeeze through a bottleneck, and rescales each stream's channels by
 ``2 sigmoid(E_m)`` (Joze et al., eq. 3-5), so later stages of one stream read the other modality.
 
-Routing groups (the interface of :class:`~dglnb.models.classifier.MultimodalClassifier`): encoder m is modality m's whole
-ResNet18; the fusion parameters are the three transfer modules and the head. A modality's features
+Routing groups (the interface of :class:`~dglnb.models.classifier.MultimodalClassifier`): encoder m
+is modality m's whole ResNet18; the fusion parameters are the three transfer modules and the head. A modality's features
 (``encode``) are its layer1 map, the part of its stream that reads only its own input (run once per
 step). ``fuse`` runs layers 2-4 of every kept stream with the transfer modules between them; a
 zeroed modality is zero at *every* transfer module and at the head, so its stream is not computed
@@ -79,8 +79,11 @@ class TransferModule(nn.Module):
 
     def forward(self, maps: Mapping[str, Tensor], batch_size: int) -> dict[str, Tensor]:
         like = next(iter(maps.values()))
+        # S_m = mean_{t,h,w} A_m: (B, C_m), zeros for an absent stream
         squeezed = [squeeze(maps[m]) if m in maps else like.new_zeros(batch_size, c) for m, c in self.channels.items()]
+        # Z = relu(W [S_1; ...; S_M] + b): (B, sum_m C_m) -> (B, bottleneck)
         z = torch.relu(self.squeeze(torch.cat(squeezed, dim=1)))
+        # A_m' = 2 sigmoid(W_m Z + b_m) * A_m, one gate per channel: (B, T, C_m, H, W)
         return {m: 2 * torch.sigmoid(self.excite[m](z))[:, None, :, None, None] * a for m, a in maps.items()}
 
 
@@ -128,6 +131,7 @@ class MMTMClassifier(MultimodalClassifier):
             frames = x.shape[2] if x.dim() == 5 else 1
             x = x.transpose(1, 2) if x.dim() == 5 else x.unsqueeze(1)  # (B, T, C, H, W)
             backbone = self.encoders[m].backbone
+            # z_m = layer1(stem(x_m)): (B, T, width, H/4, W/4)
             feats[m] = unfold(backbone.layer1(backbone.stem(fold(x))), frames)
         return feats
 
@@ -140,9 +144,11 @@ class MMTMClassifier(MultimodalClassifier):
         frozen = self.training and len(kept) < len(self.modalities)
         with frozen_running_stats(self.encoders) if frozen else contextlib.nullcontext():
             for stage, transfer in zip(TRANSFER_STAGES, self.fusion.transfers):
+                # each kept stream's next stage, then the transfer module: (B, T, C_stage, H_s, W_s)
                 maps = {m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1])
                         for m, a in maps.items()}
                 maps = transfer(maps, batch_size)
+        # pooled over time and space: (B, 8 width)
         return {m: squeeze(a) for m, a in maps.items()}
 
     def fuse(self, feats: Mapping[str, Tensor], zero: Collection[str] = ()) -> Tensor:
@@ -150,6 +156,7 @@ class MMTMClassifier(MultimodalClassifier):
         pooled = self.streams(feats, self.kept_modalities(zero))
         like = next(iter(feats.values()))
         z = [pooled[m] if m in pooled else like.new_zeros(len(like), self.encoders[m].out_dim) for m in self.modalities]
+        # W [z_1; ...; z_M] + b, zeros for a zeroed stream: (B, K)
         return self.fusion.head(torch.cat(z, dim=1))
 
     def modality_feature(self, feats: Mapping[str, Tensor], modality: str) -> Tensor:

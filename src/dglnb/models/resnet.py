@@ -35,8 +35,10 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
+        # out = relu(BN(conv3x3(x))), then BN(conv3x3(out)): (B, planes, H/stride, W/stride)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        # relu(F(x) + shortcut(x))
         return self.relu(out + identity)
 
 
@@ -68,6 +70,7 @@ class ResNet18(nn.Module):
 
     def stem(self, x: Tensor) -> Tensor:
         """conv1, bn1, ReLU and max-pool: the input at stride 4, before layer1."""
+        # 7x7 conv (stride 2), BN, ReLU, 3x3 max-pool (stride 2): (B, width, H/4, W/4)
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def stages(self, x: Tensor) -> list[Tensor]:

@@ -85,6 +85,7 @@ class SqueezeExcite(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        # x * sigmoid(W2 relu(W1 mean_hw(x))): (B, C, H, W)
         return x * self.gate(x)
 
 
@@ -103,7 +104,9 @@ class PyramidPooling(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         size = x.shape[2:]
+        # per bin: avg-pool, 1x1 conv + ReLU, upsampled back: (B, C / len(bins), H, W) each
         pooled = [F.interpolate(branch(x), size=size, mode="bilinear", align_corners=False) for branch in self.branches]
+        # conv-BN-ReLU of [x; pooled...]: (B, C, H, W)
         return self.out(torch.cat([x, *pooled], dim=1))
 
 
@@ -122,7 +125,9 @@ class DecoderStage(nn.Module):
         self.skip = conv_bn_relu(out_channels, out_channels, kernel_size=1) if skips == "normalised" else nn.Identity()
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
+        # conv-BN-ReLU, upsampled to the skip's size: (B, C_out, H_skip, W_skip)
         x = F.interpolate(self.conv(x), size=skip.shape[2:], mode="bilinear", align_corners=False)
+        # x + skip (through a 1x1 conv-BN-ReLU when normalised)
         return x + self.skip(skip)
 
 
@@ -145,12 +150,16 @@ class RGBDFusionDecoder(nn.Module):
         self.classifier = nn.Conv2d(stage_channels[0], num_classes, 3, padding=1)
 
     def forward(self, feats: Mapping[str, Sequence[Tensor]]) -> Tensor:
+        # f_s = sum_m SE_{m,s}(z_{m,s}) per scale s: (B, C_s, H/4 / 2^s, W/4 / 2^s), s = 0..3
         fused = [
             sum(self.se[m][s](feats[m][s]) for m in self.modalities) for s in range(len(feats[self.modalities[0]]))
         ]
+        # context module on the coarsest map: (B, 8 width, H/32, W/32)
         x = self.context(fused[-1])
         for stage, skip in zip(self.decoder, reversed(fused[:-1])):
+            # up one scale, adding f_2, f_1, f_0 in turn
             x = stage(x, skip)
+        # logits: 3x3 conv to K classes at stride 4, upsampled x4: (B, K, H, W)
         return F.interpolate(self.classifier(x), scale_factor=4, mode="bilinear", align_corners=False)
 
 
@@ -189,7 +198,9 @@ class RGBDSegmenter(MultimodalClassifier):
                               f"{info.task} dataset. What to do: use a classification fusion (concat, sum, ...)")
         missing = [m for m in info.modalities if m not in info.shapes]
         if missing:
-            raise ValueError(f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}")
+            raise ValueError(
+                f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}"
+            )
         return cls({m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes)
 
     def __init__(self, encoders: Mapping[str, StageEncoder], num_classes: int) -> None:
@@ -207,6 +218,7 @@ class RGBDSegmenter(MultimodalClassifier):
 
     def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         """Pixel-wise cross-entropy averaged over the labelled pixels (``IGNORE_INDEX`` excluded)."""
+        # mean over labelled pixels of -log softmax(logits)[y]: logits (B, K, H, W), y (B, H, W)
         return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
 
     def unimodal_head(self, modality: str) -> nn.Module:

@@ -21,7 +21,6 @@ from ..config import TrainConfig
 from ..paths import runs_dir
 from .run import METRICS, read_metrics, resolve, train
 
-
 #: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
 SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe",
               "decoder_probe", "test_score_running_stats")
@@ -59,7 +58,8 @@ def run_key(config: TrainConfig) -> str:
 
 
 def cached_run_dir(config: TrainConfig) -> Path:
-    """The run cache's folder for ``config``: ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
+    """The run cache's folder for ``config``:
+    ``build/runs/<profile>/cache/<dataset>-<fusion>-<method>-seed<k>-<key>``."""
     resolved = resolve(config)
     name = f"{resolved.dataset}-{resolved.fusion}-{resolved.method}-seed{resolved.seed}-{run_key(resolved)}"
     return runs_dir(resolved.profile, "cache") / name

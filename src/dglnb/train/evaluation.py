@@ -59,7 +59,7 @@ def selection_score(scores: dict[str, float]) -> float:
 def _calibration_batches(loader: DataLoader, device: torch.device) -> list[dict[str, Any]]:
     """The first ``CALIBRATION_SAMPLES`` samples of ``loader`` (un-augmented, fixed order), on ``device``."""
     taken, out = 0, []
-    for batch in itertools.takewhile(lambda _: taken < CALIBRATION_SAMPLES, batches(loader)):
+    for batch in itertools.takewhile(lambda _: taken < CALIBRATION_SAMPLES, batches(loader)):  # noqa: B023 (reads the running count)
         out.append(to_device(batch, device))
         taken += len(batch["label"])
     return out
@@ -82,7 +82,7 @@ def final_scores(model: nn.Module, method: Any, loaders: dict[str, DataLoader], 
     patterns = {}
     for head, zero in method.fused_heads(model).items():
         with torch.no_grad():
-            layers = norm_layers_in(lambda: fused(calibration[0], zero), model)
+            layers = norm_layers_in(lambda: fused(calibration[0], zero), model)  # noqa: B023 (called at once)
         if layers:
             patterns[head] = (zero, layers)
     if not patterns:

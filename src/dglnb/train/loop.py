@@ -24,8 +24,8 @@ saved state; the same generator seeds each data-loader worker's global random st
 of ``(seed, e, sample)`` (:mod:`dglnb.data.draws`), so neither needs saved state either (see
 :func:`dglnb.train.loaders.start_epoch`); bf16 autocast needs no loss scaler, so there is no scaler state. A run
 killed at any moment and resumed repeats the unfinished epoch exactly and ends with the same files,
-bit for bit. Every file is written whole (:mod:`dglnb.train.checkpoint`) or not at all (a temporary file, fsync, rename); the logs are
-rewritten from the checkpoint, so they never hold a row the checkpoint does not.
+bit for bit. Every file is written whole (:mod:`dglnb.train.checkpoint`) or not at all (a temporary
+file, fsync, rename); the logs are rewritten from the checkpoint, so they never hold a row the checkpoint does not.
 """
 
 from __future__ import annotations
@@ -40,19 +40,24 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..progress import progress
 from ..config import SELECTIONS, TrainConfig
 from ..data import to_device
 from ..data.augment import Augment, step_generator
+from ..progress import progress
 from . import distributed, gradients
 from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
 from .determinism import rng_state, set_rng_state
-from .evaluation import evaluate, final_scores, selection_score
 from .device import autocast
+from .evaluation import evaluate, final_scores, selection_score
 from .loaders import batches, start_epoch
 from .probe import decoder_probe, linear_probe
-from .speed import (batch_channels_last, channels_last_is_sound, compile_model, make_optimizer,
-                    to_channels_last)
+from .speed import (
+    batch_channels_last,
+    channels_last_is_sound,
+    compile_model,
+    make_optimizer,
+    to_channels_last,
+)
 
 
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -91,7 +96,8 @@ class Training:
 
     @property
     def channels_last(self) -> bool:
-        """Channels-last layout where it is sound and pays: CUDA (see :func:`~dglnb.train.speed.channels_last_is_sound`)."""
+        """Channels-last layout where it is sound and pays: CUDA (see
+        :func:`~dglnb.train.speed.channels_last_is_sound`)."""
         return channels_last_is_sound(self.device)
 
     @property
@@ -223,7 +229,9 @@ def finish(training: Training) -> dict[str, Any]:
     return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
 
 
-def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path) -> dict[str, Any]:
+def fit(
+    model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path
+) -> dict[str, Any]:
     """Train ``model`` with ``method`` for ``config.epochs`` epochs, logging and checkpointing into ``out``.
 
     ``loaders`` holds ``train`` (shuffled; set up per epoch by :func:`~dglnb.train.loaders.start_epoch`), ``val``,
@@ -232,14 +240,15 @@ def fit(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: T
     every epoch, test too when it selects the epoch (``selection="test"``); otherwise test is scored
     once, on the selected model.
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
-    losses averaged over the epoch), ``val_<head>``, and with ``selection="test"`` ``test_<head>`` (per head of ``method.predict``,
-    its primary score: accuracy, or mIoU for segmentation, which adds ``val_<head>/pixel_accuracy``
-    and ``test_<head>/pixel_accuracy``; see :func:`evaluate`); wall-clock seconds per epoch go to
-    ``timing.csv``, so that history.csv is the same, bit for bit, on every run with the same
-    settings. With ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
-    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``, ``test_scores`` (the
-    selected model's :func:`~dglnb.train.evaluation.final_scores`) and ``linear_probe`` (per modality,
-    on the selected model; classification) or ``decoder_probe`` (segmentation).
+    losses averaged over the epoch), ``val_<head>``, and with ``selection="test"`` ``test_<head>``
+    (per head of ``method.predict``, its primary score: accuracy, or mIoU for segmentation, which
+    adds ``val_<head>/pixel_accuracy`` and ``test_<head>/pixel_accuracy``; see :func:`evaluate`);
+    wall-clock seconds per epoch go to ``timing.csv``, so that history.csv is the same, bit for bit,
+    on every run with the same settings. With ``config.resume`` the run continues from
+    ``out/last.pt`` when there is one (see :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns
+    ``best_epoch``, ``val_scores``, ``test_scores`` (the selected model's
+    :func:`~dglnb.train.evaluation.final_scores`) and ``linear_probe`` (per modality, on the selected
+    model; classification) or ``decoder_probe`` (segmentation).
 
     The run in steps: :func:`prepare`, :func:`restore`, then :func:`train_epoch` and :func:`end_epoch`
     per epoch, and :func:`finish`.

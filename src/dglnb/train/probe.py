@@ -18,7 +18,9 @@ from .loaders import batches
 
 
 @torch.no_grad()
-def encode_split(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def encode_split(
+    model: nn.Module, loader: DataLoader, device: torch.device
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Frozen encoder features (eval mode) of every sample, per modality, and the labels."""
     model.eval()
     feats: dict[str, list[np.ndarray]] = {}
@@ -37,7 +39,8 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
     """Per modality: test accuracy of a logistic regression fitted on frozen train-split features.
 
     The features are the encoders' in eval mode (batch norm with its running statistics), of the
-    inputs ``train`` gives: pass a loader of un-augmented samples (as :func:`~dglnb.train.loop.fit`'s ``train_eval``)."""
+    inputs ``train`` gives: pass a loader of un-augmented samples (as
+    :func:`~dglnb.train.loop.fit`'s ``train_eval``)."""
     x_train, y_train = encode_split(model, train, device)
     x_test, y_test = encode_split(model, test, device)
     scores = {}

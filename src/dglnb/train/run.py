@@ -41,9 +41,9 @@ from ..methods import METHODS
 from ..metrics import scorer_class
 from ..models import FUSIONS, build_model
 from ..models.pretrained import load_pretrained_encoders
+from . import distributed, splits
 from .checkpoint import atomic_write_json, load_file
 from .determinism import deterministic_algorithms, seed_everything, torch_threads
-from . import distributed, splits
 from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
@@ -101,7 +101,8 @@ def _with_all_heads(scores: dict[str, float], modalities: Sequence[str]) -> dict
 
 
 def _secondary(scores: dict[str, float], name: str) -> dict[str, float]:
-    """``{head: score}`` of the secondary metric ``name`` from :func:`dglnb.train.evaluation.evaluate`'s ``"<head>/<name>"`` keys."""
+    """``{head: score}`` of the secondary metric ``name`` from
+    :func:`dglnb.train.evaluation.evaluate`'s ``"<head>/<name>"`` keys."""
     suffix = f"/{name}"
     return {k.removesuffix(suffix): v for k, v in scores.items() if k.endswith(suffix)}
 
@@ -188,7 +189,13 @@ def load_trained(run_dir: Path, checkpoint: str = "best.pt") -> tuple[torch.nn.M
     checkpoint is loaded safely (:func:`~dglnb.train.checkpoint.load_file`)."""
     run_dir = Path(run_dir)
     config = resolve(TrainConfig(**read_metrics(run_dir)["config"]))
-    info = load_dataset(config.dataset, "test", profile=config.profile, data_root=config.data_root, seed=config.data_seed).info
+    info = load_dataset(
+        config.dataset,
+        "test",
+        profile=config.profile,
+        data_root=config.data_root,
+        seed=config.data_seed,
+    ).info
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     build_method(config).setup(model)
     model.load_state_dict(load_file(run_dir / checkpoint, "cpu")["model"])

@@ -61,7 +61,11 @@ def array_loaders(config: TrainConfig, named: dict[str, Dataset], sizes: dict[st
         if config.data_path == "memory":
             arrays = load_arrays(dataset, device=config.device)
         else:
-            folder = dataset.root / "arrays" / ("train+val" if name == "train" and config.protocol == "official" else name)
+            folder = (
+                dataset.root
+                / "arrays"
+                / ("train+val" if name == "train" and config.protocol == "official" else name)
+            )
             if not (folder / "ids.json").is_file():
                 to_arrays(dataset, folder)
             arrays = open_arrays(dataset, folder)

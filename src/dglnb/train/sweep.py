@@ -284,7 +284,9 @@ def sweep_from_args(path: Path, collect_only: bool) -> int:
         print(f"wrote {sweep.out / 'results.csv'}: {len(table)} of {len(sweep.runs)} runs finished")
         return 0
     result = run_sweep(sweep)
-    print(f"{len(result['trained'])} trained, {len(result['skipped'])} already finished, {len(result['failed'])} failed")
+    print(
+        f"{len(result['trained'])} trained, {len(result['skipped'])} already finished, {len(result['failed'])} failed"
+    )
     for folder, error in result["failed"].items():
         print(f"failed: {folder}: {error}")
     return 1 if result["failed"] else 0
