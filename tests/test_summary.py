@@ -85,3 +85,13 @@ def test_one_row_per_claim_in_order_and_a_caption_that_names_the_run():
     assert table.caption.endswith(f"(quick profile, avdigits, seeds 0, 1; dglnb {__version__})")
     html = table._repr_html_()
     assert html == table._repr_html_() and "<caption>" in html and "font-style: italic" in html
+
+
+def test_the_claims_not_reproduced_are_listed_from_the_run():
+    far_ahead = {"test_score.multimodal": {"mean": 0.99, "std": 0.005, "n": 3}}
+    held, missed = line(better=far_ahead), line(better=VANILLA, worse=DGL, statement="vanilla beats DGL")
+    listed = summary.not_reproduced([held, missed], "Chapter 02", "quick")
+    assert listed._repr_markdown_() == listed
+    assert "- vanilla beats DGL (not\xa0reproduced" in listed and "DGL's multimodal" not in listed
+    assert summary.not_reproduced([held], "Chapter 02", "quick") == (
+        "Chapter 02 (quick profile): every claim reproduced.")

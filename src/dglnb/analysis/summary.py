@@ -88,3 +88,21 @@ def claims_table(lines: Sequence[Line], chapter: str, profile: str, dataset: str
     frame.index.name = CLAIM
     return table(frame, f"{chapter}: the paper's claims beside this run's numbers (scores in %; SE: "
                         "standard errors of the difference, from the seed spread)", profile, dataset, seeds)
+
+
+class Markdown(str):
+    """Markdown text that a notebook displays (and myst-nb glue pastes) as Markdown."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def not_reproduced(lines: Sequence[Line], chapter: str, profile: str) -> Markdown:
+    """The claims of ``lines`` this run does not reproduce, as a Markdown list for the results page
+    (``"chapter 06 (quick profile): every claim reproduced"`` when there is none): the list is read
+    from the runs, never typed."""
+    missed = [line.claim for line in lines if not line.claim.holds]
+    if not missed:
+        return Markdown(f"{chapter} ({profile} profile): every claim reproduced.")
+    items = "\n".join(f"- {c.statement} ({verdict(c)})" for c in missed)
+    return Markdown(f"{chapter} ({profile} profile):\n\n{items}")
