@@ -81,7 +81,7 @@ def summary(run: Path, splits: dict[str, int]) -> list[str]:
     clips = trained + splits["val"] + splits["test"]
     hundred = statistics.median(steady) * CREMAD_CLIPS / clips * EPOCHS
     scores = ", ".join(
-        f"{head} {v:.3f}" for head, v in metrics["test_accuracy"].items() if v is not None
+        f"{head} {v:.3f}" for head, v in metrics["test_score"].items() if v is not None
     )
     sizes = ", ".join(f"{name} {n}" for name, n in splits.items())
     method, epochs = config["method"], ", ".join(f"{s:.1f}" for s in seconds)
