@@ -121,14 +121,15 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     },
     # notebook 04: Table 1. ``seeds`` for the rows shared with chapters 02, 03 and 08 (vanilla, dgl,
     # unimodal; the same cached runs), ``method_seeds`` for the seven comparison methods. The quick
-    # profile takes two of those chapters' seeds and one for the methods: the seven cost many vanilla
-    # runs together (G-Blending alone over four), more than the chapter's few minutes.
+    # profile takes two seeds for every row, the fewest that give each row a seed spread of its own:
+    # two of those chapters' three for the shared rows, and two for the methods, which cost many
+    # vanilla runs together (G-Blending alone over four), more than a third seed would fit.
     # ``method_options`` overrides published defaults where the run's length requires it: D&R's first
     # re-initialisation (after epoch 20 of 100) would never come in the 16-epoch quick run, so it
     # re-initialises after epochs 3, 6 and 9, the same fractions of the run.
     "comparison": {
         "smoke": Comparison(datasets=("avdigits",), seeds=(0,), method_seeds=(0,)),
-        "quick": Comparison(datasets=("avdigits",), seeds=(0, 1), method_seeds=(0,),
+        "quick": Comparison(datasets=("avdigits",), seeds=(0, 1), method_seeds=(0, 1),
                             method_options={"dnr": dict(reinit_epoch=3)}),
         "full": Comparison(datasets=("cremad", "kinetics_sounds", "vggsound"), seeds=(0, 1, 2),
                            method_seeds=(0, 1, 2)),
