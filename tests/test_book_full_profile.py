@@ -81,8 +81,9 @@ def prep_commands(raw: Path, root: Path) -> dict[str, list[str] | None]:
     }
 
 
-# generated on the machine, never read from DATA_ROOT (chapter 09's full profile trains on AV-Digits)
-EMBEDDED = {"synthetic", "synthetic3", "synthetic_seq3", "avdigits", "avdigits_small", "rgbd_scenes"}
+# generated on the machine, never read from DATA_ROOT (chapter 09's full profile: AV-Digits)
+EMBEDDED = {"synthetic", "synthetic3", "synthetic_seq3", "avdigits", "avdigits_small",
+            "rgbd_scenes"}
 
 
 def datasets_named(experiment: str) -> set[str]:

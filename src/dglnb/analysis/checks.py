@@ -59,8 +59,8 @@ def tolerance(golden: Mapping[str, float], now: Mapping[str, float], spread: flo
 
 
 def largest_spread(summaries: Mapping[str, Summary]) -> dict[str, float]:
-    """Per metric of any entry of ``summaries``, the largest seed std among the entries measured over
-    several seeds; 0.0 for a metric that only single runs measured (no spread is known)."""
+    """Per metric of any entry of ``summaries``, the largest seed std among the entries measured
+    over several seeds; 0.0 for a metric that only single runs measured (no spread is known)."""
     spread: dict[str, float] = {}
     for summary in summaries.values():
         for name, stats in summary.items():
@@ -84,7 +84,9 @@ def checked(profile: str, sizes: str | None = None) -> bool:
     return profile == "quick" and sizes is None
 
 
-def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], sizes: str | None = None) -> None:
+def regression(
+    profile: str, notebook: str, summaries: Mapping[str, Summary], sizes: str | None = None
+) -> None:
     """Record (under ``make golden``) or check this run's quick-profile summaries against the goldens.
 
     ``summaries`` maps a label ("vanilla", "dgl alpha=3", ...) to a summary. Only the quick profile at

@@ -149,7 +149,8 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     # notebook 05: Table 2 left, MMTM dense fusion of audio and vision.
     # Quick: vanilla and DGL only, for 10 epochs (lr x0.1 after 8) instead of AV-Digits' 16, because an
     # MMTM run costs about 1.3x (vanilla) to 1.7x (DGL) a late-fusion run and the chapter's nine runs
-    # must fit its few minutes; at 10 epochs, seed 0: vanilla 89.6 %, DGL 94.3 % (multimodal test accuracy).
+    # must fit its few minutes; at 10 epochs, seed 0: vanilla 89.6 %, DGL 94.3 % (multimodal test
+    # accuracy).
     "dense_fusion": {
         "smoke": DenseFusion(dataset="avdigits", seeds=(0,), methods=("vanilla", "dgl")),
         "quick": DenseFusion(dataset="avdigits", seeds=(0, 1, 2), methods=("vanilla", "dgl"),
