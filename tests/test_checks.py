@@ -54,14 +54,26 @@ def test_a_row_whose_seeds_happened_to_agree_takes_the_chapters_largest_spread(g
         checks.regression("quick", "nb", {"vanilla": {"acc": stats(0.60, 0.05)}, "dgl": {"acc": stats(0.75, 0.005)}})
 
 
-def test_one_seed_rows_are_checked_on_the_metrics_named(goldens):
+def test_every_metric_of_a_one_seed_row_is_checked(goldens):
     golden = {"concat": {"acc": stats(0.90, 0.01), "audio": stats(0.60, 0.01)},
               "pmr": {"acc": stats(0.95, 0.0, n=1), "audio": stats(0.70, 0.0, n=1)}}
     (goldens / "nb.json").write_text(json.dumps(golden))
     now = {"concat": golden["concat"], "pmr": {"acc": stats(0.95, 0.0, n=1), "audio": stats(0.40, 0.0, n=1)}}
-    checks.regression("quick", "nb", now, single_run_metrics=("acc",))
     with pytest.raises(AssertionError, match="pmr audio"):
         checks.regression("quick", "nb", now)
+
+
+def test_a_metric_that_only_single_runs_measured_has_no_spread_and_is_checked_at_the_floor(goldens):
+    rows = {"vanilla": {"acc": stats(0.90, 0.0, n=1)}, "dgl": {"acc": stats(0.95, 0.0, n=1)}}
+    assert checks.largest_spread(rows) == {"acc": 0.0}
+    assert checks.with_seed_spread(rows) == rows
+    assert checks.largest_spread({**rows, "agm": {"acc": stats(0.92, 0.03, n=2)}}) == {"acc": 0.03}
+    (goldens / "nb.json").write_text(json.dumps(rows))
+    floor = 3 * (2 * checks.STD_FLOOR**2) ** 0.5  # both sides one run at the floored std
+    within, beyond = stats(0.95 - 0.9 * floor, 0.0, n=1), stats(0.95 - 1.1 * floor, 0.0, n=1)
+    checks.regression("quick", "nb", {**rows, "dgl": {"acc": within}})
+    with pytest.raises(AssertionError, match="dgl acc"):
+        checks.regression("quick", "nb", {**rows, "dgl": {"acc": beyond}})
 
 
 def test_regression_checks_only_the_quick_profile(goldens):

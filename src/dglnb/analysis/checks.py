@@ -14,8 +14,7 @@ three standard errors of the difference of two means. Two or three seeds estimat
 (on other kernels a run follows another trajectory, as another seed would), so each row's std is
 raised to the largest seed std its notebook measured for the same metric: the rows of one chapter
 share one recipe and one seed noise. A single run (a one-seed row) has no spread of its own and
-takes that largest std; a notebook may restrict its one-seed rows to the metrics whose spread the
-other rows measure (``single_run_metrics``).
+takes that largest std (``STD_FLOOR`` where no row measured one).
 
 :func:`claim` states a claim of the paper as a comparison of two methods on one metric ("DGL's
 multimodal accuracy exceeds vanilla's") and holds when the gap exceeds two standard errors of the
@@ -32,7 +31,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from ..paths import goldens_dir
 from .report import Summary
@@ -60,12 +59,12 @@ def tolerance(golden: Mapping[str, float], now: Mapping[str, float], spread: flo
 
 
 def largest_spread(summaries: Mapping[str, Summary]) -> dict[str, float]:
-    """Per metric, the largest seed std among ``summaries``' entries measured over several seeds."""
+    """Per metric of any entry of ``summaries``, the largest seed std among the entries measured
+    over several seeds; 0.0 for a metric that only single runs measured (no spread is known)."""
     spread: dict[str, float] = {}
     for summary in summaries.values():
         for name, stats in summary.items():
-            if stats["n"] > 1:
-                spread[name] = max(spread.get(name, 0.0), stats["std"])
+            spread[name] = max(spread.get(name, 0.0), stats["std"] if stats["n"] > 1 else 0.0)
     return spread
 
 
@@ -74,7 +73,7 @@ def with_seed_spread(summaries: Mapping[str, Summary]) -> dict[str, Summary]:
     measured for the same metric among them, as :func:`regression` does, so that a claim about a
     one-seed row still allows for seed noise on its side."""
     spread = largest_spread(summaries)
-    return {label: {name: dict(stats, std=spread.get(name, 0.0)) if stats["n"] == 1 else stats
+    return {label: {name: dict(stats, std=spread[name]) if stats["n"] == 1 else stats
                     for name, stats in summary.items()}
             for label, summary in summaries.items()}
 
@@ -85,14 +84,14 @@ def checked(profile: str, sizes: str | None = None) -> bool:
     return profile == "quick" and sizes is None
 
 
-def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], sizes: str | None = None,
-               single_run_metrics: Collection[str] | None = None) -> None:
+def regression(
+    profile: str, notebook: str, summaries: Mapping[str, Summary], sizes: str | None = None
+) -> None:
     """Record (under ``make golden``) or check this run's quick-profile summaries against the goldens.
 
     ``summaries`` maps a label ("vanilla", "dgl alpha=3", ...) to a summary. Only the quick profile at
-    its own sizes is checked (:func:`checked`): it is the one whose goldens are committed. A row
-    trained on one seed is checked on ``single_run_metrics`` only (None: every metric), for metrics
-    whose spread the chapter's other rows do not measure. A failure names every metric out of tolerance.
+    its own sizes is checked (:func:`checked`): it is the one whose goldens are committed. Every
+    metric of every row is checked; a failure names every metric out of tolerance.
     """
     if not checked(profile, sizes):
         return
@@ -111,12 +110,10 @@ def regression(profile: str, notebook: str, summaries: Mapping[str, Summary], si
     problems = []
     for label, metrics in golden.items():
         for name, stats in metrics.items():
-            if stats["n"] == 1 and single_run_metrics is not None and name not in single_run_metrics:
-                continue
             now = summaries.get(label, {}).get(name)
             if now is None:
                 problems.append(f"{label} {name}: recorded in the goldens, missing from this run")
-            elif abs(now["mean"] - stats["mean"]) > (tol := tolerance(stats, now, spread.get(name, STD_FLOOR))):
+            elif abs(now["mean"] - stats["mean"]) > (tol := tolerance(stats, now, spread[name])):
                 problems.append(f"{label} {name}: {now['mean']:.4f} (std {now['std']:.4f}, n {now['n']}) vs golden "
                                 f"{stats['mean']:.4f} (std {stats['std']:.4f}, n {stats['n']}); tolerance {tol:.4f}")
     assert not problems, "trained numbers moved beyond their seed spread:\n" + "\n".join(problems)
