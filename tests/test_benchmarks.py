@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -19,14 +23,89 @@ def run_script(name: str, *args: str) -> list[str]:
     return done.stdout.strip().splitlines()
 
 
-def test_step_time_reports_each_method_and_ends_with_the_ratio():
+def load_script(name: str) -> ModuleType:
+    """A benchmark script as a module (benchmarks/ put on the path for the scripts' own imports)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_step_time_reports_each_method_with_its_tflops_and_ends_with_the_ratio():
     lines = run_script("step_time.py", "--device", "cpu", "--shapes", "small", "--steps", "2", "--warmup", "1")
     assert lines[0].startswith("device cpu: ")
     for method in ("vanilla", "dgl"):
-        assert any(re.fullmatch(rf"fast +{method} *: +[\d.]+ samples/s, median step +[\d.]+ ms", line)
-                   for line in lines), lines
+        assert any(re.fullmatch(rf"fast +{method} *: +[\d.]+ samples/s, median step +[\d.]+ ms, "
+                                r"\d+\.\d{3} TFLOP/s", line) for line in lines), lines
     assert any(line.startswith("peak memory: ") and "ru_maxrss" in line for line in lines)
+    flops = next(line for line in lines if line.startswith("FLOPs per step"))
+    assert re.fullmatch(r"FLOPs per step \(batch 16\), GFLOP: fast vanilla [\d.]+, fast dgl [\d.]+ "
+                        r"\(FlopCounterMode: the matmul/conv FLOPs torch's counter knows, forward and "
+                        r"backward\)", flops), flops
+    assert "MFU: n/a on a CPU (peaks are known for GPUs only: H200 NVL, H200, " in "\n".join(lines)
     assert re.fullmatch(r"ratio \d+\.\d{3}", lines[-1]), lines[-1]
+
+
+def test_the_mfu_is_the_achieved_tflops_over_the_dense_peak_of_the_gpu_and_dtype(monkeypatch, capsys):
+    """On an H200 the fast recipe (bf16) is measured against 989.5 TFLOP/s, the official one (fp32)
+    against 67; a GPU without a known peak reads n/a."""
+    step_time = load_script("step_time")
+    runs = [step_time.Run("fast", "vanilla", None, None, seconds=[0.02], flops=int(2e12)),
+            step_time.Run("official", "dgl", None, None, seconds=[0.5], flops=int(10e12))]
+    monkeypatch.setattr(step_time.torch.cuda, "get_device_name", lambda device: "NVIDIA H200")
+    step_time.flops_report(runs, step_time.torch.device("cuda"), 64)
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "MFU on NVIDIA H200: fast vanilla 10.1 % of the dense bf16 peak 989.5 TFLOP/s; "
+        "official dgl 29.9 % of the dense fp32 peak 67 TFLOP/s")
+    monkeypatch.setattr(step_time.torch.cuda, "get_device_name", lambda device: "NVIDIA GeForce RTX 4090")
+    step_time.flops_report(runs[:1], step_time.torch.device("cuda"), 64)
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "MFU on NVIDIA GeForce RTX 4090: fast vanilla n/a of the dense bf16 peak (unknown for this GPU)")
+
+
+def test_gpu_peaks_are_matched_by_name_most_specific_first():
+    flops = load_script("flops")
+    assert flops.peak_tflops("NVIDIA H100 80GB HBM3", "bf16") == 989.5
+    assert flops.peak_tflops("NVIDIA H100 PCIe", "bf16") == 756.5
+    assert flops.peak_tflops("NVIDIA H200 NVL", "fp32") == 60.0
+    assert flops.peak_tflops("NVIDIA A100-SXM4-80GB", "fp32") == 19.5
+    assert flops.peak_tflops("NVIDIA L40S", "bf16") == 362.05
+    assert flops.peak_tflops("Intel(R) Xeon(R) Processor", "fp32") is None
+
+
+def test_step_flops_are_counted_on_the_matrix_products():
+    """A linear layer's forward and backward: 2*n*i*o for the forward, as much again for each of the
+    backward's two products (the input's gradient and the weight's)."""
+    flops = load_script("flops")
+    layer, x = torch.nn.Linear(8, 4, bias=False), torch.randn(16, 8, requires_grad=True)
+    assert flops.count_flops(lambda: layer(x).sum().backward()) == 3 * 2 * 16 * 8 * 4
+
+
+def test_quick_run_reports_steps_gflops_and_phase_shares_that_add_up():
+    lines = run_script("quick_run.py", "--profile", "smoke", "--method", "dgl")
+    assert re.fullmatch(r"device cpu: .+, 1 torch threads; torch .+; load average [\d. ]+ \(at the end\)",
+                        lines[0]), lines[0]
+    # the smoke profile: one epoch of three steps of eight samples
+    assert lines[1] == ("run: avdigits, smoke profile, method dgl, seed 0; 1 epochs, batch 8, "
+                        "3 training steps (24 samples)")
+    assert re.fullmatch(r"steps/s: [\d.]+ \(training steps alone; [\d.]+ samples/s\)", lines[2])
+    assert re.fullmatch(r"FLOPs per training step \(batch 8\): [\d.]+ GFLOP, counted once with "
+                        r"torch.utils.flop_counter.FlopCounterMode \(the matmul/conv FLOPs torch's "
+                        r"counter knows, forward and backward\)", lines[3])
+    assert re.fullmatch(r"achieved GFLOP/s of the training steps: [\d.]+", lines[4])
+    total = float(re.fullmatch(r"wall time: ([\d.]+) s, by phase \(share, seconds\):", lines[5])[1])
+    phases = [re.fullmatch(r"  (.+?) +([\d.]+) % +([\d.]+) s  .+", line) for line in lines[6:]]
+    assert all(phases), lines[6:]
+    assert [p[1] for p in phases] == ["start-up", "data and model", "batches", "training steps",
+                                      "gradient diagnostics", "per-epoch evaluation",
+                                      "checkpoints and logs", "final scoring", "linear probe", "rest"]
+    assert abs(sum(float(p[2]) for p in phases) - 100) < 0.6
+    assert abs(sum(float(p[3]) for p in phases) - total) < 0.1
+    reached = {p[1]: float(p[3]) for p in phases}
+    assert all(reached[name] > 0 for name in ("data and model", "training steps", "gradient diagnostics",
+                                              "per-epoch evaluation", "final scoring", "linear probe"))
 
 
 def test_step_time_refuses_a_bad_step_count():
