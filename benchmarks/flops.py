@@ -43,3 +43,23 @@ def peak_tflops(device_name: str, dtype: str) -> float | None:
         if fragment in device_name:
             return {"bf16": bf16, "fp32": fp32}[dtype]
     return None
+
+
+def mfu_line(device_name: str | None, achieved: list[tuple[str, str, float]]) -> str:
+    """``MFU on <GPU>: <label> <share> % of the dense <dtype> peak <P> TFLOP/s; ...`` from ``(label,
+    dtype, achieved TFLOP/s)`` entries, grouped by dtype; ``MFU: n/a ...`` on a CPU (``device_name``
+    None) and for a GPU without a known peak."""
+    if device_name is None:
+        known = ", ".join(fragment for fragment, *_ in PEAKS)
+        return f"MFU: n/a on a CPU (peaks are known for GPUs only: {known})"
+    parts = []
+    for kind in dict.fromkeys(dtype for _, dtype, _ in achieved):
+        peak = peak_tflops(device_name, kind)
+        shares = ", ".join(
+            f"{label} {'n/a' if peak is None else f'{100 * tflops / peak:.1f} %'}"
+            for label, dtype, tflops in achieved
+            if dtype == kind
+        )
+        unit = "(unknown for this GPU)" if peak is None else f"{peak:g} TFLOP/s"
+        parts.append(f"{shares} of the dense {kind} peak {unit}")
+    return f"MFU on {device_name}: " + "; ".join(parts)

@@ -23,7 +23,9 @@ LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4  # the official code's SGD
 OFFICIAL_ALPHA, OFFICIAL_CLIP = 4.0, 40.0
 
 
-def official_dgl_step(model: MultimodalClassifier, batch: dict, optimizer: torch.optim.Optimizer) -> dict:
+def official_dgl_step(
+    model: MultimodalClassifier, batch: dict, optimizer: torch.optim.Optimizer
+) -> dict:
     """main_dgl.py:97-154: one forward; alpha * (L_a + L_v) backward keeping the graph; the fusion's
     gradients dropped; L_f (fusion on detached features) backward; clip all gradients at 40; step."""
     optimizer.zero_grad()
@@ -40,10 +42,14 @@ def official_dgl_step(model: MultimodalClassifier, batch: dict, optimizer: torch
     return {"loss_multi": loss_multi.item(), "loss_unimodal": loss_unimodal.item()}
 
 
-def official_step(method_name: str, model: MultimodalClassifier, device: torch.device) -> Callable[[dict], dict]:
+def official_step(
+    method_name: str, model: MultimodalClassifier, device: torch.device
+) -> Callable[[dict], dict]:
     """A step function in the official recipe: fp32, default SGD, the official DGL step for ``dgl``."""
     model = model.to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
     if method_name == "dgl":
         return lambda batch: official_dgl_step(model, batch, optimizer)
     method = METHODS.get(method_name)()
@@ -53,7 +59,9 @@ def official_step(method_name: str, model: MultimodalClassifier, device: torch.d
 class ClipFiles:
     """A few real wav and JPEG files on disk, decoded afresh per sample as the official dataset does."""
 
-    def __init__(self, folder: Path, shapes: Any, count: int = 8, frame_size: tuple[int, int] = (480, 360)) -> None:
+    def __init__(
+        self, folder: Path, shapes: Any, count: int = 8, frame_size: tuple[int, int] = (480, 360)
+    ) -> None:
         import soundfile
         from PIL import Image
 
@@ -61,12 +69,20 @@ class ClipFiles:
         rng = np.random.default_rng(0)
         self.clips = []
         ramp = np.linspace(0, 255, frame_size[0], dtype=np.float32)[None, :, None]
-        for i in range(count):  # a 2.5 s wav (tiled to 3 s when decoded, as CREMA-D's) and a 480x360 frame
+        for i in range(
+            count
+        ):  # a 2.5 s wav (tiled to 3 s when decoded, as CREMA-D's) and a 480x360 frame
             wav, jpg = folder / f"clip{i}.wav", folder / f"clip{i}.jpg"
-            soundfile.write(wav, 0.3 * rng.standard_normal(int(2.5 * self.spec.sample_rate)).astype(np.float32),
-                            self.spec.sample_rate, subtype="PCM_16")
+            soundfile.write(
+                wav,
+                0.3 * rng.standard_normal(int(2.5 * self.spec.sample_rate)).astype(np.float32),
+                self.spec.sample_rate,
+                subtype="PCM_16",
+            )
             noise = rng.normal(0, 20, (frame_size[1], frame_size[0], 3)).astype(np.float32)
-            Image.fromarray(np.clip(ramp + noise + 10 * i, 0, 255).astype(np.uint8)).save(jpg, quality=90)
+            Image.fromarray(np.clip(ramp + noise + 10 * i, 0, 255).astype(np.uint8)).save(
+                jpg, quality=90
+            )
             self.clips.append((wav, jpg))
         self.rng = rng
 
@@ -88,5 +104,9 @@ class ClipFiles:
     def batch(self, n: int) -> dict:
         picks = [self.clips[i % len(self.clips)] for i in range(n)]
         audio = [torch.from_numpy(file_spectrogram(wav, self.spec))[None] for wav, _ in picks]
-        return {"audio": torch.stack(audio), "visual": torch.stack([self.frame(jpg) for _, jpg in picks]),
-                "label": torch.arange(n) % self.classes, "id": [str(i) for i in range(n)]}
+        return {
+            "audio": torch.stack(audio),
+            "visual": torch.stack([self.frame(jpg) for _, jpg in picks]),
+            "label": torch.arange(n) % self.classes,
+            "id": [str(i) for i in range(n)],
+        }

@@ -3,8 +3,9 @@
 The training code is not touched: the phases are timed from outside the loop, by wrapping, for the
 length of the run, the functions the loop calls (``dglnb.train.splits.loaders``,
 ``dglnb.train.run.build_model``, ``dglnb.train.loop.train_epoch``, ``end_epoch``, ``evaluate``,
-``finish``, ``final_scores`` and ``linear_probe``, ``dglnb.train.gradients.measure`` and ``after_step``, and the method's ``train_step``). A
-phase's time excludes the phases timed inside it (a training step is not also counted in its epoch).
+``finish``, ``final_scores`` and ``linear_probe``, ``dglnb.train.gradients.measure`` and ``after_step``,
+and the method's ``train_step``). A phase's time excludes the phases timed inside it (a training step
+is not also counted in its epoch).
 
 FLOPs per training step are counted once, after the run, with ``torch.utils.flop_counter.FlopCounterMode``
 (``flops.py``) on one step of the method, on copies of the run's model and method with a full training
@@ -48,7 +49,7 @@ PHASES = {
     "training steps": "the method's train_step (forward, backward, optimizer step)",
     "gradient diagnostics": "gradients.measure before a step and gradients.after_step after it",
     "per-epoch evaluation": "evaluation of the validation split after each epoch",
-    "checkpoints and logs": "the rest of each epoch's end (schedule, last.pt, history.csv), best.pt",
+    "checkpoints and logs": "the rest of each epoch's end (schedule, last.pt, logs), best.pt",
     "final scoring": "the selected model scored on val and test, once",
     "linear probe": "a logistic regression per modality on the selected model's frozen features",
     "rest": "the rest: arguments, the run's set-up (optimizer, method), metrics.json, clean-up",
@@ -92,7 +93,9 @@ def patched(owner: Any, attribute: str, replacement: Any) -> Iterator[None]:
         setattr(owner, attribute, original)
 
 
-def timed_run(config: TrainConfig, clock: PhaseClock) -> tuple[dict[str, Any], dict[str, Any], Counter]:
+def timed_run(
+    config: TrainConfig, clock: PhaseClock
+) -> tuple[dict[str, Any], dict[str, Any], Counter]:
     """Train ``config`` with its phases timed; returns the metrics, what :func:`dglnb.train.loop.fit`
     was given (to count FLOPs on) and the training steps' count and samples."""
     given: dict[str, Any] = {}
@@ -114,14 +117,23 @@ def timed_run(config: TrainConfig, clock: PhaseClock) -> tuple[dict[str, Any], d
             del method.train_step
 
     original_fit = run.fit
-    wrapped = [(splits, "loaders", "data and model"), (run, "build_model", "data and model"),
-               (loop, "train_epoch", "batches"), (gradients, "measure", "gradient diagnostics"),
-               (gradients, "after_step", "gradient diagnostics"), (loop, "end_epoch", "checkpoints and logs"),
-               (loop, "evaluate", "per-epoch evaluation"), (loop, "finish", "checkpoints and logs"),
-               (loop, "final_scores", "final scoring"), (loop, "linear_probe", "linear probe")]
+    wrapped = [
+        (splits, "loaders", "data and model"),
+        (run, "build_model", "data and model"),
+        (loop, "train_epoch", "batches"),
+        (gradients, "measure", "gradient diagnostics"),
+        (gradients, "after_step", "gradient diagnostics"),
+        (loop, "end_epoch", "checkpoints and logs"),
+        (loop, "evaluate", "per-epoch evaluation"),
+        (loop, "finish", "checkpoints and logs"),
+        (loop, "final_scores", "final scoring"),
+        (loop, "linear_probe", "linear probe"),
+    ]
     with ExitStack() as stack:
         for owner, attribute, name in wrapped:
-            stack.enter_context(patched(owner, attribute, clock.timed(getattr(owner, attribute), name)))
+            stack.enter_context(
+                patched(owner, attribute, clock.timed(getattr(owner, attribute), name))
+            )
         stack.enter_context(patched(run, "fit", fit))
         metrics = run.train(config)
     return metrics, given, steps
@@ -146,18 +158,33 @@ def flops_per_sample(given: dict[str, Any]) -> tuple[int, int]:
 
 
 def cpu_name() -> str:
-    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-             if line.startswith("model name")] if Path("/proc/cpuinfo").is_file() else []
+    names = (
+        [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        if Path("/proc/cpuinfo").is_file()
+        else []
+    )
     return names[0] if names else "unknown CPU"
 
 
-def report(args: argparse.Namespace, config: TrainConfig, clock: PhaseClock, steps: Counter,
-           flops: tuple[int, int], total: float) -> list[str]:
+def report(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    clock: PhaseClock,
+    steps: Counter,
+    flops: tuple[int, int],
+    total: float,
+) -> list[str]:
     step_seconds = clock.seconds["training steps"]
     per_step, batch = flops
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    achieved = per_step / batch * steps["samples"] / step_seconds
     lines = [
         f"device cpu: {cpu_name()}, {os.cpu_count()} logical CPUs, {config.threads} torch threads; "
-        f"torch {torch.__version__}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (at the end)",
+        f"torch {torch.__version__}; load average {load} (at the end)",
         f"run: {DATASET}, {args.profile} profile, method {config.method}, seed {config.seed}; "
         f"{config.epochs} epochs, batch {config.batch_size}, {steps['steps']} training steps "
         f"({steps['samples']} samples)",
@@ -165,7 +192,7 @@ def report(args: argparse.Namespace, config: TrainConfig, clock: PhaseClock, ste
         f"{steps['samples'] / step_seconds:.1f} samples/s)",
         f"FLOPs per training step (batch {batch}): {per_step / 1e9:.3f} GFLOP, counted once with "
         f"torch.utils.flop_counter.FlopCounterMode ({COUNTED})",
-        f"achieved GFLOP/s of the training steps: {per_step / batch * steps['samples'] / step_seconds / 1e9:.2f}",
+        f"achieved GFLOP/s of the training steps: {achieved / 1e9:.2f}",
         f"wall time: {total:.1f} s, by phase (share, seconds):",
     ]
     for name, what in PHASES.items():
@@ -182,18 +209,32 @@ def positive(text: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--method", choices=("vanilla", "dgl"), default="vanilla")
     parser.add_argument("--threads", type=positive, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--profile", choices=("quick", "smoke"), default="quick",
-                        help="quick (default): the book's run; smoke: seconds, to check the output")
+    parser.add_argument(
+        "--profile",
+        choices=("quick", "smoke"),
+        default="quick",
+        help="quick (default): the book's run; smoke: seconds, to check the output",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     clock = PhaseClock()
     clock.seconds["start-up"] = IMPORTED - STARTED
     with tempfile.TemporaryDirectory(prefix="quick_run_") as out:
-        config = TrainConfig(dataset=DATASET, method=args.method, profile=args.profile, seed=args.seed,
-                             threads=args.threads, device="cpu", progress=False, out=Path(out))
+        config = TrainConfig(
+            dataset=DATASET,
+            method=args.method,
+            profile=args.profile,
+            seed=args.seed,
+            threads=args.threads,
+            device="cpu",
+            progress=False,
+            out=Path(out),
+        )
         _, given, steps = timed_run(config, clock)
         total = time.perf_counter() - STARTED
         clock.seconds["rest"] = total - sum(clock.seconds.values())

@@ -44,7 +44,7 @@ from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
 from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
                                make_optimizer, to_channels_last)
-from flops import COUNTED, PEAKS, count_flops, peak_tflops
+from flops import COUNTED, count_flops, mfu_line
 from official_recipe import LR, MOMENTUM, WEIGHT_DECAY, ClipFiles, official_step
 
 METHOD_NAMES = ("vanilla", "dgl")
@@ -193,7 +193,8 @@ def memory_note(device: torch.device) -> str:
             "(resource ru_maxrss; the CPU has no per-method peak)")
 
 
-def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict, device: torch.device) -> None:
+def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict,
+                     device: torch.device) -> None:
     """Each run's FLOPs per step: one step of its method and recipe, uncompiled, on a copy of ``model``
     with ``batch`` (the fast recipe's layout; the official recipe's decoded batches have its shapes)."""
     for run in runs:
@@ -205,7 +206,7 @@ def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict, 
 
 
 def dtype(run: Run, device: torch.device) -> str:
-    """The dtype of the run's matrix products: bf16 for the fast recipe on CUDA (autocast), else fp32."""
+    """The dtype of the run's matrix products: bf16 for the fast recipe on CUDA, else fp32."""
     return "bf16" if run.recipe == "fast" and device.type == "cuda" else "fp32"
 
 
@@ -214,20 +215,12 @@ def tflops(run: Run) -> float:
 
 
 def flops_report(runs: list[Run], device: torch.device, batch_size: int) -> None:
-    """The FLOPs line, then the MFU line: achieved TFLOP/s over the dense peak of the runs' dtype."""
+    """The FLOPs line, then the MFU line (``flops.mfu_line``)."""
     counted = ", ".join(f"{run.recipe} {run.method} {run.flops / 1e9:.2f}" for run in runs)
     print(f"FLOPs per step (batch {batch_size}), GFLOP: {counted} (FlopCounterMode: {COUNTED})")
-    if device.type != "cuda":
-        print(f"MFU: n/a on a CPU (peaks are known for GPUs only: {', '.join(f for f, *_ in PEAKS)})")
-        return
-    name, parts = torch.cuda.get_device_name(device), []
-    for kind in dict.fromkeys(dtype(run, device) for run in runs):
-        peak = peak_tflops(name, kind)
-        shares = ", ".join(f"{run.recipe} {run.method} {'n/a' if peak is None else f'{100 * tflops(run) / peak:.1f} %'}"
-                           for run in runs if dtype(run, device) == kind)
-        parts.append(f"{shares} of the dense {kind} peak " + ("(unknown for this GPU)" if peak is None
-                                                               else f"{peak:g} TFLOP/s"))
-    print(f"MFU on {name}: " + "; ".join(parts))
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    achieved = [(f"{run.recipe} {run.method}", dtype(run, device), tflops(run)) for run in runs]
+    print(mfu_line(name, achieved))
 
 
 def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
@@ -280,7 +273,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(shapes.info, width=shapes.width)
     runs = fast_runs(shapes, batch_size, device, model, args.compile) if args.recipe in ("fast", "both") else []
-    counting_batch = fast_batch(random_batch(shapes.info, batch_size, torch.Generator().manual_seed(2)), device)
+    generator = torch.Generator().manual_seed(2)
+    counting_batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
     with tempfile.TemporaryDirectory(prefix="step_time_") as folder:
         if args.recipe in ("official", "both"):
             files = ClipFiles(Path(folder), shapes)

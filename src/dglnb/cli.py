@@ -123,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the finished runs' metrics as one table (results.csv) instead "
                             "of training")
     sweep.add_argument("--pack", type=int, default=1, metavar="N",
-                       help="train N runs at a time on this machine, each in its own process on the "
-                            "device its settings name (launcher local; default 1)")
+                       help="train N runs at a time on this machine, each in its own process "
+                            "on the device its settings name (launcher local; default 1)")
 
     data = commands.add_parser("data", help="dataset utilities")
     data_commands = data.add_subparsers(dest="data_command", required=True)

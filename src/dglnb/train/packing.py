@@ -5,8 +5,9 @@ Each run starts in a fresh process of its own (spawned, so no CUDA state is shar
 one's environment, ``CUDA_VISIBLE_DEVICES`` included (submitit's local executor would hide the GPUs),
 and trains on the device its settings name. Packing is for a GPU that one run leaves mostly idle (a
 run of two ResNet18 encoders at CREMA-D shapes, batch 64, reaches about 7 % of an H200's dense bf16
-peak: benchmarks/results/step_time_h200.txt): ``N`` runs side by side, all on the same GPU with
-``device: cuda``; as one run ends the next starts, in the sweep's order. Each run still computes
+peak: 1.78 TFLOP counted per step in the median step of benchmarks/results/step_time_h200.txt):
+``N`` runs side by side, all on the same GPU with ``device: cuda``; as one run ends the next starts,
+in the sweep's order. Each run still computes
 exactly what it computes alone: packing changes when runs happen, not what they do.
 
 Set ``threads`` in the sweep's options when packing on a CPU, so that the processes do not each take
@@ -28,15 +29,20 @@ def check_launch(pack: int, launcher: str, executor: dict[str, Any]) -> None:
     """Refuse a pack size below 1, or above 1 with a launcher other than ``local``, and submitit
     parameters for the ``local`` launcher, whose runs are plain processes of this machine."""
     if pack != 1 and (pack < 1 or launcher != "local"):
-        raise ConfigError(f"--pack {pack}: packing trains N >= 1 runs at a time on this machine, with launcher "
-                          f"local (this sweep's: {launcher}). What to do: set launcher: local, or drop --pack")
+        raise ConfigError(
+            f"--pack {pack}: packing trains N >= 1 runs at a time on this machine, with launcher "
+            f"local (this sweep's: {launcher}). What to do: set launcher: local, or drop --pack"
+        )
     if launcher == "local" and executor:
-        raise ConfigError(f"launcher local takes no executor parameters (given: {', '.join(executor)}): its runs "
-                          "are processes of this machine. What to do: remove executor, or use launcher slurm")
+        raise ConfigError(
+            f"launcher local takes no executor parameters (given: {', '.join(executor)}): its runs "
+            "are processes of this machine. What to do: remove executor, or use launcher slurm"
+        )
 
 
-def packed_errors(configs: list[TrainConfig], job: Callable[[TrainConfig], str],
-                  pack: int) -> list[BaseException | None]:
+def packed_errors(
+    configs: list[TrainConfig], job: Callable[[TrainConfig], str], pack: int
+) -> list[BaseException | None]:
     """Run ``job`` on every config, ``pack`` at a time, each in a new spawned process; each one's
     error, or None. ``job`` must be picklable (a module-level function)."""
     context = multiprocessing.get_context("spawn")
