@@ -87,7 +87,8 @@ def summary(run: Path, splits: dict[str, int]) -> list[str]:
         f"{method}: {len(seconds)} epochs on {config['device']} ({config['profile']} profile, "
         f"batch {config['batch_size']}, {sizes}): {epochs} s per epoch, training steps only; "
         f"checkpoints written; test accuracy (epoch {metrics['best_epoch']}): {scores}",
-        f"{method}: {EPOCHS} epochs of CREMA-D ({CREMAD_TRAIN:,} training clips): {duration(hundred)}, "
+        f"{method}: {EPOCHS} epochs of CREMA-D ({CREMAD_TRAIN:,} training clips): "
+        f"{duration(hundred)}, "
         f"training steps only (extrapolated from the median of epochs {first}-{len(seconds)} "
         f"over {trained:,} clips an epoch)",
     ]

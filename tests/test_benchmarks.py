@@ -84,7 +84,8 @@ def test_the_mfu_is_the_achieved_tflops_over_the_dense_peak_of_the_gpu_and_dtype
     )
     step_time.flops_report(runs[:1], step_time.torch.device("cuda"), 64)
     assert capsys.readouterr().out.splitlines()[1] == (
-        "MFU on NVIDIA GeForce RTX 4090: fast vanilla n/a of the dense bf16 peak (unknown for this GPU)"
+        "MFU on NVIDIA GeForce RTX 4090: fast vanilla n/a of the dense bf16 peak "
+        "(unknown for this GPU)"
     )
 
 

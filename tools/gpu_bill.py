@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from dglnb.config.chapters import SETTINGS
 from dglnb.config.profiles import settings, training_settings
 from dglnb.data import DatasetInfo
 from dglnb.data.audio import get_spec
@@ -42,30 +43,11 @@ from dglnb.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("00", "01", "02", "03", "04", "05", "06", "07", "08", "09")
-REPRODUCE_ORDER = (
-    "04",
-    "00",
-    "01",
-    "02",
-    "03",
-    "05",
-    "06",
-    "07",
-    "08",
-    "09",
-)  # the Makefile's NOTEBOOKS
-COMPARED = (
-    "gblending",
-    "ogm_ge",
-    "pmr",
-    "agm",
-    "mla",
-    "mmpareto",
-    "dnr",
-)  # chapter 04's comparison methods
-VAL_SHARE = (
-    0.1  # the share of a training split data_prep holds out for validation (its --val-share)
-)
+# the order the Makefile's NOTEBOOKS runs the chapters in
+REPRODUCE_ORDER = ("04", "00", "01", "02", "03", "05", "06", "07", "08", "09")
+# chapter 04's comparison methods
+COMPARED = ("gblending", "ogm_ge", "pmr", "agm", "mla", "mmpareto", "dnr")
+VAL_SHARE = 0.1  # the share of a training split data_prep holds out for validation (--val-share)
 # the releases' training splits (book/reproduce.md's data table); MOSI's has its own validation split
 RELEASE_TRAIN = {"cremad": 6698, "kinetics_sounds": 14799, "vggsound": 168618, "nyuv2": 795}
 MOSI_TRAIN = 1284  # MOSI's own training split (neutral samples included)
@@ -73,8 +55,8 @@ MOSI_STEPS, MOSI_FEATURES = 50, {"audio": 5, "visual": 20, "text": 300}  # MulT'
 # method -> (the measured step its epoch is timed as, multiple of that epoch, how the multiple is known)
 SAME_AS_VANILLA = "as vanilla's epoch: the same encoder passes, not timed"
 COSTS: dict[str, tuple[str, float, str]] = {
-    "vanilla": ("vanilla", 1, "measured"),
-    "dgl": ("dgl", 1, "measured"),
+    "vanilla": ("vanilla", 1, "vanilla's measured epoch"),
+    "dgl": ("dgl", 1, "DGL's measured epoch"),
     "unimodal": ("vanilla", 1, SAME_AS_VANILLA),
     "vanilla_lr": ("vanilla", 1, SAME_AS_VANILLA),
     **{
@@ -142,19 +124,7 @@ def rows(
 def chapter_runs() -> dict[str, list[Run]]:
     """Each chapter's runs in the full profile, as its notebook trains them (chapter 07's ImageNet rows
     only with ``pretrained`` weights, not counted; chapter 09's loop runs on the CPU)."""
-    full = {
-        name: settings(name, "full")
-        for name in (
-            "gradient_suppression",
-            "gradient_detaching",
-            "gradient_reorganizing",
-            "comparison",
-            "dense_fusion",
-            "three_modalities",
-            "segmentation",
-            "training_dynamics",
-        )
-    }
+    full = {name: settings(name, "full") for name in SETTINGS}
     s03, s04, s05 = full["gradient_reorganizing"], full["comparison"], full["dense_fusion"]
     return {
         "00": [],
