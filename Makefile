@@ -39,15 +39,28 @@ AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
 	models mmtm mixer segmentation routing resume engine)
 
+# Wall-clock timings of make book and make test, printed at their end (success only: make stops at a
+# failure). $(call clock_start,T) notes when target T started; $(call timed,T,LABEL,ARGS) runs
+# $(MAKE) ARGS and notes its seconds under LABEL; $(call clock_end,T) prints each noted step, then
+# "make T: N s (wall), from START to END".
+TIMING := build/timing
+clock_start = mkdir -p $(TIMING) && date '+%s %F %T' > $(TIMING)/$(1) && : > $(TIMING)/$(1).steps
+timed = t0=$$(date +%s) && $(MAKE) $(3) && echo "  $(2): $$(( $$(date +%s) - t0 )) s" >> $(TIMING)/$(1).steps
+clock_end = read t0 day hour < $(TIMING)/$(1) && cat $(TIMING)/$(1).steps && \
+	echo "make $(1): $$(( $$(date +%s) - t0 )) s (wall), from $$day $$hour to $$(date '+%F %T')"
+
 .PHONY: book html test unit unit-avx2 install-check rehearsal nbval nbval-portable browser-check chromium golden lock \
 	lint reproduce clean
 
 book:
+	@$(call clock_start,book)
 	$(MAKE) -j2 .venv $(MATHJAX)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED)
-	$(PAPERMILL) $(EXECUTED) $(PARAMS) -k python3 --cwd $(EXECUTED)
+	t0=$$(date +%s) && $(PAPERMILL) $(EXECUTED) $(PARAMS) -k python3 --cwd $(EXECUTED) && \
+	  echo "  notebooks: $$(( $$(date +%s) - t0 )) s" >> $(TIMING)/book.steps
 	$(PY) tools/hide_parameters.py $(EXECUTED)/*.ipynb
-	$(MAKE) html
+	$(call timed,book,html,html)
+	@$(call clock_end,book)
 
 # Strict HTML build of whatever sits in $(EXECUTED); warnings are errors.
 html: .venv $(MATHJAX)
@@ -57,15 +70,17 @@ html: .venv $(MATHJAX)
 # The installs first, side by side (chromium before the unit tests, so that the browser check's
 # tests run rather than skip), then the checks one after another.
 test:
-	$(MAKE) -j3 chromium .venv $(MATHJAX)
-	$(MAKE) unit
-	$(MAKE) unit-avx2
-	$(MAKE) install-check
-	$(MAKE) rehearsal
-	$(MAKE) nbval-portable
+	@$(call clock_start,test)
+	$(call timed,test,installs,-j3 chromium .venv $(MATHJAX))
+	$(call timed,test,unit,unit)
+	$(call timed,test,unit-avx2,unit-avx2)
+	$(call timed,test,install-check,install-check)
+	$(call timed,test,rehearsal,rehearsal)
+	$(call timed,test,nbval-portable,nbval-portable)
 	rm -rf $(EXECUTED) && mkdir -p $(EXECUTED) && cp $(NOTEBOOKS) $(EXECUTED)/
-	$(MAKE) html
-	$(MAKE) browser-check
+	$(call timed,test,html,html)
+	$(call timed,test,browser-check,browser-check)
+	@$(call clock_end,test)
 
 # Every page of _build/html in headless Chromium: loads, math typeset, images load, no request
 # leaves the machine, no console error; screenshots under build/screenshots/.

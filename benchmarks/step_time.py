@@ -7,15 +7,16 @@ Models come from ``dglnb.models.build_model`` (two ResNet18 encoders, concat fus
   channels-last layout on CUDA (the plain layout on a CPU, where channels-last convolutions are unsound:
   ``dglnb.train.speed.channels_last_is_sound``) and a fused optimizer (``dglnb.train.speed``), optionally
   ``torch.compile``.
-* official recipe (the official code's way, emulated): fp32, a default SGD, and every sample of every
-  step decoded from files on disk (a JPEG with PIL, random crop and flip, and a wav into an STFT), in
-  the main process; DGL takes the official step (main_dgl.py: one forward, alpha * (L_a + L_v)
-  backward with the graph kept, fusion gradients dropped, L_f backward, clipping at 40). The official
-  code decodes in 32 loader workers that overlap the steps and resamples each wav to 22.05 kHz first;
-  here the decode time is printed apart from the step time so either view can be read off.
+* official recipe (``official_recipe.py``): fp32, a default SGD, every sample decoded from files in the
+  step, in the main process (the official code overlaps decoding in 32 loader workers: the decode time
+  is printed apart from the step time), and the official DGL step.
 
 Steps of all runs interleave (one step of each in turn), so machine load affects them alike; warm-up
-steps are left out. The last line is ``ratio <DGL / vanilla median step time>`` of the fast recipe.
+steps are left out. Each run's FLOPs per step are counted once (``flops.py``: torch's FlopCounterMode),
+on a copy of its model outside the timed steps; with the median step time they give the achieved
+TFLOP/s and, on a GPU whose peak ``flops.PEAKS`` knows, the MFU (against the dense bf16 peak for the
+fast recipe on CUDA, fp32 otherwise). The last line is ``ratio <DGL / vanilla median step time>`` of
+the fast recipe.
 
     python benchmarks/step_time.py --device cpu --shapes small --steps 5
     python benchmarks/step_time.py --device cuda --recipe both
@@ -34,28 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
-from torch import nn
 
 from dglnb.data import DatasetInfo, to_device
-from dglnb.data.audio import SpectrogramSpec, file_spectrogram, get_spec
-from dglnb.data.prepared import IMAGENET_MEAN, IMAGENET_STD
+from dglnb.data.audio import SpectrogramSpec, get_spec
+from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.train.device import autocast
-from dglnb.train.speed import (
-    batch_channels_last,
-    channels_last_is_sound,
-    compile_model,
-    make_optimizer,
-    to_channels_last,
-)
+from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
+                               make_optimizer, to_channels_last)
+from flops import COUNTED, count_flops, mfu_line
+from official_recipe import LR, MOMENTUM, WEIGHT_DECAY, ClipFiles, official_step
 
 METHOD_NAMES = ("vanilla", "dgl")
 RECIPES = ("fast", "official")
-LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4  # the official code's SGD
-OFFICIAL_ALPHA, OFFICIAL_CLIP = 4.0, 40.0
 CLASSES = 6
 
 
@@ -136,75 +129,6 @@ def fast_step(method_name: str, model: MultimodalClassifier, device: torch.devic
     return step
 
 
-def official_dgl_step(model: MultimodalClassifier, batch: dict, optimizer: torch.optim.Optimizer) -> dict:
-    """main_dgl.py:97-154: one forward; alpha * (L_a + L_v) backward keeping the graph; the fusion's
-    gradients dropped; L_f (fusion on detached features) backward; clip all gradients at 40; step."""
-    optimizer.zero_grad()
-    y = batch["label"]
-    feats = model.encode(batch)
-    loss_multi = model.loss(model.fuse({m: z.detach() for m, z in feats.items()}), y)
-    loss_unimodal = sum(model.loss(model.fuse_alone(feats, m), y) for m in model.modalities)
-    (OFFICIAL_ALPHA * loss_unimodal).backward(retain_graph=True)
-    for p in model.fusion_parameters():
-        p.grad = None
-    loss_multi.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), OFFICIAL_CLIP)
-    optimizer.step()
-    return {"loss_multi": loss_multi.item(), "loss_unimodal": loss_unimodal.item()}
-
-
-def official_step(method_name: str, model: MultimodalClassifier, device: torch.device) -> Callable[[dict], dict]:
-    """A step function in the official recipe: fp32, default SGD, the official DGL step for ``dgl``."""
-    model = model.to(device).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    if method_name == "dgl":
-        return lambda batch: official_dgl_step(model, batch, optimizer)
-    method = METHODS.get(method_name)()
-    return lambda batch: method.train_step(model, batch, optimizer)
-
-
-class ClipFiles:
-    """A few real wav and JPEG files on disk, decoded afresh per sample as the official dataset does."""
-
-    def __init__(self, folder: Path, shapes: Shapes, count: int = 8, frame_size: tuple[int, int] = (480, 360)) -> None:
-        import soundfile
-        from PIL import Image
-
-        self.spec, self.side = shapes.spec, shapes.frame_side
-        rng = np.random.default_rng(0)
-        self.clips = []
-        ramp = np.linspace(0, 255, frame_size[0], dtype=np.float32)[None, :, None]
-        for i in range(count):  # a 2.5 s wav (tiled to 3 s when decoded, as CREMA-D's) and a 480x360 frame
-            wav, jpg = folder / f"clip{i}.wav", folder / f"clip{i}.jpg"
-            soundfile.write(wav, 0.3 * rng.standard_normal(int(2.5 * self.spec.sample_rate)).astype(np.float32),
-                            self.spec.sample_rate, subtype="PCM_16")
-            noise = rng.normal(0, 20, (frame_size[1], frame_size[0], 3)).astype(np.float32)
-            Image.fromarray(np.clip(ramp + noise + 10 * i, 0, 255).astype(np.uint8)).save(jpg, quality=90)
-            self.clips.append((wav, jpg))
-        self.rng = rng
-
-    def frame(self, path: Path) -> torch.Tensor:
-        """(3, 1, side, side): decode, random resized crop and flip, ImageNet normalisation."""
-        from PIL import Image
-
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-        w, h = image.size
-        crop = int(min(w, h) * np.sqrt(self.rng.uniform(0.08, 1.0)))
-        x, y = self.rng.integers(0, w - crop + 1), self.rng.integers(0, h - crop + 1)
-        image = image.resize((self.side, self.side), Image.BILINEAR, box=(x, y, x + crop, y + crop))
-        if self.rng.random() < 0.5:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
-        frame = torch.from_numpy(np.array(image)).permute(2, 0, 1)[:, None].float().div_(255)
-        return (frame - IMAGENET_MEAN) / IMAGENET_STD
-
-    def batch(self, n: int) -> dict:
-        picks = [self.clips[i % len(self.clips)] for i in range(n)]
-        audio = [torch.from_numpy(file_spectrogram(wav, self.spec))[None] for wav, _ in picks]
-        return {"audio": torch.stack(audio), "visual": torch.stack([self.frame(jpg) for _, jpg in picks]),
-                "label": torch.arange(n) % CLASSES, "id": [str(i) for i in range(n)]}
-
-
 @dataclass
 class Run:
     """One method in one recipe: its step function, where its batch comes from, and what was measured."""
@@ -216,6 +140,7 @@ class Run:
     seconds: list[float] = field(default_factory=list)
     decode_seconds: list[float] = field(default_factory=list)
     peak_bytes: int = 0
+    flops: int = 0  # per step, counted once
 
     def median(self) -> float:
         return statistics.median(self.seconds)
@@ -271,10 +196,40 @@ def memory_note(device: torch.device) -> str:
             "(resource ru_maxrss; the CPU has no per-method peak)")
 
 
+def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict,
+                     device: torch.device) -> None:
+    """Each run's FLOPs per step: one step of its method and recipe, uncompiled, on a copy of ``model``
+    with ``batch`` (the fast recipe's layout; the official recipe's decoded batches have its shapes)."""
+    for run in runs:
+        if run.recipe == "fast":
+            step = fast_step(run.method, copy.deepcopy(model), device)
+        else:
+            step = official_step(run.method, copy.deepcopy(model), device)
+        run.flops = count_flops(lambda: step(batch))
+
+
+def dtype(run: Run, device: torch.device) -> str:
+    """The dtype of the run's matrix products: bf16 for the fast recipe on CUDA, else fp32."""
+    return "bf16" if run.recipe == "fast" and device.type == "cuda" else "fp32"
+
+
+def tflops(run: Run) -> float:
+    return run.flops / run.median() / 1e12
+
+
+def flops_report(runs: list[Run], device: torch.device, batch_size: int) -> None:
+    """The FLOPs line, then the MFU line (``flops.mfu_line``)."""
+    counted = ", ".join(f"{run.recipe} {run.method} {run.flops / 1e9:.2f}" for run in runs)
+    print(f"FLOPs per step (batch {batch_size}), GFLOP: {counted} (FlopCounterMode: {COUNTED})")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    achieved = [(f"{run.recipe} {run.method}", dtype(run, device), tflops(run)) for run in runs]
+    print(mfu_line(name, achieved))
+
+
 def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
     for run in runs:
         line = (f"{run.recipe:8s} {run.method:7s}: {batch_size / run.median():8.1f} samples/s, "
-                f"median step {1e3 * run.median():9.2f} ms")
+                f"median step {1e3 * run.median():9.2f} ms, {tflops(run):.3f} TFLOP/s")
         if run.recipe == "official":
             decode = statistics.median(run.decode_seconds)
             line += f" (decode {1e3 * decode:.2f} ms + step {1e3 * (run.median() - decode):.2f} ms)"
@@ -282,6 +237,7 @@ def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
             line += f", peak memory {run.peak_bytes / 2**20:.0f} MiB"
         print(line)
     print(memory_note(device))
+    flops_report(runs, device, batch_size)
     by = {(run.recipe, run.method): run for run in runs}
     if ("official", "dgl") in by and ("fast", "dgl") in by:
         print("speed-up fast/official (samples/s): " + ", ".join(
@@ -320,6 +276,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(shapes.info, width=shapes.width)
     runs = fast_runs(shapes, batch_size, device, model, args.compile) if args.recipe in ("fast", "both") else []
+    generator = torch.Generator().manual_seed(2)
+    counting_batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
     with tempfile.TemporaryDirectory(prefix="step_time_") as folder:
         if args.recipe in ("official", "both"):
             files = ClipFiles(Path(folder), shapes)
@@ -330,6 +288,7 @@ def main() -> None:
               f"warm-up steps, runs interleaved{'; fast recipe compiled' if args.compile else ''}")
         if args.recipe in ("fast", "both"):
             print(layout_note(device))
+        count_step_flops(runs, model, counting_batch, device)
         measure(runs, device, args.steps, args.warmup)
     report(runs, device, batch_size)
 

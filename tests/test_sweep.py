@@ -4,9 +4,12 @@ bad names fail before any training."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +44,7 @@ def test_runs_go_to_folders_named_by_their_settings(tmp_path):
 
 
 def test_a_sweep_interrupted_after_its_first_run_resumes_without_retraining_and_collects(tmp_path):
-    """submitit's LocalExecutor (a process per run); the interruption is simulated by the state a killed
+    """The local launcher (a process per run); the interruption is simulated by the state a killed
     sweep leaves: its first run finished, its second stopped after one of its two epochs."""
     path = sweep_file(tmp_path, launcher="local")
     first, second, *rest = sweeps.load_sweep(path).runs
@@ -149,3 +152,66 @@ def test_a_finished_run_of_other_settings_is_reported_not_skipped_or_retrained(t
     assert main(["sweep", str(sweep_file(tmp_path, seeds=[0], methods=["vanilla"], profile="quick"))]) == 1
     assert "holds a finished run of other settings (profile='smoke' there, 'quick' here;" in capsys.readouterr().out
     assert metrics.read_bytes() == before
+
+
+def _timed_train_run(folder: Path, config) -> str:
+    """sweeps.train_run, noting when it started and ended (module-level: packed jobs are pickled)."""
+    started = time.time()
+    done = sweeps.train_run(config)
+    (folder / f"seed{config.seed}").write_text(f"{started} {time.time()}")
+    return done
+
+
+def _note_visible_gpus(folder: Path, config) -> str:
+    (folder / f"seed{config.seed}").write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+    return str(config.out)
+
+
+def test_two_packed_runs_train_at_once_and_write_the_metrics_of_runs_one_after_the_other(tmp_path):
+    spec = dict(methods=["vanilla"], seeds=[0, 1], launcher="local",
+                options={"epochs": 2, "threads": 1})
+    (tmp_path / "packed").mkdir()
+    (tmp_path / "alone").mkdir()
+    packed = sweeps.load_sweep(sweep_file(tmp_path / "packed", **spec))
+    alone = sweeps.load_sweep(sweep_file(tmp_path / "alone", **spec))
+    times = tmp_path / "times"
+    times.mkdir()
+    job = functools.partial(_timed_train_run, times)
+    result = sweeps.run_sweep(packed, job=job, log=lambda _: None, pack=2)
+    assert len(result["trained"]) == 2 and not result["failed"]
+    assert sweeps.run_sweep(alone, log=lambda _: None)["failed"] == {}
+    for run, twin in zip(packed.runs, alone.runs):
+        assert (run.out / "metrics.json").read_bytes() == (twin.out / "metrics.json").read_bytes()
+        assert (run.out / "history.csv").read_bytes() == (twin.out / "history.csv").read_bytes()
+    spans = [tuple(map(float, (times / f"seed{seed}").read_text().split())) for seed in (0, 1)]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # both trained at once
+
+
+def test_local_runs_see_the_gpus_this_process_sees(tmp_path, monkeypatch):
+    """submitit's local executor sets CUDA_VISIBLE_DEVICES to its own count of GPUs (none by
+    default); the local launcher's processes inherit this process's instead."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    sweep = sweeps.load_sweep(sweep_file(tmp_path, methods=["vanilla"], seeds=[0, 1],
+                                         launcher="local"))
+    job = functools.partial(_note_visible_gpus, notes)
+    assert sweeps.run_sweep(sweep, job=job, log=lambda _: None, pack=2)["failed"] == {}
+    assert [(notes / f"seed{seed}").read_text() for seed in (0, 1)] == ["3", "3"]
+
+
+@pytest.mark.parametrize(("launcher", "pack", "executor", "message"), [
+    ("debug", 2, {}, "--pack 2: packing trains N >= 1 runs at a time on this machine, with "
+                     "launcher local (this sweep's: debug)"),
+    ("local", 0, {}, "--pack 0: packing trains N >= 1 runs"),
+    ("local", 1, {"timeout_min": 5},
+     "launcher local takes no executor parameters (given: timeout_min)"),
+])
+def test_a_pack_or_executor_the_launcher_cannot_use_fails_before_any_training(
+        tmp_path, capsys, launcher, pack, executor, message):
+    path = sweep_file(tmp_path, launcher=launcher, executor=executor)
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", str(path), "--pack", str(pack)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith(f"dglnb: error: {message}")
+    assert err.count("\n") == 1 and not any((tmp_path / "sweep").glob("synthetic"))

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--collect", action="store_true",
                        help="write the finished runs' metrics as one table (results.csv) instead "
                             "of training")
+    sweep.add_argument("--pack", type=int, default=1, metavar="N",
+                       help="train N runs at a time on this machine, each in its own process "
+                            "on the device its settings name (launcher local; default 1)")
 
     data = commands.add_parser("data", help="dataset utilities")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sweep":
             from .train.sweep import sweep_from_args
 
-            return sweep_from_args(args.config, collect_only=args.collect)
+            return sweep_from_args(args.config, collect_only=args.collect, pack=args.pack)
         elif args.command == "data" and args.data_command == "check":
             from .data.check import check_dataset
 

@@ -13,9 +13,10 @@ A sweep file (see ``sweeps/table1_quick.yaml``)::
       mmpareto: {rescale: [tensor, encoder]}
     executor: {timeout_min: 600, slurm_partition: gpu, gpus_per_node: 1}  # submitit parameters
 
-Runs go through submitit's ``AutoExecutor`` on its local, debug or Slurm executor, by ``launcher``;
-``executor`` holds its parameters (``timeout_min`` defaults to a day per run; ``slurm_*`` ones only
-apply on Slurm).
+``launcher: local`` trains the runs in processes of this machine that inherit its environment (its GPUs
+included), one after another or ``--pack N`` at a time (:mod:`dglnb.train.packing`); ``debug`` (in this
+process) and ``slurm`` go through submitit's ``AutoExecutor``, with ``executor`` as its parameters
+(``timeout_min`` defaults to a day per run; ``slurm_*`` ones only apply on Slurm).
 Each run's folder follows from its settings: ``out/<dataset>/<method>/<options>/seed<k>``, with
 ``<options>`` the run's ``name=value`` settings joined by commas (``default`` when there are none;
 ``data_root``, ``device`` and ``num_workers`` are left out of the name).
@@ -47,6 +48,7 @@ from ..config import EXECUTION_FIELDS, TrainConfig
 from ..data import DATASETS
 from ..errors import ConfigError
 from ..methods import METHODS
+from .packing import check_launch, packed_errors
 from .run import METRICS, read_metrics, resolve, train
 
 LAUNCHERS = ("local", "debug", "slurm")
@@ -179,8 +181,8 @@ def train_run(config: TrainConfig) -> str:
 
 
 def make_executor(sweep: Sweep) -> Any:
-    """submitit's executor for ``sweep.launcher`` (``AutoExecutor`` over its Local, Debug or Slurm
-    executor), with the sweep's ``executor`` parameters, which submitit checks by name."""
+    """submitit's executor for ``sweep.launcher`` (``AutoExecutor`` over its Debug or Slurm executor),
+    with the sweep's ``executor`` parameters, which submitit checks by name."""
     import submitit
 
     try:
@@ -216,18 +218,23 @@ def _errors(executor: Any, configs: list[TrainConfig], sequential: bool,
 
 
 def run_sweep(sweep: Sweep, job: Callable[[TrainConfig], str] = train_run,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train every unfinished run of ``sweep`` (one after another, or all at once on Slurm), retrying
-    each failed run once. Returns ``{"skipped": [...], "trained": [...], "failed": {folder: error}}``."""
-    executor = make_executor(sweep)
+              log: Callable[[str], None] = print, pack: int = 1) -> dict[str, Any]:
+    """Train every unfinished run of ``sweep`` (locally one after another or ``pack`` at a time, or all at
+    once on Slurm), retrying each failed run once. Returns ``{"skipped": [...], "trained": [...], "failed":
+    {folder: error}}``."""
+    check_launch(pack, sweep.launcher, sweep.executor)
+    executor = None if sweep.launcher == "local" else make_executor(sweep)
     conflicts = {str(run.out): f"holds a finished run of other settings ({other}); use another out"
                  for run in sweep.runs if run.finished and (other := run.other_settings(sweep.profile))}
     skipped = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in conflicts]
     todo = [run for run in sweep.runs if not run.finished]
-    log(f"{len(sweep.runs)} runs: {len(skipped)} finished, {len(todo)} to train ({sweep.launcher})")
+    log(f"{len(sweep.runs)} runs: {len(skipped)} finished, {len(todo)} to train ({sweep.launcher}"
+        f"{f', {pack} at a time' if pack > 1 else ''})")
     failed: dict[str, str] = {}
     for attempt in ("failed, retrying", "failed again"):
-        errors = _errors(executor, [run.config(sweep.profile) for run in todo], sweep.launcher != "slurm", job)
+        configs = [run.config(sweep.profile) for run in todo]
+        errors = (packed_errors(configs, job, pack) if executor is None
+                  else _errors(executor, configs, sweep.launcher == "debug", job))
         failed = {str(run.out): _message(error) for run, error in zip(todo, errors) if error is not None}
         for folder, message in failed.items():
             log(f"{attempt}: {folder}: {message}")
@@ -276,16 +283,18 @@ def collect(sweep: Sweep) -> pd.DataFrame:
     return table
 
 
-def sweep_from_args(path: Path, collect_only: bool) -> int:
-    """``dglnb sweep``: run (or collect) the sweep file ``path``; the exit status (1 if a run failed)."""
+def sweep_from_args(path: Path, collect_only: bool, pack: int = 1) -> int:
+    """``dglnb sweep``: run (or collect) the sweep file ``path``, ``pack`` runs at a time; the exit status
+    (1 if a run failed)."""
     sweep = load_sweep(path)
     if collect_only:
         table = collect(sweep)
         print(f"wrote {sweep.out / 'results.csv'}: {len(table)} of {len(sweep.runs)} runs finished")
         return 0
-    result = run_sweep(sweep)
+    result = run_sweep(sweep, pack=pack)
     print(
-        f"{len(result['trained'])} trained, {len(result['skipped'])} already finished, {len(result['failed'])} failed"
+        f"{len(result['trained'])} trained, {len(result['skipped'])} already finished, "
+        f"{len(result['failed'])} failed"
     )
     for folder, error in result["failed"].items():
         print(f"failed: {folder}: {error}")
