@@ -33,8 +33,13 @@ class Plain:
         return self.text
 
 
-def table(frame: pd.DataFrame, title: str, profile: str | None = None, dataset: str | None = None,
-          seeds: Sequence[int] | str | None = None) -> Table:
+def table(
+    frame: pd.DataFrame,
+    title: str,
+    profile: str | None = None,
+    dataset: str | None = None,
+    seeds: Sequence[int] | str | None = None,
+) -> Table:
     """``frame`` as a book table captioned ``title`` and, for this run's numbers, the ``profile``,
     ``dataset``, ``seeds`` (a list, or words when rows differ) and the dglnb version."""
     if profile is not None:
@@ -53,7 +58,9 @@ def mean_std(stats: Mapping[str, float] | None, scale: float = 100.0, digits: in
     return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
 
 
-def mean_std_table(rows: Sequence[Mapping[str, float | str]], by: str, digits: int = 3) -> pd.DataFrame:
+def mean_std_table(
+    rows: Sequence[Mapping[str, float | str]], by: str, digits: int = 3
+) -> pd.DataFrame:
     """Group ``rows`` by column ``by``; every other column becomes ``"mean ± std"`` (population std)."""
     grouped = pd.DataFrame(rows).groupby(by, sort=False)
     fmt = f"{{:.{digits}f}}".format
@@ -70,10 +77,15 @@ def run_label(profile: str, dataset: str, seeds: Sequence[int]) -> str:
     return f"this run ({profile}, {dataset}, {len(seeds)} seed{'' if len(seeds) == 1 else 's'})"
 
 
-def metric_table(summaries: Mapping[str, Summary], metrics: Mapping[str, str], digits: int = 1) -> pd.DataFrame:
+def metric_table(
+    summaries: Mapping[str, Summary], metrics: Mapping[str, str], digits: int = 1
+) -> pd.DataFrame:
     """Rows: ``summaries``' labels; columns: ``metrics`` (column name -> metric name), ``mean ± std`` in %."""
     return pd.DataFrame(
-        {col: [mean_std(s.get(metric), digits=digits) for s in summaries.values()] for col, metric in metrics.items()},
+        {
+            col: [mean_std(s.get(metric), digits=digits) for s in summaries.values()]
+            for col, metric in metrics.items()
+        },
         index=list(summaries),
     )
 
@@ -100,8 +112,10 @@ def versus_paper(
     paper's number (column ``theirs``). ``names`` relabels the rows (e.g. ``"dgl_mt"`` -> ``"+MT"``)."""
     names = names or {}
     rows = {
-        names.get(key, str(key)): {ours: mean_std(summaries[key].get(metric) if key in summaries else None),
-                                   theirs: paper_value(value)}
+        names.get(key, str(key)): {
+            ours: mean_std(summaries[key].get(metric) if key in summaries else None),
+            theirs: paper_value(value),
+        }
         for key, value in paper.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
@@ -125,7 +139,9 @@ def sweep_versus_paper(
     for method, runs in summaries.items():
         reference = paper.get(names.get(method, method), {})
         values = list(dict.fromkeys([*reference, *runs]))
-        rows[(method, ours)] = {v: mean_std(runs[v].get(metric) if v in runs else None) for v in values}
+        rows[(method, ours)] = {
+            v: mean_std(runs[v].get(metric) if v in runs else None) for v in values
+        }
         rows[(method, theirs)] = {v: paper_value(reference.get(v)) for v in values}
     table = pd.DataFrame.from_dict(rows, orient="index").fillna(MISSING)
     table.index.names = ["method", "source"]
@@ -161,7 +177,12 @@ def heads_versus_paper(
     table = pd.DataFrame(rows, index=list(summaries), columns=columns)
     scores = pd.DataFrame(numbers, index=list(summaries), columns=columns, dtype=float)
     for column in columns:
-        best = scores.loc[list(ranked), column].dropna().sort_values(ascending=False, kind="stable").index
+        best = (
+            scores.loc[list(ranked), column]
+            .dropna()
+            .sort_values(ascending=False, kind="stable")
+            .index
+        )
         for row, mark in zip(best, RANK_MARKS):
             table.loc[row, column] += mark
     return table
@@ -172,8 +193,13 @@ def run_costs(runs: Mapping[str, Mapping[str, Sequence[Path]]], baseline: str) -
     ``timing.csv`` summed over epochs; mean over seeds) and that as a multiple of ``baseline``'s."""
     columns = {}
     for dataset, methods in runs.items():
-        seconds = pd.Series({method: sum(pd.read_csv(Path(d) / "timing.csv")["seconds"].sum() for d in dirs) / len(dirs)
-                             for method, dirs in methods.items()})
+        seconds = pd.Series(
+            {
+                method: sum(pd.read_csv(Path(d) / "timing.csv")["seconds"].sum() for d in dirs)
+                / len(dirs)
+                for method, dirs in methods.items()
+            }
+        )
         columns[(dataset, "seconds")] = seconds.round().astype(int)
         columns[(dataset, f"x {baseline}")] = (seconds / seconds[baseline]).round(1)
     return pd.DataFrame(columns)
@@ -201,16 +227,21 @@ def epoch_curves(
     return pd.DataFrame(curves)
 
 
-def phase_stats(curves: pd.DataFrame, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
+def phase_stats(
+    curves: pd.DataFrame, early: int = 5, late: int = 10
+) -> dict[str, dict[str, float]]:
     """Per-epoch curves (one column per run) averaged over the first ``early`` and the last ``late``
     epochs of each run, then summarised over runs: ``{"early": stats, "late": stats}`` (``mean``, ``std``, ``n``)."""
     phases = {"early": curves.iloc[:early].mean(), "late": curves.iloc[-late:].mean()}
-    return {name: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else 0.0, "n": len(v)}
-            for name, v in phases.items()}
+    return {
+        name: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else 0.0, "n": len(v)}
+        for name, v in phases.items()
+    }
 
 
-def encoder_measures(methods: Mapping[str, Summary], alone: Summary,
-                     modalities: Sequence[str]) -> dict[str, dict[str, Mapping[str, float] | None]]:
+def encoder_measures(
+    methods: Mapping[str, Summary], alone: Summary, modalities: Sequence[str]
+) -> dict[str, dict[str, Mapping[str, float] | None]]:
     """Three measures of each modality's encoder, ``{measure: {modality: stats}}``: the model of that
     modality trained alone (``alone``, the paper's unimodal baseline), and inside each multimodal
     model of ``methods`` the shared head with the other modalities zeroed and a linear probe on
@@ -218,17 +249,37 @@ def encoder_measures(methods: Mapping[str, Summary], alone: Summary,
     measures = {"trained alone": {m: alone.get(f"test_score.{m}") for m in modalities}}
     for method, summary in methods.items():
         measures[f"{method}: zeroed head"] = {m: summary.get(f"test_score.{m}") for m in modalities}
-        measures[f"{method}: linear probe"] = {m: summary.get(f"linear_probe.{m}") for m in modalities}
+        measures[f"{method}: linear probe"] = {
+            m: summary.get(f"linear_probe.{m}") for m in modalities
+        }
     return measures
 
 
-def measures_table(measures: Mapping[str, Mapping[str, Mapping[str, float] | None]]) -> pd.DataFrame:
+def measures_table(
+    measures: Mapping[str, Mapping[str, Mapping[str, float] | None]],
+) -> pd.DataFrame:
     """``{column: {row: stats}}`` as a table of ``mean ± std`` in %."""
-    return pd.DataFrame({col: {row: mean_std(stats) for row, stats in rows.items()} for col, rows in measures.items()})
+    return pd.DataFrame(
+        {
+            col: {row: mean_std(stats) for row, stats in rows.items()}
+            for col, rows in measures.items()
+        }
+    )
 
 
-RUN_SETTINGS = ("dataset", "fusion", "profile", "width", "optimizer", "lr", "batch_size", "epochs", "milestones",
-                "alpha", "selection")
+RUN_SETTINGS = (
+    "dataset",
+    "fusion",
+    "profile",
+    "width",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs",
+    "milestones",
+    "alpha",
+    "selection",
+)
 
 
 def run_settings(config: object) -> str:
@@ -257,8 +308,10 @@ def segmentation_versus_paper(
             (ours, "mIoU"): mean_std(summary.get("test_score.multimodal")),
             (ours, "pixel accuracy"): mean_std(summary.get("test_pixel_accuracy.multimodal")),
             **{(ours, col): mean_std(summary.get(metric)) for col, metric in inside.items()},
-            **{("paper (NYUv2 mIoU)", setting): paper_value(values.get(paper_names.get(key, key)))
-               for setting, values in paper.items()},
+            **{
+                ("paper (NYUv2 mIoU)", setting): paper_value(values.get(paper_names.get(key, key)))
+                for setting, values in paper.items()
+            },
         }
     for m in modalities:
         rows[f"{m} only"] = {

@@ -71,13 +71,23 @@ class AVArrays:
 
 def _layout(dataset: PreparedAV) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
     """(frames per sample, spectrogram shape, frame shape), read from the file headers alone."""
-    audio_shapes = {np.load(dataset.root / "audio" / f"{i}.npy", mmap_mode="r").shape for i in dataset.ids}
-    visual = [np.load(dataset.root / "visual" / f"{i}.npy", mmap_mode="r").shape for i in dataset.ids]
+    audio_shapes = {
+        np.load(dataset.root / "audio" / f"{i}.npy", mmap_mode="r").shape for i in dataset.ids
+    }
+    visual = [
+        np.load(dataset.root / "visual" / f"{i}.npy", mmap_mode="r").shape for i in dataset.ids
+    ]
     frame_shapes = {shape[1:] for shape in visual}
     if len(audio_shapes) != 1 or len(frame_shapes) != 1:
-        raise DataError(f"{dataset.root}: samples differ in spectrogram shape ({sorted(audio_shapes)}) or frame shape "
-                        f"({sorted(frame_shapes)}). What to do: re-run the data_prep script into a fresh folder")
-    return np.array([shape[0] for shape in visual], np.int64), audio_shapes.pop(), frame_shapes.pop()
+        raise DataError(
+            f"{dataset.root}: samples differ in spectrogram shape ({sorted(audio_shapes)}) or frame shape "
+            f"({sorted(frame_shapes)}). What to do: re-run the data_prep script into a fresh folder"
+        )
+    return (
+        np.array([shape[0] for shape in visual], np.int64),
+        audio_shapes.pop(),
+        frame_shapes.pop(),
+    )
 
 
 def _fill(
@@ -86,24 +96,36 @@ def _fill(
     """Every array of ``dataset``, each written into the buffer ``allocate(name, shape, dtype)`` returns."""
     count, audio_shape, frame_shape = _layout(dataset)
     first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-    arrays = {"audio": allocate("audio", (len(count), *audio_shape), np.dtype(np.float16)),
-              "frames": allocate("frames", (int(count.sum()), *frame_shape), np.dtype(np.uint8))}
+    arrays = {
+        "audio": allocate("audio", (len(count), *audio_shape), np.dtype(np.float16)),
+        "frames": allocate("frames", (int(count.sum()), *frame_shape), np.dtype(np.uint8)),
+    }
     for n, sample_id in enumerate(dataset.ids):
         arrays["audio"][n] = np.load(dataset.root / "audio" / f"{sample_id}.npy")
-        arrays["frames"][first[n] : first[n] + count[n]] = np.load(dataset.root / "visual" / f"{sample_id}.npy")
-    for name, values in (("first", first), ("count", count), ("labels", np.array(dataset.labels, np.int64))):
+        arrays["frames"][first[n] : first[n] + count[n]] = np.load(
+            dataset.root / "visual" / f"{sample_id}.npy"
+        )
+    for name, values in (
+        ("first", first),
+        ("count", count),
+        ("labels", np.array(dataset.labels, np.int64)),
+    ):
         arrays[name] = allocate(name, values.shape, values.dtype)
         arrays[name][...] = values
     return arrays
 
 
-def load_arrays(dataset: PreparedAV, *, device: str | torch.device = "cpu", pin: bool = False) -> AVArrays:
+def load_arrays(
+    dataset: PreparedAV, *, device: str | torch.device = "cpu", pin: bool = False
+) -> AVArrays:
     """``dataset``'s arrays in memory: on ``device`` (a CUDA device holds them in GPU memory), in pinned
     host memory with ``pin`` (CPU only; batches then reach a GPU asynchronously)."""
     device = torch.device(device)
     if pin and (device.type != "cpu" or not torch.cuda.is_available()):
-        raise DataError("pinned memory is host memory for a CUDA device: pin=True needs device='cpu' and CUDA. "
-                        "What to do: pass pin=False, or device='cuda' to hold the arrays on the GPU")
+        raise DataError(
+            "pinned memory is host memory for a CUDA device: pin=True needs device='cpu' and CUDA. "
+            "What to do: pass pin=False, or device='cuda' to hold the arrays on the GPU"
+        )
     tensors: dict[str, torch.Tensor] = {}
 
     def allocate(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -111,8 +133,13 @@ def load_arrays(dataset: PreparedAV, *, device: str | torch.device = "cpu", pin:
         return tensors[name].numpy()
 
     _fill(dataset, allocate)
-    return AVArrays(audio=tensors["audio"].to(device), frames=tensors["frames"].to(device),
-                    first=tensors["first"].numpy(), count=tensors["count"].numpy(), labels=tensors["labels"].to(device))
+    return AVArrays(
+        audio=tensors["audio"].to(device),
+        frames=tensors["frames"].to(device),
+        first=tensors["first"].numpy(),
+        count=tensors["count"].numpy(),
+        labels=tensors["labels"].to(device),
+    )
 
 
 def to_arrays(dataset: PreparedAV, folder: Path) -> Path:
@@ -160,8 +187,10 @@ def open_arrays(dataset: PreparedAV, folder: Path) -> AVArrays:
     folder = Path(folder)
     arrays = _map_folder(folder)
     if _read_ids(folder) != list(dataset.ids) or not np.array_equal(arrays.labels, dataset.labels):
-        raise DataError(f"{folder} holds the arrays of other samples (another split, or an older prep). "
-                        f"What to do: {_fix(folder)}")
+        raise DataError(
+            f"{folder} holds the arrays of other samples (another split, or an older prep). "
+            f"What to do: {_fix(folder)}"
+        )
     return arrays
 
 
@@ -174,9 +203,13 @@ def _read_ids(folder: Path) -> list[str]:
     try:
         return list(json.loads((folder / IDS).read_text())["ids"])
     except FileNotFoundError:
-        raise DataError(f"{folder} holds no finished arrays (no {IDS}). What to do: {_fix(folder)}") from None
+        raise DataError(
+            f"{folder} holds no finished arrays (no {IDS}). What to do: {_fix(folder)}"
+        ) from None
     except (ValueError, KeyError, TypeError) as error:
-        raise DataError(f"{folder / IDS} is corrupt ({error}). What to do: {_fix(folder)}") from error
+        raise DataError(
+            f"{folder / IDS} is corrupt ({error}). What to do: {_fix(folder)}"
+        ) from error
 
 
 def _map_folder(folder: Path) -> AVArrays:
@@ -192,15 +225,31 @@ def _map_folder(folder: Path) -> AVArrays:
                 f"{folder / (name + '.npy')} is missing, corrupt or half-written ({error}). {fix}"
             ) from error
     first, count = np.array(arrays["first"]), np.array(arrays["count"])
-    fits = (arrays["audio"].dtype == np.float16 and arrays["audio"].ndim == 3 and len(arrays["audio"]) == n
-            and arrays["frames"].dtype == np.uint8 and arrays["frames"].ndim == 4
-            and all(arrays[k].shape == (n,) and arrays[k].dtype == np.int64 for k in ("first", "count", "labels"))
-            and np.array_equal(first, np.concatenate([[0], np.cumsum(count)[:-1]]))
-            and int(count.sum()) == len(arrays["frames"]))
+    fits = (
+        arrays["audio"].dtype == np.float16
+        and arrays["audio"].ndim == 3
+        and len(arrays["audio"]) == n
+        and arrays["frames"].dtype == np.uint8
+        and arrays["frames"].ndim == 4
+        and all(
+            arrays[k].shape == (n,) and arrays[k].dtype == np.int64
+            for k in ("first", "count", "labels")
+        )
+        and np.array_equal(first, np.concatenate([[0], np.cumsum(count)[:-1]]))
+        and int(count.sum()) == len(arrays["frames"])
+    )
     if not fits:
-        raise DataError(f"the arrays in {folder} do not fit together (shapes, dtypes or frame offsets). {fix}")
-    return AVArrays(audio=arrays["audio"], frames=arrays["frames"], first=first, count=count,
-                    labels=arrays["labels"], folder=folder)
+        raise DataError(
+            f"the arrays in {folder} do not fit together (shapes, dtypes or frame offsets). {fix}"
+        )
+    return AVArrays(
+        audio=arrays["audio"],
+        frames=arrays["frames"],
+        first=first,
+        count=count,
+        labels=arrays["labels"],
+        folder=folder,
+    )
 
 
 def _take(array: Array, rows: np.ndarray) -> torch.Tensor:
@@ -232,22 +281,38 @@ class ArrayAV(EpochDraws, Dataset):
     def frame_rows(self, indices: Sequence[int]) -> np.ndarray:
         """The rows of ``frames`` that samples ``indices`` show now, (B, frames)."""
         a = self.arrays
-        return np.array([[a.first[i] + p for p in frame_picks(int(a.count[i]), self.frames,
-                                                               self.rng(i) if self.random_frames else None)]
-                         for i in indices], np.int64)
+        return np.array(
+            [
+                [
+                    a.first[i] + p
+                    for p in frame_picks(
+                        int(a.count[i]), self.frames, self.rng(i) if self.random_frames else None
+                    )
+                ]
+                for i in indices
+            ],
+            np.int64,
+        )
 
     def __getitem__(self, indices: Sequence[int]) -> dict[str, Any]:
         rows = np.asarray(indices, np.int64)
         frame_rows = self.frame_rows(rows)
         visual = _take(self.arrays.frames, frame_rows.reshape(-1))
-        return {"audio": _take(self.arrays.audio, rows), "visual": visual.reshape(*frame_rows.shape, *visual.shape[1:]),
-                "label": _take(self.arrays.labels, rows), "id": [self.ids[i] for i in rows]}
+        return {
+            "audio": _take(self.arrays.audio, rows),
+            "visual": visual.reshape(*frame_rows.shape, *visual.shape[1:]),
+            "label": _take(self.arrays.labels, rows),
+            "id": [self.ids[i] for i in rows],
+        }
 
     def to_inputs(self, stored: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
         """A stored batch moved to ``device`` and converted there: the per-sample dataset's batch."""
         moved = to_device(stored, torch.device(device))
-        return {**moved, "audio": spectrogram_input(moved["audio"], self.pool),
-                "visual": frames_input(moved["visual"], self.frame_side)}
+        return {
+            **moved,
+            "audio": spectrogram_input(moved["audio"], self.pool),
+            "visual": frames_input(moved["visual"], self.frame_side),
+        }
 
 
 class ArrayLoader(DataLoader):
@@ -255,16 +320,34 @@ class ArrayLoader(DataLoader):
     (gathered in workers, pinned when bound for a GPU) converted there by :meth:`ArrayAV.to_inputs`.
     Its ``generator`` orders the batches as a shuffled per-sample DataLoader with that generator would."""
 
-    def __init__(self, dataset: ArrayAV, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0,
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        dataset: ArrayAV,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int = 0,
+        num_workers: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
         generator = torch.Generator()
         generator.manual_seed(seed)
-        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        on_host = isinstance(dataset.arrays.frames, np.ndarray) or dataset.arrays.frames.device.type == "cpu"
+        order = (
+            RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        )
+        on_host = (
+            isinstance(dataset.arrays.frames, np.ndarray)
+            or dataset.arrays.frames.device.type == "cpu"
+        )
         self.device = torch.device(device)
-        super().__init__(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None,
-                         num_workers=num_workers, generator=generator,
-                         pin_memory=self.device.type == "cuda" and on_host and not dataset.pinned)
+        super().__init__(
+            dataset,
+            sampler=BatchSampler(order, batch_size, drop_last=False),
+            batch_size=None,
+            num_workers=num_workers,
+            generator=generator,
+            pin_memory=self.device.type == "cuda" and on_host and not dataset.pinned,
+        )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for stored in super().__iter__():

@@ -66,9 +66,15 @@ def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch
     unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), torch's default ones on a
     CPU, whose runs stay bit for bit as they were. Gradient clipping, when configured, is done by the
     method inside its step."""
-    return make_optimizer(method.param_groups(model, config.lr), config.device, config.optimizer, lr=config.lr,
-                          momentum=config.momentum, weight_decay=config.weight_decay,
-                          fast=torch.device(config.device).type == "cuda")
+    return make_optimizer(
+        method.param_groups(model, config.lr),
+        config.device,
+        config.optimizer,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        fast=torch.device(config.device).type == "cuda",
+    )
 
 
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
@@ -88,7 +94,9 @@ class Training:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.MultiStepLR
     state: dict[str, Any]
-    local_batch: int = 0  # this rank's current batch size, for the gradient average of a torchrun run
+    local_batch: int = (
+        0  # this rank's current batch size, for the gradient average of a torchrun run
+    )
 
     @property
     def device(self) -> torch.device:
@@ -105,19 +113,22 @@ class Training:
         return self.out / "last.pt"
 
 
-def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig,
-            out: Path) -> Training:
+def prepare(
+    model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig, out: Path
+) -> Training:
     """A fresh run: the model laid out (and compiled) for the device, the optimizer, the schedule,
     and on torchrun the gradient average before every step."""
     if config.selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {config.selection!r}; "
-                         f"valid selections: {', '.join(SELECTIONS)}")
+        raise ValueError(
+            f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)}"
+        )
     if channels_last_is_sound(torch.device(config.device)):  # CUDA; on a CPU the plain layout
         to_channels_last(model)
     compile_model(model, config.compile)
     optimizer = build_optimizer(method, model, config)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones),
-                                                     gamma=config.gamma)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=list(config.milestones), gamma=config.gamma
+    )
     state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
     training = Training(model, method, loaders, config, out, optimizer, scheduler, state)
     if distributed.world_size() > 1:
@@ -153,8 +164,13 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
     method.on_epoch_start(epoch, model, training.loaders, training.optimizer)
     sums: dict[str, float] = {}
     steps = 0
-    steps_bar = progress(batches(training.loaders["train"], config.max_steps),
-                         desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
+    steps_bar = progress(
+        batches(training.loaders["train"], config.max_steps),
+        desc=f"epoch {epoch}",
+        unit="step",
+        leave=False,
+        enabled=config.progress,
+    )
     for batch in steps_bar:
         batch = to_device(batch, training.device)
         if training.channels_last:
@@ -169,17 +185,22 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             logs = method.train_step(model, batch, training.optimizer)
         if diagnose:
             applied = gradients.after_step(model)
-            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
-                                     for row in rows]
+            state["diagnostics"] += [
+                {"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
+                for row in rows
+            ]
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
         state["step"] += 1
-    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, training.device)
+    return distributed.mean_over_ranks(
+        {k: v / max(steps, 1) for k, v in sums.items()}, training.device
+    )
 
 
-def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
-              seconds: float) -> dict[str, float]:
+def end_epoch(
+    training: Training, epoch: int, train_logs: dict[str, float], seconds: float
+) -> dict[str, float]:
     """After epoch ``epoch``'s steps: the schedule's step, evaluation on val and test, the best epoch
     so far, the log rows, then ``last.pt`` and the logs written (by the writing rank); returns the
     validation and test selection scores."""
@@ -198,13 +219,29 @@ def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
     if state["best"] is None or score > state["best"]["score"]:
         state["best"] = {"epoch": epoch, "score": score, "model": copy.deepcopy(model.state_dict())}
     state["epoch"] = epoch
-    state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs),
-                             **_prefixed("val", val), **_prefixed("test", test)})
+    state["history"].append(
+        {
+            "epoch": epoch,
+            "lr": lr,
+            **_prefixed("train", train_logs),
+            **_prefixed("val", val),
+            **_prefixed("test", test),
+        }
+    )
     state["timing"].append({"epoch": epoch, "seconds": round(seconds, 3)})
     if distributed.is_writer():
-        atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "method": method.state_dict(),
-                     "rng": rng_state(), "config": config.to_json()}, training.checkpoint)
+        atomic_save(
+            {
+                **state,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "method": method.state_dict(),
+                "rng": rng_state(),
+                "config": config.to_json(),
+            },
+            training.checkpoint,
+        )
         write_logs(state, training.out)
     return {"val": selection_score(val), **({"test": selection_score(test)} if test else {})}
 
@@ -224,9 +261,21 @@ def finish(training: Training) -> dict[str, Any]:
             probe = {"linear_probe": linear_probe(model, *probes)}
         else:
             config = training.config
-            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=config.epochs, lr=config.lr,
-                                                    batch_size=config.batch_size, seed=config.seed)}
-    return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
+            probe = {
+                "decoder_probe": decoder_probe(
+                    model,
+                    *probes,
+                    epochs=config.epochs,
+                    lr=config.lr,
+                    batch_size=config.batch_size,
+                    seed=config.seed,
+                )
+            }
+    return {
+        "best_epoch": best["epoch"],
+        **{f"{split}_scores": v for split, v in scores.items()},
+        **probe,
+    }
 
 
 def fit(
@@ -255,8 +304,12 @@ def fit(
     """
     training = prepare(model, method, loaders, config, out)
     restore(training)
-    epochs = progress(range(training.state["epoch"] + 1, config.epochs), desc="epochs",
-                      unit="epoch", enabled=config.progress)
+    epochs = progress(
+        range(training.state["epoch"] + 1, config.epochs),
+        desc="epochs",
+        unit="epoch",
+        enabled=config.progress,
+    )
     for epoch in epochs:
         started = time.perf_counter()
         train_logs = train_epoch(training, epoch)

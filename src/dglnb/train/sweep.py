@@ -52,12 +52,30 @@ from .packing import check_launch, packed_errors
 from .run import METRICS, read_metrics, resolve, train
 
 LAUNCHERS = ("local", "debug", "slurm")
-KEYS = ("out", "launcher", "profile", "methods", "datasets", "seeds", "options", "method_options", "executor")
+KEYS = (
+    "out",
+    "launcher",
+    "profile",
+    "methods",
+    "datasets",
+    "seeds",
+    "options",
+    "method_options",
+    "executor",
+)
 REQUIRED = ("out", "methods", "datasets", "seeds")
 AXES = ("dataset", "method", "seed", "profile", "method_options")  # settings the sweep sets itself
-OPTIONS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in AXES + EXECUTION_FIELDS)
-UNNAMED = ("data_root", "device", "num_workers")  # where and how a run is carried out: not in folder names
-DEFAULT_TIMEOUT_MIN = 24 * 60  # per run; submitit's own defaults (2 or 5 minutes) would stop most runs
+OPTIONS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in AXES + EXECUTION_FIELDS
+)
+UNNAMED = (
+    "data_root",
+    "device",
+    "num_workers",
+)  # where and how a run is carried out: not in folder names
+DEFAULT_TIMEOUT_MIN = (
+    24 * 60
+)  # per run; submitit's own defaults (2 or 5 minutes) would stop most runs
 
 
 @dataclass(frozen=True)
@@ -72,9 +90,17 @@ class Run:
     out: Path
 
     def config(self, profile: str) -> TrainConfig:
-        return TrainConfig(dataset=self.dataset, method=self.method, seed=self.seed, profile=profile,
-                           method_options=dict(self.method_options), out=self.out, resume=True, progress=False,
-                           **dict(self.options))
+        return TrainConfig(
+            dataset=self.dataset,
+            method=self.method,
+            seed=self.seed,
+            profile=profile,
+            method_options=dict(self.method_options),
+            out=self.out,
+            resume=True,
+            progress=False,
+            **dict(self.options),
+        )
 
     @property
     def finished(self) -> bool:
@@ -84,8 +110,14 @@ class Run:
         """For a finished run, what its ``metrics.json`` records differently from this run's settings
         (a sweep file changed under the same ``out``), or None."""
         saved = read_metrics(self.out)["config"]
-        wanted = json.loads(json.dumps(resolve(self.config(profile)).to_json()))  # as metrics.json holds it
-        differences = [f"{k}={saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v]
+        wanted = json.loads(
+            json.dumps(resolve(self.config(profile)).to_json())
+        )  # as metrics.json holds it
+        differences = [
+            f"{k}={saved.get(k)!r} there, {v!r} here"
+            for k, v in wanted.items()
+            if saved.get(k) != v
+        ]
         return "; ".join(differences) or None
 
 
@@ -107,14 +139,20 @@ def _as_list(value: Any) -> list[Any]:
 def _grid(axes: Mapping[str, Any]) -> list[tuple[tuple[str, Any], ...]]:
     """Every combination of ``axes`` (a list value is an axis, anything else a fixed value), sorted by name."""
     names = sorted(axes)
-    return [tuple(zip(names, values)) for values in itertools.product(*(_as_list(axes[n]) for n in names))]
+    return [
+        tuple(zip(names, values))
+        for values in itertools.product(*(_as_list(axes[n]) for n in names))
+    ]
 
 
 def _tag(settings: tuple[tuple[str, Any], ...]) -> str:
     """A folder name for ``settings`` (except ``UNNAMED``): ``name=value`` joined by commas, unsafe
     characters replaced."""
-    text = ",".join(f"{k}={'-'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in settings
-                    if k not in UNNAMED)
+    text = ",".join(
+        f"{k}={'-'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+        for k, v in settings
+        if k not in UNNAMED
+    )
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text) or "default"
 
 
@@ -129,7 +167,9 @@ def _mapping(value: Any, what: str) -> dict:
 def _unknown(given: Any, valid: Any, what: str) -> None:
     unknown = sorted(set(given) - set(valid))
     if unknown:
-        raise ConfigError(f"unknown {what}: {', '.join(map(str, unknown))}; valid {what}: {', '.join(valid) or 'none'}")
+        raise ConfigError(
+            f"unknown {what}: {', '.join(map(str, unknown))}; valid {what}: {', '.join(valid) or 'none'}"
+        )
 
 
 def load_sweep(path: Path) -> Sweep:
@@ -142,7 +182,9 @@ def load_sweep(path: Path) -> Sweep:
     _unknown(spec, KEYS, "sweep keys")
     missing = [k for k in REQUIRED if not spec.get(k)]
     if missing:
-        raise ConfigError(f"the sweep file {path} needs {', '.join(missing)} (each a list, or a value for out)")
+        raise ConfigError(
+            f"the sweep file {path} needs {', '.join(missing)} (each a list, or a value for out)"
+        )
     launcher = spec.get("launcher", "local")
     if launcher not in LAUNCHERS:
         raise ConfigError(f"unknown launcher {launcher!r}; valid launchers: {', '.join(LAUNCHERS)}")
@@ -156,8 +198,11 @@ def load_sweep(path: Path) -> Sweep:
     method_options = _mapping(spec.get("method_options"), "method_options")
     _unknown(method_options, methods, "methods in method_options (methods of this sweep)")
     for method, given in method_options.items():
-        _unknown(_mapping(given, f"method_options of {method}"), METHODS.get(method).options(),
-                 f"options of {method}")
+        _unknown(
+            _mapping(given, f"method_options of {method}"),
+            METHODS.get(method).options(),
+            f"options of {method}",
+        )
 
     out, profile = Path(spec["out"]), spec.get("profile", "quick")
     runs = []
@@ -168,7 +213,9 @@ def load_sweep(path: Path) -> Sweep:
                 runs.append(Run(method, dataset, seed, settings, own, folder))
     folders = [run.out for run in runs]
     if len(set(folders)) != len(folders):
-        raise ConfigError("two runs of the sweep would share a folder: make the option values distinct")
+        raise ConfigError(
+            "two runs of the sweep would share a folder: make the option values distinct"
+        )
     for run in runs:
         resolve(run.config(profile))  # every value checked before the first run
     return Sweep(out, launcher, profile, runs, _mapping(spec.get("executor"), "executor"))
@@ -187,7 +234,9 @@ def make_executor(sweep: Sweep) -> Any:
 
     try:
         executor = submitit.AutoExecutor(sweep.out / ".submitit", cluster=sweep.launcher)
-        executor.update_parameters(**{"timeout_min": DEFAULT_TIMEOUT_MIN, "name": "dglnb-sweep", **sweep.executor})
+        executor.update_parameters(
+            **{"timeout_min": DEFAULT_TIMEOUT_MIN, "name": "dglnb-sweep", **sweep.executor}
+        )
     except (NameError, ValueError, TypeError, RuntimeError) as error:
         raise ConfigError(f"launcher {sweep.launcher}: {str(error).splitlines()[0]}") from error
     return executor
@@ -207,8 +256,9 @@ def _message(error: BaseException) -> str:
     return lines[-1] if lines else repr(error)
 
 
-def _errors(executor: Any, configs: list[TrainConfig], sequential: bool,
-            job: Callable[[TrainConfig], str]) -> list[BaseException | None]:
+def _errors(
+    executor: Any, configs: list[TrainConfig], sequential: bool, job: Callable[[TrainConfig], str]
+) -> list[BaseException | None]:
     """Run ``job`` on each config, one after another or all submitted at once; each one's error, or None."""
     if sequential:
         return [_error(executor.submit(job, config)) for config in configs]
@@ -217,31 +267,49 @@ def _errors(executor: Any, configs: list[TrainConfig], sequential: bool,
     return [_error(j) for j in jobs]
 
 
-def run_sweep(sweep: Sweep, job: Callable[[TrainConfig], str] = train_run,
-              log: Callable[[str], None] = print, pack: int = 1) -> dict[str, Any]:
+def run_sweep(
+    sweep: Sweep,
+    job: Callable[[TrainConfig], str] = train_run,
+    log: Callable[[str], None] = print,
+    pack: int = 1,
+) -> dict[str, Any]:
     """Train every unfinished run of ``sweep`` (locally one after another or ``pack`` at a time, or all at
     once on Slurm), retrying each failed run once. Returns ``{"skipped": [...], "trained": [...], "failed":
     {folder: error}}``."""
     check_launch(pack, sweep.launcher, sweep.executor)
     executor = None if sweep.launcher == "local" else make_executor(sweep)
-    conflicts = {str(run.out): f"holds a finished run of other settings ({other}); use another out"
-                 for run in sweep.runs if run.finished and (other := run.other_settings(sweep.profile))}
+    conflicts = {
+        str(run.out): f"holds a finished run of other settings ({other}); use another out"
+        for run in sweep.runs
+        if run.finished and (other := run.other_settings(sweep.profile))
+    }
     skipped = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in conflicts]
     todo = [run for run in sweep.runs if not run.finished]
-    log(f"{len(sweep.runs)} runs: {len(skipped)} finished, {len(todo)} to train ({sweep.launcher}"
-        f"{f', {pack} at a time' if pack > 1 else ''})")
+    log(
+        f"{len(sweep.runs)} runs: {len(skipped)} finished, {len(todo)} to train ({sweep.launcher}"
+        f"{f', {pack} at a time' if pack > 1 else ''})"
+    )
     failed: dict[str, str] = {}
     for attempt in ("failed, retrying", "failed again"):
         configs = [run.config(sweep.profile) for run in todo]
-        errors = (packed_errors(configs, job, pack) if executor is None
-                  else _errors(executor, configs, sweep.launcher == "debug", job))
-        failed = {str(run.out): _message(error) for run, error in zip(todo, errors) if error is not None}
+        errors = (
+            packed_errors(configs, job, pack)
+            if executor is None
+            else _errors(executor, configs, sweep.launcher == "debug", job)
+        )
+        failed = {
+            str(run.out): _message(error) for run, error in zip(todo, errors) if error is not None
+        }
         for folder, message in failed.items():
             log(f"{attempt}: {folder}: {message}")
         todo = [run for run in todo if str(run.out) in failed]
         if not todo:
             break
-    trained = [str(run.out) for run in sweep.runs if run.finished and str(run.out) not in skipped + list(conflicts)]
+    trained = [
+        str(run.out)
+        for run in sweep.runs
+        if run.finished and str(run.out) not in skipped + list(conflicts)
+    ]
     for folder, message in conflicts.items():
         log(f"not trained: {folder}: {message}")
     return {"skipped": skipped, "trained": trained, "failed": {**conflicts, **failed}}
@@ -267,10 +335,19 @@ def collect(sweep: Sweep) -> pd.DataFrame:
     for run in sweep.runs:
         if run.finished and run.other_settings(sweep.profile) is None:
             metrics = read_metrics(run.out)
-            rows.append({"method": run.method, "dataset": run.dataset, "seed": run.seed,
-                         **{k: json.dumps(v) if isinstance(v, (list, tuple)) else v
-                            for k, v in run.options + run.method_options},
-                         **_flatten(metrics), "run_dir": str(run.out)})
+            rows.append(
+                {
+                    "method": run.method,
+                    "dataset": run.dataset,
+                    "seed": run.seed,
+                    **{
+                        k: json.dumps(v) if isinstance(v, (list, tuple)) else v
+                        for k, v in run.options + run.method_options
+                    },
+                    **_flatten(metrics),
+                    "run_dir": str(run.out),
+                }
+            )
     table = pd.DataFrame(rows)
     sweep.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(sweep.out / "results.csv", index=False)
