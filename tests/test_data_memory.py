@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from dglnb.data import memory
+from dglnb.data import split_arrays
 from dglnb.data.cremad import prepare
 from dglnb.data.errors import DataError
 from dglnb.data.memory import ArrayAV, ArrayLoader, load_arrays, open_arrays, to_arrays
@@ -114,12 +114,12 @@ def test_mapped_arrays_equal_the_in_memory_ones(prepared, tmp_path):
     folder = to_arrays(dataset, tmp_path / "arrays")
     mapped, loaded = open_arrays(dataset, folder), load_arrays(dataset)
     assert isinstance(mapped.frames, np.memmap)
-    for name in memory.NAMES:
+    for name in split_arrays.NAMES:
         assert np.array_equal(
             np.asarray(getattr(mapped, name)), np.asarray(getattr(loaded, name))
         ), name
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{n}.npy" for n in memory.NAMES] + ["ids.json"]
+        [f"{n}.npy" for n in split_arrays.NAMES] + ["ids.json"]
     )
 
 
@@ -174,7 +174,7 @@ def test_an_interrupted_write_leaves_no_half_written_array(prepared, tmp_path, m
         renamed.append(dst)
         rename(src, dst)
 
-    monkeypatch.setattr(memory.os, "replace", killed_after_two)
+    monkeypatch.setattr(split_arrays.os, "replace", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         to_arrays(dataset, tmp_path / "arrays")
     monkeypatch.undo()

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..paths import goldens_dir
-from .report import Summary
+from .table_cells import Summary
 
 SIGMAS = 3.0
 STD_FLOOR = 0.01  # one point of accuracy: the least seed spread a regression tolerance assumes

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..figure_style import style
-from .report import epoch_curves, mean_std_table, phase_stats
+from .curves import epoch_curves, phase_stats
+from .table_cells import mean_std_table
 
 if TYPE_CHECKING:
     import pandas
@@ -111,6 +112,6 @@ def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> pandas.D
 def ratio_by_phase(
     runs: Sequence[Path], modality: str, early: int = 5, late: int = 10
 ) -> dict[str, dict[str, float]]:
-    """:func:`~dglnb.analysis.report.phase_stats` of ``|g^Multi| / |g^Uni|`` at ``modality``'s encoder
+    """:func:`~dglnb.analysis.curves.phase_stats` of ``|g^Multi| / |g^Uni|`` at ``modality``'s encoder
     (per-epoch means from ``diagnostics.csv``)."""
     return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)

@@ -13,7 +13,7 @@ from ..models.fusion import ConcatFusion
 from ..train.loaders import make_loader
 from ..train.probe import encode_split
 from ..train.run import load_trained
-from .report import mean_std_table
+from .table_cells import mean_std_table
 
 if TYPE_CHECKING:
     import pandas

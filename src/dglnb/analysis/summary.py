@@ -14,7 +14,8 @@ import pandas as pd
 
 from .book_table import Table
 from .checks import Claim
-from .report import MISSING, Summary, mean_std, paper_value, table
+from .report import table
+from .table_cells import MISSING, Summary, mean_std, paper_value
 
 PROFILES = ("quick", "full")  #: the profiles with a column of their own, whichever one ran
 NOT_RUN = "not run in this build"  #: the numbers of a profile that this build did not run
