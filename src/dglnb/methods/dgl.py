@@ -76,16 +76,7 @@ class DGL(Method):
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         feats = model.encode(batch)  # encoders run once
         # L^d (eq. 9-10) and each L^m (eq. 11-14) as the pair [L^d, alpha sum_m L^m] (eq. 15)
-        result = dgl_loss(
-            feats,
-            target=batch["label"],
-            loss_fn=model.loss,
-            alpha=self.alpha,
-            truncate_multimodal=self.truncate_multimodal,
-            truncate_unimodal=self.truncate_unimodal,
-            fusion_dropout=self.fusion_dropout,
-            **routing(model),
-        )
+        result = dgl_loss(feats, target=batch["label"], loss_fn=model.loss, **self.settings(model))
         # theta_tau, W, b <- dL^d/d(theta_tau, W, b); theta_m <- alpha dL^m/dtheta_m
         result.backward()
         losses = {
@@ -94,6 +85,17 @@ class DGL(Method):
             **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()},
         }
         return {name: loss.detach() for name, loss in losses.items()}
+
+    def settings(self, model: MultimodalClassifier) -> dict[str, Any]:
+        """:func:`dgl_loss`'s settings for this method on ``model``: alpha, the two truncations,
+        ``fusion_dropout``, and how the loss reaches the model's fusion (:func:`routing`)."""
+        return {
+            "alpha": self.alpha,
+            "truncate_multimodal": self.truncate_multimodal,
+            "truncate_unimodal": self.truncate_unimodal,
+            "fusion_dropout": self.fusion_dropout,
+            **routing(model),
+        }
 
     def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
         """Per routed group (``fusion``, then each encoder by its modality), all parameters together

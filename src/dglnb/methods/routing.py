@@ -156,10 +156,8 @@ def dgl_loss(
     encoders, fusion_group = groups  # the fusion runs encoder layers: route each loss to its group
     every = [p for params in encoders.values() for p in params] + fusion_group
     # routes: alpha L^m -> theta_m (+ fusion without UT); L^d -> fusion (every parameter without MT)
-    routes = [
-        (alpha * unimodal[m], encoders[m] + ([] if truncate_unimodal else fusion_group))
-        for m in names
-    ]
+    fusion_for_unimodal = [] if truncate_unimodal else fusion_group
+    routes = [(alpha * unimodal[m], encoders[m] + fusion_for_unimodal) for m in names]
     routes.append((multimodal, fusion_group if truncate_multimodal else every))
     # [/eq. 15]
     routes += [] if seen_alone is None else [(seen_alone, fusion_group)]
