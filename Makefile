@@ -67,10 +67,12 @@ html: .venv $(MATHJAX)
 	rm -rf _build/html
 	.venv/bin/jupyter-book build . -W -n --keep-going
 
-# The installs first, side by side (chromium before the unit tests, so that the browser check's
-# tests run rather than skip), then the checks one after another.
+# The lint first (seconds once .venv exists: a formatting slip fails fast), then the installs side
+# by side (chromium before the unit tests, so that the browser check's tests run rather than skip),
+# then the checks one after another.
 test:
 	@$(call clock_start,test)
+	$(call timed,test,lint,lint)
 	$(call timed,test,installs,-j3 chromium .venv $(MATHJAX))
 	$(call timed,test,unit,unit)
 	$(call timed,test,unit-avx2,unit-avx2)

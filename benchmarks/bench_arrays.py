@@ -43,8 +43,18 @@ def make_prepared(root: Path, clips: int) -> PreparedAV:
     for k, sample_id in enumerate(ids):
         save_av_sample(root, sample_id, spec, np.roll(frames, k % 50, axis=1))
     labels = {i: int(rng.integers(len(CLASSES))) for i in ids}
-    write_manifest(root, av_manifest("cremad", CLASSES, labels, {"train": ids, "val": [], "test": []}, {},
-                                     {"audio": [257, 299], "visual": [-1, 224, 224, 3]}, []))
+    write_manifest(
+        root,
+        av_manifest(
+            "cremad",
+            CLASSES,
+            labels,
+            {"train": ids, "val": [], "test": []},
+            {},
+            {"audio": [257, 299], "visual": [-1, 224, 224, 3]},
+            [],
+        ),
+    )
     return PreparedAV(root, "cremad", "train", profile="full", frames=1)
 
 
@@ -78,32 +88,47 @@ def data_path(clips: int, device: torch.device, workers: int) -> None:
     variants["arrays on the device"] = (ArrayAV(dataset, load_arrays(dataset, device=device)), 0)
     print(f"load_arrays onto {device}: {time.perf_counter() - started:.1f} s")
     if pin:
-        variants["arrays in pinned host memory"] = (ArrayAV(dataset, load_arrays(dataset, pin=True)), 0)
+        variants["arrays in pinned host memory"] = (
+            ArrayAV(dataset, load_arrays(dataset, pin=True)),
+            0,
+        )
     started = time.perf_counter()
     folder = to_arrays(dataset, root / "arrays")
     print(f"to_arrays: {time.perf_counter() - started:.1f} s")
     for w in sorted({0, workers}):
-        variants[f"memory-mapped arrays, {w} workers"] = (ArrayAV(dataset, open_arrays(dataset, folder)), w)
+        variants[f"memory-mapped arrays, {w} workers"] = (
+            ArrayAV(dataset, open_arrays(dataset, folder)),
+            w,
+        )
     for name, (arrays, w) in variants.items():
         arrays.set_epoch(0, 0)
         loader = ArrayLoader(arrays, BATCH, shuffle=True, num_workers=w, device=device)
-        print(f"ArrayLoader, {name}: {epoch_seconds(loader, lambda batch: None, device):.3f} s/epoch")
+        print(
+            f"ArrayLoader, {name}: {epoch_seconds(loader, lambda batch: None, device):.3f} s/epoch"
+        )
 
     dataset.set_epoch(1, 2)
-    expected = next(iter(DataLoader(dataset, BATCH, shuffle=True, generator=torch.Generator().manual_seed(5))))
+    expected = next(
+        iter(DataLoader(dataset, BATCH, shuffle=True, generator=torch.Generator().manual_seed(5)))
+    )
     for name, (arrays, _) in variants.items():
         arrays.set_epoch(1, 2)
         got = next(iter(ArrayLoader(arrays, BATCH, shuffle=True, seed=5, device=device)))
-        print(f"first batch, {name}: same ids {got['id'] == expected['id']}, audio equal "
-              f"{torch.equal(got['audio'].cpu(), expected['audio'])}, largest |visual difference| "
-              f"{(got['visual'].cpu() - expected['visual']).abs().max().item():.2e}")
+        print(
+            f"first batch, {name}: same ids {got['id'] == expected['id']}, audio equal "
+            f"{torch.equal(got['audio'].cpu(), expected['audio'])}, largest |visual difference| "
+            f"{(got['visual'].cpu() - expected['visual']).abs().max().item():.2e}"
+        )
 
 
 def augmentation(device: torch.device) -> None:
     frames = torch.randn(BATCH, 3, 1, 224, 224, device=device)
     augment = Augment()
     augment(frames, step_generator(0, 0, 0))
-    seconds = epoch_seconds(range(20), lambda step: augment(frames, step_generator(0, 0, step)), device) / 20
+    seconds = (
+        epoch_seconds(range(20), lambda step: augment(frames, step_generator(0, 0, step)), device)
+        / 20
+    )
     print(f"Augment, {BATCH}x3x1x224x224 on {device}: {seconds * 1e3:.2f} ms/batch")
     try:
         import torchvision.transforms as T
@@ -111,11 +136,19 @@ def augmentation(device: torch.device) -> None:
         print("torchvision not installed: no comparison with it")
         return
     per_sample = T.Compose([T.RandomResizedCrop(224, antialias=True), T.RandomHorizontalFlip()])
-    seconds = epoch_seconds(range(3), lambda _: torch.stack([per_sample(f[:, 0]) for f in frames]), device) / 3
+    seconds = (
+        epoch_seconds(
+            range(3), lambda _: torch.stack([per_sample(f[:, 0]) for f in frames]), device
+        )
+        / 3
+    )
     print(f"torchvision per-sample loop on {device}: {seconds * 1e3:.2f} ms/batch")
     draws = 20_000
     image = torch.zeros(3, 224, 224)
-    theirs = np.array([T.RandomResizedCrop.get_params(image, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(draws)], float)
+    theirs = np.array(
+        [T.RandomResizedCrop.get_params(image, (0.08, 1.0), (3 / 4, 4 / 3)) for _ in range(draws)],
+        float,
+    )
     ours = crop_boxes(draws, 224, 224, torch.Generator().manual_seed(0)).numpy()
     for name, boxes in (("ours", ours), ("torchvision", theirs)):
         share = boxes[:, 2] * boxes[:, 3] / 224**2

@@ -44,10 +44,14 @@ def loader_rate(root: Path, profile: str, workers: int, batches: int = 20) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--out", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="scratch folder (default: a temporary one)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     scratch = Path(args.out or tempfile.mkdtemp(prefix="bench_data_"))
@@ -62,14 +66,18 @@ def main() -> None:
         prepare(scratch / "raw", out, workers=workers)
         seconds = time.perf_counter() - start
         rate = args.clips / seconds
-        print(f"prep  workers={workers}: {rate:6.1f} clips/s ({seconds:.1f} s); 7,442 clips -> "
-              f"{7442 / rate / 60:.1f} min at this rate")
+        print(
+            f"prep  workers={workers}: {rate:6.1f} clips/s ({seconds:.1f} s); 7,442 clips -> "
+            f"{7442 / rate / 60:.1f} min at this rate"
+        )
         prepared = out
     for profile in ("full", "quick"):
         for workers, threads in ((0, 2), (0, 1), (2, 1)):
             torch.set_num_threads(threads)  # DataLoader workers always run 1 thread each
-            print(f"load  profile={profile:5s} num_workers={workers} torch threads={threads}: "
-                  f"{loader_rate(prepared, profile, workers):7.1f} samples/s (batch 16)")
+            print(
+                f"load  profile={profile:5s} num_workers={workers} torch threads={threads}: "
+                f"{loader_rate(prepared, profile, workers):7.1f} samples/s (batch 16)"
+            )
     if args.out is None:
         shutil.rmtree(scratch)
 

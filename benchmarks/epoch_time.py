@@ -50,33 +50,57 @@ def duration(seconds: float) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
     parser.add_argument("--method", choices=METHOD_NAMES, default="dgl")
-    parser.add_argument("--data-root", type=Path, default=None, help="a prepared CREMA-D folder (default: synthetic)")
-    parser.add_argument("--clips", type=positive, default=None, help="time this many clips and extrapolate")
-    parser.add_argument("--batch", type=positive, default=BATCH, help=f"batch size (default {BATCH})")
-    parser.add_argument("--workers", type=int, default=4, help="DataLoader workers for --data-root (default 4)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="a prepared CREMA-D folder (default: synthetic)",
+    )
+    parser.add_argument(
+        "--clips", type=positive, default=None, help="time this many clips and extrapolate"
+    )
+    parser.add_argument(
+        "--batch", type=positive, default=BATCH, help=f"batch size (default {BATCH})"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=4, help="DataLoader workers for --data-root (default 4)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model (slow start)"
+    )
     args = parser.parse_args()
     device = checked_device(parser, args.device)
     torch.manual_seed(0)
 
     if args.data_root is None:
         info, epoch_clips = SHAPES["cremad"].info, EPOCH_CLIPS
-        pool = [fast_batch(random_batch(info, args.batch, torch.Generator().manual_seed(i)), device)
-                for i in range(2)]
+        pool = [
+            fast_batch(random_batch(info, args.batch, torch.Generator().manual_seed(i)), device)
+            for i in range(2)
+        ]
         batches = (pool[i % 2] for i in itertools.count())
-        source = ("synthetic in-memory tensors on the device: no --data-root, so no prepared CREMA-D "
-                  "(loading and decoding are not timed)")
+        source = (
+            "synthetic in-memory tensors on the device: no --data-root, so no prepared CREMA-D "
+            "(loading and decoding are not timed)"
+        )
     else:
         try:
             data = load_dataset("cremad", "train", profile="full", data_root=args.data_root)
         except DataError as error:
             parser.error(str(error))
         info, epoch_clips = data.info, len(data)
-        loader = DataLoader(data, batch_size=args.batch, shuffle=True, num_workers=args.workers,
-                            pin_memory=device.type == "cuda")
+        loader = DataLoader(
+            data,
+            batch_size=args.batch,
+            shuffle=True,
+            num_workers=args.workers,
+            pin_memory=device.type == "cuda",
+        )
         epochs = itertools.chain.from_iterable(itertools.repeat(loader))
         batches = (fast_batch(b, device) for b in epochs)
         source = f"prepared CREMA-D at {args.data_root}, train split, read by {args.workers} DataLoader workers"
@@ -88,8 +112,10 @@ def main() -> None:
     shapes = ", ".join(f"{m} {'x'.join(map(str, info.shapes[m]))}" for m in info.modalities)
     print(f"device {device_name(device)}; torch {torch.__version__}")
     print(f"data: {source}")
-    print(f"model: two ResNet18 encoders (width {SHAPES['cremad'].width}), concat fusion; inputs {shapes}; "
-          f"method {args.method}, fast recipe; batch {args.batch}")
+    print(
+        f"model: two ResNet18 encoders (width {SHAPES['cremad'].width}), concat fusion; inputs {shapes}; "
+        f"method {args.method}, fast recipe; batch {args.batch}"
+    )
     print(layout_note(device))
     step(next(batches))  # warm-up: allocator, kernel selection, loader workers
     synchronize(device)

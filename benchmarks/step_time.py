@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import os
 import resource
 import statistics
@@ -39,11 +40,16 @@ import torch
 
 from dglnb.data import DatasetInfo, to_device
 from dglnb.data.audio import SpectrogramSpec, get_spec
-from dglnb.train.device import autocast
 from dglnb.methods import METHODS
 from dglnb.models import MultimodalClassifier, build_model
-from dglnb.train.speed import (batch_channels_last, channels_last_is_sound, compile_model,
-                               make_optimizer, to_channels_last)
+from dglnb.train.device import autocast
+from dglnb.train.speed import (
+    batch_channels_last,
+    channels_last_is_sound,
+    compile_model,
+    make_optimizer,
+    to_channels_last,
+)
 from flops import COUNTED, count_flops, mfu_line
 from official_recipe import LR, MOMENTUM, WEIGHT_DECAY, ClipFiles, official_step
 
@@ -65,15 +71,35 @@ class Shapes:
 
     @property
     def info(self) -> DatasetInfo:
-        return DatasetInfo(self.name, ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, CLASSES,
-                           shapes={"audio": (1, *self.spec.shape), "visual": (3, 1, self.frame_side, self.frame_side)})
+        return DatasetInfo(
+            self.name,
+            ("audio", "visual"),
+            {"audio": "spectrogram", "visual": "frames"},
+            CLASSES,
+            shapes={
+                "audio": (1, *self.spec.shape),
+                "visual": (3, 1, self.frame_side, self.frame_side),
+            },
+        )
 
 
 SHAPES = {
-    "cremad": Shapes("cremad", get_spec("paper"), 224, 64, 64,
-                     "CREMA-D: spectrogram 1x257x299, one 3x224x224 frame, ResNet18 width 64"),
-    "small": Shapes("small", SpectrogramSpec("bench_small", 8_000, 1.0, 256, 62, center=False), 64, 16, 16,
-                    "small: spectrogram 1x129x125, one 3x64x64 frame, ResNet18 width 16"),
+    "cremad": Shapes(
+        "cremad",
+        get_spec("paper"),
+        224,
+        64,
+        64,
+        "CREMA-D: spectrogram 1x257x299, one 3x224x224 frame, ResNet18 width 64",
+    ),
+    "small": Shapes(
+        "small",
+        SpectrogramSpec("bench_small", 8_000, 1.0, 256, 62, center=False),
+        64,
+        16,
+        16,
+        "small: spectrogram 1x129x125, one 3x64x64 frame, ResNet18 width 16",
+    ),
 }
 
 
@@ -83,8 +109,11 @@ def device_name(device: torch.device) -> str:
         return f"cuda: {torch.cuda.get_device_name(device)}"
     model = "unknown CPU"
     if Path("/proc/cpuinfo").is_file():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
         model = names[0] if names else model
     return f"cpu: {model}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch threads"
 
@@ -100,8 +129,10 @@ def layout_note(device: torch.device) -> str:
     """The memory layout the fast recipe uses on ``device``, and why."""
     if channels_last_is_sound(device):
         return "layout: channels-last (weights and 4-D inputs)"
-    return ("layout: plain (NCHW): channels-last convolutions are unsound on a CPU "
-            "(dglnb.train.speed.channels_last_is_sound)")
+    return (
+        "layout: plain (NCHW): channels-last convolutions are unsound on a CPU "
+        "(dglnb.train.speed.channels_last_is_sound)"
+    )
 
 
 def fast_batch(batch: dict, device: torch.device) -> dict:
@@ -110,8 +141,9 @@ def fast_batch(batch: dict, device: torch.device) -> dict:
     return batch_channels_last(batch) if channels_last_is_sound(device) else batch
 
 
-def fast_step(method_name: str, model: MultimodalClassifier, device: torch.device,
-              compile: bool = False) -> Callable[[dict], dict]:
+def fast_step(
+    method_name: str, model: MultimodalClassifier, device: torch.device, compile: bool = False
+) -> Callable[[dict], dict]:
     """A step function ``batch -> losses`` in the fast recipe, for ``model`` (moved to ``device``, in
     channels-last where that is sound); the batch must come from :func:`fast_batch`."""
     model = model.to(device)
@@ -119,8 +151,9 @@ def fast_step(method_name: str, model: MultimodalClassifier, device: torch.devic
         to_channels_last(model)
     model = compile_model(model, compile).train()
     method = METHODS.get(method_name)()
-    optimizer = make_optimizer(method.param_groups(model, LR), device, lr=LR, momentum=MOMENTUM,
-                               weight_decay=WEIGHT_DECAY)
+    optimizer = make_optimizer(
+        method.param_groups(model, LR), device, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY
+    )
 
     def step(batch: dict) -> dict:
         with autocast(device):
@@ -170,13 +203,20 @@ def time_step(run: Run, device: torch.device, record: bool) -> None:
             run.peak_bytes = max(run.peak_bytes, torch.cuda.max_memory_allocated(device) - resident)
 
 
-def fast_runs(shapes: Shapes, batch_size: int, device: torch.device, model: MultimodalClassifier,
-              compile: bool = False) -> list[Run]:
+def fast_runs(
+    shapes: Shapes,
+    batch_size: int,
+    device: torch.device,
+    model: MultimodalClassifier,
+    compile: bool = False,
+) -> list[Run]:
     """Vanilla and DGL in the fast recipe on one random batch kept on the device."""
     generator = torch.Generator().manual_seed(1)
     batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
-    return [Run("fast", name, fast_step(name, copy.deepcopy(model), device, compile), lambda: batch)
-            for name in METHOD_NAMES]
+    return [
+        Run("fast", name, fast_step(name, copy.deepcopy(model), device, compile), lambda: batch)
+        for name in METHOD_NAMES
+    ]
 
 
 def measure(runs: list[Run], device: torch.device, steps: int, warmup: int) -> None:
@@ -192,12 +232,15 @@ def memory_note(device: torch.device) -> str:
             "allocated before it"
         )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return (f"peak memory: {peak:.0f} MiB resident for the whole process, all runs together "
-            "(resource ru_maxrss; the CPU has no per-method peak)")
+    return (
+        f"peak memory: {peak:.0f} MiB resident for the whole process, all runs together "
+        "(resource ru_maxrss; the CPU has no per-method peak)"
+    )
 
 
-def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict,
-                     device: torch.device) -> None:
+def count_step_flops(
+    runs: list[Run], model: MultimodalClassifier, batch: dict, device: torch.device
+) -> None:
     """Each run's FLOPs per step: one step of its method and recipe, uncompiled, on a copy of ``model``
     with ``batch`` (the fast recipe's layout; the official recipe's decoded batches have its shapes)."""
     for run in runs:
@@ -205,7 +248,7 @@ def count_step_flops(runs: list[Run], model: MultimodalClassifier, batch: dict,
             step = fast_step(run.method, copy.deepcopy(model), device)
         else:
             step = official_step(run.method, copy.deepcopy(model), device)
-        run.flops = count_flops(lambda: step(batch))
+        run.flops = count_flops(functools.partial(step, batch))
 
 
 def dtype(run: Run, device: torch.device) -> str:
@@ -228,8 +271,10 @@ def flops_report(runs: list[Run], device: torch.device, batch_size: int) -> None
 
 def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
     for run in runs:
-        line = (f"{run.recipe:8s} {run.method:7s}: {batch_size / run.median():8.1f} samples/s, "
-                f"median step {1e3 * run.median():9.2f} ms, {tflops(run):.3f} TFLOP/s")
+        line = (
+            f"{run.recipe:8s} {run.method:7s}: {batch_size / run.median():8.1f} samples/s, "
+            f"median step {1e3 * run.median():9.2f} ms, {tflops(run):.3f} TFLOP/s"
+        )
         if run.recipe == "official":
             decode = statistics.median(run.decode_seconds)
             line += f" (decode {1e3 * decode:.2f} ms + step {1e3 * (run.median() - decode):.2f} ms)"
@@ -240,8 +285,13 @@ def report(runs: list[Run], device: torch.device, batch_size: int) -> None:
     flops_report(runs, device, batch_size)
     by = {(run.recipe, run.method): run for run in runs}
     if ("official", "dgl") in by and ("fast", "dgl") in by:
-        print("speed-up fast/official (samples/s): " + ", ".join(
-            f"{name} {by['official', name].median() / by['fast', name].median():.2f}x" for name in METHOD_NAMES))
+        print(
+            "speed-up fast/official (samples/s): "
+            + ", ".join(
+                f"{name} {by['official', name].median() / by['fast', name].median():.2f}x"
+                for name in METHOD_NAMES
+            )
+        )
     recipe = "fast" if ("fast", "dgl") in by else "official"
     print(f"DGL / vanilla median step time, {recipe} recipe:")
     print(f"ratio {by[recipe, 'dgl'].median() / by[recipe, 'vanilla'].median():.3f}")
@@ -261,31 +311,52 @@ def checked_device(parser: argparse.ArgumentParser, name: str) -> torch.device:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True)
     parser.add_argument("--recipe", choices=(*RECIPES, "both"), default="fast")
     parser.add_argument("--shapes", choices=tuple(SHAPES), default="cremad")
-    parser.add_argument("--steps", type=positive, default=20, help="timed steps per run (default 20)")
+    parser.add_argument(
+        "--steps", type=positive, default=20, help="timed steps per run (default 20)"
+    )
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
-    parser.add_argument("--batch", type=positive, default=None, help="batch size (default: 64 cremad, 16 small)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the fast recipe's models (slow start)")
+    parser.add_argument(
+        "--batch", type=positive, default=None, help="batch size (default: 64 cremad, 16 small)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the fast recipe's models (slow start)"
+    )
     args = parser.parse_args()
     device = checked_device(parser, args.device)
     shapes = SHAPES[args.shapes]
     batch_size = args.batch or shapes.batch
     torch.manual_seed(0)
     model = build_model(shapes.info, width=shapes.width)
-    runs = fast_runs(shapes, batch_size, device, model, args.compile) if args.recipe in ("fast", "both") else []
+    runs = (
+        fast_runs(shapes, batch_size, device, model, args.compile)
+        if args.recipe in ("fast", "both")
+        else []
+    )
     generator = torch.Generator().manual_seed(2)
     counting_batch = fast_batch(random_batch(shapes.info, batch_size, generator), device)
     with tempfile.TemporaryDirectory(prefix="step_time_") as folder:
         if args.recipe in ("official", "both"):
             files = ClipFiles(Path(folder), shapes)
-            runs += [Run("official", name, official_step(name, copy.deepcopy(model), device),
-                         lambda: files.batch(batch_size)) for name in METHOD_NAMES]
+            runs += [
+                Run(
+                    "official",
+                    name,
+                    official_step(name, copy.deepcopy(model), device),
+                    lambda: files.batch(batch_size),
+                )
+                for name in METHOD_NAMES
+            ]
         print(f"device {device_name(device)}; torch {torch.__version__}")
-        print(f"shapes {shapes.description}; batch {batch_size}; median of {args.steps} steps after {args.warmup} "
-              f"warm-up steps, runs interleaved{'; fast recipe compiled' if args.compile else ''}")
+        print(
+            f"shapes {shapes.description}; batch {batch_size}; median of {args.steps} steps after {args.warmup} "
+            f"warm-up steps, runs interleaved{'; fast recipe compiled' if args.compile else ''}"
+        )
         if args.recipe in ("fast", "both"):
             print(layout_note(device))
         count_step_flops(runs, model, counting_batch, device)

@@ -18,15 +18,38 @@ from dglnb.data.prep import add_prep_arguments, prep_options, run_prep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--raw", type=Path, required=True, help="folder holding <class>/<clip>.wav and pictures")
-    parser.add_argument("--csv", type=Path, help="list of clips: header 'path,label[,split]', paths relative to --raw")
-    parser.add_argument("--test-share", type=float, default=0.2, help="share held out for test when no split is given")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--raw", type=Path, required=True, help="folder holding <class>/<clip>.wav and pictures"
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        help="list of clips: header 'path,label[,split]', paths relative to --raw",
+    )
+    parser.add_argument(
+        "--test-share",
+        type=float,
+        default=0.2,
+        help="share held out for test when no split is given",
+    )
     parser.add_argument("--fps", type=float, default=1.0, help="video frames kept per second")
     add_prep_arguments(parser, list(SPECS), default="paper")
     args = parser.parse_args(argv)
-    return run_prep(lambda: prepare(args.raw, args.out, csv_list=args.csv, spectrogram_name=args.spectrogram,
-                                    fps=args.fps, test_share=args.test_share, **prep_options(args)), args.out)
+    return run_prep(
+        lambda: prepare(
+            args.raw,
+            args.out,
+            csv_list=args.csv,
+            spectrogram_name=args.spectrogram,
+            fps=args.fps,
+            test_share=args.test_share,
+            **prep_options(args),
+        ),
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -15,17 +15,32 @@ from dglnb.data.prep import add_prep_arguments, prep_options, run_prep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clips", type=Path, required=True, help="folder holding <clip id>.mp4")
     parser.add_argument("--train-list", type=Path, required=True)
     parser.add_argument("--test-list", type=Path, required=True)
-    parser.add_argument("--expected-classes", type=int, default=EXPECTED_CLASSES,
-                        help="31 for OGM-GE's lists; public lists also have 33 or 34")
+    parser.add_argument(
+        "--expected-classes",
+        type=int,
+        default=EXPECTED_CLASSES,
+        help="31 for OGM-GE's lists; public lists also have 33 or 34",
+    )
     add_prep_arguments(parser, ["paper_10s", "official_5s"], default="paper_10s")
     args = parser.parse_args(argv)
-    return run_prep(lambda: prepare(args.clips, args.train_list, args.test_list, args.out,
-                                    expected_classes=args.expected_classes, spectrogram_name=args.spectrogram,
-                                    **prep_options(args)), args.out)
+    return run_prep(
+        lambda: prepare(
+            args.clips,
+            args.train_list,
+            args.test_list,
+            args.out,
+            expected_classes=args.expected_classes,
+            spectrogram_name=args.spectrogram,
+            **prep_options(args),
+        ),
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,15 @@ from dglnb.data.nyuv2 import prepare
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mat", type=Path, required=True, help="nyu_depth_v2_labeled.mat (HDF5, MATLAB v7.3)")
-    parser.add_argument("--splits", type=Path, required=True, help="splits.mat with trainNdxs/testNdxs (1-based)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--mat", type=Path, required=True, help="nyu_depth_v2_labeled.mat (HDF5, MATLAB v7.3)"
+    )
+    parser.add_argument(
+        "--splits", type=Path, required=True, help="splits.mat with trainNdxs/testNdxs (1-based)"
+    )
     parser.add_argument(
         "--mapping",
         type=Path,
@@ -29,11 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        manifest = prepare(args.mat, args.splits, args.mapping, args.out, val_share=args.val_share, seed=args.seed)
+        manifest = prepare(
+            args.mat, args.splits, args.mapping, args.out, val_share=args.val_share, seed=args.seed
+        )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(", ".join(f"{s} {len(ids)}" for s, ids in manifest["splits"].items()), f"images; wrote {args.out}")
+    print(
+        ", ".join(f"{s} {len(ids)}" for s, ids in manifest["splits"].items()),
+        f"images; wrote {args.out}",
+    )
     return 0
 
 

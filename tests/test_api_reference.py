@@ -23,8 +23,12 @@ def autosummary_entries(text: str) -> list[str]:
 
 def test_the_api_page_lists_every_public_name_where_it_is_documented():
     listed = autosummary_entries((ROOT / "book" / "api.md").read_text())
-    public = [name for name in dglnb.__all__ if name != "__version__"]  # the version is not an API entry
-    wanted = [f"{getattr(dglnb, name).__module__}.{name}" for name in public] + ["dglnb.train.run.train"]
+    public = [
+        name for name in dglnb.__all__ if name != "__version__"
+    ]  # the version is not an API entry
+    wanted = [f"{getattr(dglnb, name).__module__}.{name}" for name in public] + [
+        "dglnb.train.run.train"
+    ]
     assert [name for name in wanted if name not in listed] == []
 
 
@@ -40,17 +44,25 @@ def test_every_module_is_documented_once_on_a_page_of_the_book():
     documented = re.findall(r"^\.\. automodule:: (\S+)$", text, flags=re.MULTILINE)
     assert sorted(documented) == sorted(MODULES)
     toc = (ROOT / "_toc.yml").read_text()
-    assert [p.name for p in PAGES if f"file: {p.relative_to(ROOT).with_suffix('')}\n" not in toc] == []
+    assert [
+        p.name for p in PAGES if f"file: {p.relative_to(ROOT).with_suffix('')}\n" not in toc
+    ] == []
 
 
 def test_importing_every_module_trains_nothing_and_writes_nothing(tmp_path):
     """The book's autodoc imports every module: that must not run anything or write a file."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DGLNB_CACHE": str(tmp_path / "cache"),
-           "DGLNB_RUNS": str(tmp_path / "runs")}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "DGLNB_CACHE": str(tmp_path / "cache"),
+        "DGLNB_RUNS": str(tmp_path / "runs"),
+    }
     code = f"import importlib\nfor m in {MODULES!r}: importlib.import_module(m)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["cwd"]

@@ -35,11 +35,15 @@ def test_boxes_lie_inside_the_image_with_the_drawn_area_and_ratio():
     assert (top == top.round()).all() and (w == w.round()).all()
     share = h * w / (20 * 24)
     assert share.min() < 0.12 and share.max() == 1.0  # the whole scale range is reached
-    assert ((w / h).log().abs() <= 0.5).all()  # ratio 3/4..4/3 with whole-pixel rounding on sides >= 1
+    assert (
+        (w / h).log().abs() <= 0.5
+    ).all()  # ratio 3/4..4/3 with whole-pixel rounding on sides >= 1
 
 
 def test_no_fitting_try_falls_back_to_torchvisions_central_crop():
-    boxes = crop_boxes(5, 10, 10, torch.Generator().manual_seed(0), scale=(0.9, 1.0), ratio=(3.0, 4.0))
+    boxes = crop_boxes(
+        5, 10, 10, torch.Generator().manual_seed(0), scale=(0.9, 1.0), ratio=(3.0, 4.0)
+    )
     assert boxes.tolist() == [[3.0, 0.0, 3.0, 10.0]] * 5  # width 10, height round(10 / 3), centred
 
 
@@ -68,7 +72,9 @@ def test_every_frame_of_a_clip_gets_the_same_crop_and_flip():
     clip = frames(6, 3, 4, 16, 16)  # (B, C, T, H, W), frames differ over T
     out = run(Augment(), clip, 3)
     for t in range(4):
-        torch.testing.assert_close(out[:, :, t], run(Augment(), clip[:, :, t].contiguous(), 3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(
+            out[:, :, t], run(Augment(), clip[:, :, t].contiguous(), 3), atol=1e-5, rtol=0
+        )
 
 
 def test_step_generators_differ_by_seed_epoch_and_step():
@@ -87,8 +93,14 @@ def test_a_batch_has_only_its_frames_augmented():
         "label": torch.tensor([0, 1]),
         "id": ["a", "b"],
     }
-    out = Augment().batch(batch, {"audio": "spectrogram", "visual": "frames"}, torch.Generator().manual_seed(0))
-    assert out["audio"] is batch["audio"] and out["label"] is batch["label"] and out["id"] == batch["id"]
+    out = Augment().batch(
+        batch, {"audio": "spectrogram", "visual": "frames"}, torch.Generator().manual_seed(0)
+    )
+    assert (
+        out["audio"] is batch["audio"]
+        and out["label"] is batch["label"]
+        and out["id"] == batch["id"]
+    )
     assert not torch.equal(out["visual"], batch["visual"])
 
 

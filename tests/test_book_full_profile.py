@@ -44,9 +44,7 @@ def prep_commands(raw: Path, root: Path) -> dict[str, list[str] | None]:
     make_cremad(raw / "cremad", per_class=3)
     ks_clips, ks_train, ks_test = make_kinetics_sounds(raw / "kinetics_sounds")
     vgg_clips, vgg_csv = make_vggsound(raw / "vggsound")
-    scenes = len(
-        settings("segmentation", "full").figure_scenes
-    )  # chapter 07 draws them from test
+    scenes = len(settings("segmentation", "full").figure_scenes)  # chapter 07 draws them from test
     mat, splits, mapping = make_nyuv2(
         raw / "nyuv2", count=6 + scenes, test=list(range(1, 2 * scenes, 2))
     )
@@ -82,8 +80,14 @@ def prep_commands(raw: Path, root: Path) -> dict[str, list[str] | None]:
 
 
 # generated on the machine, never read from DATA_ROOT (chapter 09's full profile: AV-Digits)
-EMBEDDED = {"synthetic", "synthetic3", "synthetic_seq3", "avdigits", "avdigits_small",
-            "rgbd_scenes"}
+EMBEDDED = {
+    "synthetic",
+    "synthetic3",
+    "synthetic_seq3",
+    "avdigits",
+    "avdigits_small",
+    "rgbd_scenes",
+}
 
 
 def datasets_named(experiment: str) -> set[str]:

@@ -18,7 +18,10 @@ def test_the_citation_file_prefers_the_paper_and_names_the_project_as_the_softwa
     assert "ICCV" in paper["collection-title"]
     assert paper["title"] == "Boosting Multimodal Learning via Disentangled Gradient Learning"
     assert [(a["family-names"], a["given-names"]) for a in paper["authors"]] == [
-        ("Wei", "Shicai"), ("Luo", "Chunbo"), ("Luo", "Yang")]
+        ("Wei", "Shicai"),
+        ("Luo", "Chunbo"),
+        ("Luo", "Yang"),
+    ]
 
 
 def test_the_citation_file_and_the_books_bibliography_name_the_same_paper():
@@ -36,4 +39,4 @@ def test_the_package_is_mit_licensed_with_the_licence_text_beside_it():
     assert (project["license"], project["license-files"]) == ("MIT", ["LICENSE"])
     text = (repo_root() / "LICENSE").read_text()
     assert text.startswith("MIT License\n\nCopyright (c) 2025-2026 the dglnb authors\n")
-    assert "THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND" in text
+    assert 'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND' in text

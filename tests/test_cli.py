@@ -13,7 +13,16 @@ from dglnb.errors import RunStopped, UserError
 from dglnb.train import run as experiment
 from dglnb.train import splits
 
-TRAIN = ["train", "--dataset", "synthetic", "--method", "dgl", "--profile", "smoke", "--no-progress"]
+TRAIN = [
+    "train",
+    "--dataset",
+    "synthetic",
+    "--method",
+    "dgl",
+    "--profile",
+    "smoke",
+    "--no-progress",
+]
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, list[str]]:
@@ -55,8 +64,12 @@ def test_an_invalid_argument_is_one_line_with_status_2(tmp_path, capsys, args, m
 
 
 def test_an_unknown_dataset_lists_the_valid_ones(tmp_path, capsys):
-    status, lines = run_cli(["train", "--dataset", "imagenet", "--method", "dgl", "--out", str(tmp_path)], capsys)
-    assert status == 2 and lines[0].startswith("dglnb: error: unknown dataset 'imagenet'; valid datasets: ")
+    status, lines = run_cli(
+        ["train", "--dataset", "imagenet", "--method", "dgl", "--out", str(tmp_path)], capsys
+    )
+    assert status == 2 and lines[0].startswith(
+        "dglnb: error: unknown dataset 'imagenet'; valid datasets: "
+    )
 
 
 def test_an_unknown_profile_is_refused_by_the_parser_listing_the_valid_ones(tmp_path, capsys):
@@ -67,16 +80,24 @@ def test_an_unknown_profile_is_refused_by_the_parser_listing_the_valid_ones(tmp_
 
 def test_a_dataset_error_is_printed_with_its_advice_and_status_2(tmp_path, capsys, monkeypatch):
     """Dataset loaders raise a UserError subclass for missing or unprepared data; the CLI shows its message."""
+
     class DataNotPrepared(UserError):
         pass
 
     def load_dataset(*args, **kwargs):
-        raise DataNotPrepared("/data/cremad/manifest.json does not exist. What to do: run data_prep/cremad.py")
+        raise DataNotPrepared(
+            "/data/cremad/manifest.json does not exist. What to do: run data_prep/cremad.py"
+        )
 
     monkeypatch.setattr(splits, "load_dataset", load_dataset)
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path)], capsys)
-    assert (status, lines) == (2, ["dglnb: error: /data/cremad/manifest.json does not exist. "
-                                   "What to do: run data_prep/cremad.py"])
+    assert (status, lines) == (
+        2,
+        [
+            "dglnb: error: /data/cremad/manifest.json does not exist. "
+            "What to do: run data_prep/cremad.py"
+        ],
+    )
 
 
 def test_a_stopped_run_is_one_line_with_status_1(tmp_path, capsys, monkeypatch):
@@ -85,15 +106,23 @@ def test_a_stopped_run_is_one_line_with_status_1(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(experiment, "fit", fit)
     status, lines = run_cli(TRAIN + ["--out", str(tmp_path)], capsys)
-    assert (status, lines) == (1, ["dglnb: error: could not write last.pt: No space left on device"])
+    assert (status, lines) == (
+        1,
+        ["dglnb: error: could not write last.pt: No space left on device"],
+    )
 
 
 def test_resuming_from_a_corrupt_checkpoint_is_one_line_without_a_traceback(tmp_path):
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
-    result = subprocess.run([sys.executable, "-m", "dglnb.cli", *TRAIN, "--out", str(tmp_path), "--resume"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dglnb.cli", *TRAIN, "--out", str(tmp_path), "--resume"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"dglnb: error: {tmp_path / 'last.pt'} is not a readable checkpoint (")
+    assert result.stderr.startswith(
+        f"dglnb: error: {tmp_path / 'last.pt'} is not a readable checkpoint ("
+    )
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -102,4 +131,6 @@ def test_data_check_of_an_unprepared_folder_is_one_line_and_exit_2(tmp_path, cap
         main(["data", "check", "--dataset", "cremad", "--data-root", str(tmp_path)])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("dglnb: error: ") and "data_prep/cremad.py" in err and "Traceback" not in err
+    assert (
+        err.startswith("dglnb: error: ") and "data_prep/cremad.py" in err and "Traceback" not in err
+    )

@@ -37,8 +37,12 @@ def another_value(name: str, kind, default, tmp_path: Path) -> tuple[list[str], 
     if name == "profile" or name in CHOICES:
         value = next(v for v in (PROFILES if name == "profile" else CHOICES[name]) if v != default)
         return [flag, value], value
-    value = {int: 7, float: 0.25, str: "cuda:1" if name == "device" else f"some_{name}",
-             Path: tmp_path / name}[kind]
+    value = {
+        int: 7,
+        float: 0.25,
+        str: "cuda:1" if name == "device" else f"some_{name}",
+        Path: tmp_path / name,
+    }[kind]
     return [flag, str(value)], value
 
 
@@ -73,10 +77,13 @@ def test_each_option_shows_its_fields_documentation(capsys, monkeypatch):
 
 def test_a_settings_file_sets_the_run_and_the_command_line_overrides_it(tmp_path):
     settings = tmp_path / "run.yaml"
-    settings.write_text("dataset: avdigits\nmethod: ogm_ge\nout: runs/x\nlr: 1e-3\nepochs: 4\n"
-                        "milestones: [2, 3]\nmethod_options: {modulation_alpha: 0.3, warmup: 1}\n")
-    config = config_of(["train", "--config", str(settings), "--epochs", "6",
-                        "--method-option", "warmup=2"])
+    settings.write_text(
+        "dataset: avdigits\nmethod: ogm_ge\nout: runs/x\nlr: 1e-3\nepochs: 4\n"
+        "milestones: [2, 3]\nmethod_options: {modulation_alpha: 0.3, warmup: 1}\n"
+    )
+    config = config_of(
+        ["train", "--config", str(settings), "--epochs", "6", "--method-option", "warmup=2"]
+    )
     assert (config.dataset, config.method, config.out) == ("avdigits", "ogm_ge", Path("runs/x"))
     assert config.lr == 0.001  # "1e-3", a string to YAML, read as the field's float
     assert (config.epochs, config.milestones) == (6, (2, 3))
@@ -86,20 +93,31 @@ def test_a_settings_file_sets_the_run_and_the_command_line_overrides_it(tmp_path
 def test_a_sweeps_options_make_a_settings_file(tmp_path):
     """A sweep file's ``options`` are TrainConfig fields: with a dataset and a method they are one run."""
     sweep = yaml.safe_load((repo_root() / "sweeps" / "table1_quick.yaml").read_text())
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"dataset": "synthetic", "method": "dgl",
-                                                       **sweep["options"]}))
+    (tmp_path / "run.yaml").write_text(
+        yaml.safe_dump({"dataset": "synthetic", "method": "dgl", **sweep["options"]})
+    )
     config = config_of(["train", "--config", str(tmp_path / "run.yaml"), "--out", "x"])
     assert all(getattr(config, k) == v for k, v in sweep["options"].items())
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("dataset: synthetic\nmethod: dgl\nout: x\nlearning_rate: 0.1\n",
-     "unknown settings in {file}: learning_rate; valid settings: dataset, method, fusion"),
-    ("[dgl, vanilla]\n", "the settings file {file} must map TrainConfig fields to values"),
-    ("method: dgl\nout: x\n", "dglnb train needs --dataset (on the command line or in --config)"),
-    ("dataset: synthetic\nmethod: dgl\nout: x\nmethod_options: [1]\n",
-     "method_options in {file} must map"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "dataset: synthetic\nmethod: dgl\nout: x\nlearning_rate: 0.1\n",
+            "unknown settings in {file}: learning_rate; valid settings: dataset, method, fusion",
+        ),
+        ("[dgl, vanilla]\n", "the settings file {file} must map TrainConfig fields to values"),
+        (
+            "method: dgl\nout: x\n",
+            "dglnb train needs --dataset (on the command line or in --config)",
+        ),
+        (
+            "dataset: synthetic\nmethod: dgl\nout: x\nmethod_options: [1]\n",
+            "method_options in {file} must map",
+        ),
+    ],
+)
 def test_a_bad_settings_file_is_one_line_with_status_2(tmp_path, capsys, text, message):
     (tmp_path / "run.yaml").write_text(text)
     with pytest.raises(SystemExit) as stop:
@@ -110,8 +128,10 @@ def test_a_bad_settings_file_is_one_line_with_status_2(tmp_path, capsys, text, m
 
 
 def test_a_run_from_a_settings_file_records_its_settings(tmp_path, capsys):
-    (tmp_path / "run.yaml").write_text("dataset: synthetic\nmethod: dgl\nprofile: smoke\n"
-                                       f"alpha: 2.5\nout: {tmp_path / 'run'}\nprogress: false\n")
+    (tmp_path / "run.yaml").write_text(
+        "dataset: synthetic\nmethod: dgl\nprofile: smoke\n"
+        f"alpha: 2.5\nout: {tmp_path / 'run'}\nprogress: false\n"
+    )
     assert main(["train", "--config", str(tmp_path / "run.yaml"), "--lr", "0.02"]) == 0
     recorded = json.loads((tmp_path / "run" / "metrics.json").read_text())["config"]
     assert (recorded["alpha"], recorded["lr"], recorded["profile"]) == (2.5, 0.02, "smoke")

@@ -6,7 +6,12 @@ import soundfile
 
 from dglnb.data.audio import SPECS, file_spectrogram, fit_length, get_spec, spectrogram
 
-EXPECTED = {"paper": (257, 299), "paper_10s": (257, 1004), "official": (257, 188), "official_5s": (129, 626)}
+EXPECTED = {
+    "paper": (257, 299),
+    "paper_10s": (257, 1004),
+    "official": (257, 188),
+    "official_5s": (129, 626),
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -31,7 +31,9 @@ def arrays(tmp_path_factory):
 
 
 def test_espeak_replays_the_same_bytes_in_a_fresh_process():
-    requests = [Utterance(w, v, 50, 180) for w in ("three", "eight") for v in ("en", "en-us+f2", "en+croak")]
+    requests = [
+        Utterance(w, v, 50, 180) for w in ("three", "eight") for v in ("en", "en-us+f2", "en+croak")
+    ]
     first, rate = synthesize(requests)
     second, _ = synthesize(requests)
     assert rate == 22_050
@@ -54,7 +56,11 @@ def test_cache_is_reused_and_splits_are_disjoint_and_stratified(arrays):
 
 @pytest.mark.parametrize(
     "profile,audio,visual",
-    [("smoke", (1, 64, 24), (1, 16, 16)), ("quick", (1, 64, 48), (1, 32, 32)), ("full", (1, 257, 98), (1, 32, 32))],
+    [
+        ("smoke", (1, 64, 24), (1, 16, 16)),
+        ("quick", (1, 64, 48), (1, 32, 32)),
+        ("full", (1, 257, 98), (1, 32, 32)),
+    ],
 )
 def test_items_follow_the_data_contract(arrays, profile, audio, visual):
     data = load_dataset("avdigits", "val", profile=profile)
@@ -63,7 +69,10 @@ def test_items_follow_the_data_contract(arrays, profile, audio, visual):
     assert item["audio"].shape == audio and item["visual"].shape == visual
     assert item["audio"].dtype == item["visual"].dtype == __import__("torch").float32
     assert isinstance(item["label"], int) and item["id"] == data.ids[3]
-    assert data.info.kinds == {"audio": "spectrogram", "visual": "image"} and data.info.num_classes == 10
+    assert (
+        data.info.kinds == {"audio": "spectrogram", "visual": "image"}
+        and data.info.num_classes == 10
+    )
 
 
 def test_each_modality_alone_is_well_above_chance_and_clearly_below_both(arrays):
@@ -79,8 +88,20 @@ def test_the_visual_modality_is_learned_first(arrays, tmp_path):
     from dglnb.config import TrainConfig
     from dglnb.train import train
 
-    first_epoch = train(TrainConfig(dataset="avdigits", method="unimodal", profile="quick", epochs=1, milestones=(),
-                                    width=8, batch_size=16, lr=0.01, out=tmp_path, progress=False))["test_score"]
+    first_epoch = train(
+        TrainConfig(
+            dataset="avdigits",
+            method="unimodal",
+            profile="quick",
+            epochs=1,
+            milestones=(),
+            width=8,
+            batch_size=16,
+            lr=0.01,
+            out=tmp_path,
+            progress=False,
+        )
+    )["test_score"]
     assert first_epoch["visual"] > first_epoch["audio"] + 0.15, first_epoch
 
 

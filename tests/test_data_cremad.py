@@ -70,7 +70,9 @@ def test_official_split_files_decide_the_test_set(raw, tmp_path):
     names = clip_names(4)
     test = names[::4]
     split_dir = write_split_files(tmp_path / "splits", [n for n in names if n not in test], test)
-    manifest = prepare(raw, tmp_path / "out", split_dir=split_dir, spectrogram_name="official", frame_side=32)
+    manifest = prepare(
+        raw, tmp_path / "out", split_dir=split_dir, spectrogram_name="official", frame_side=32
+    )
     assert manifest["splits"]["test"]["ids"] == sorted(test)
     assert manifest["shapes"]["audio"] == [257, 188]
 
@@ -97,18 +99,32 @@ def broken_raw(tmp_path):
     (raw / "VideoFlash" / "1002_DFA_SAD_XX.flv").unlink()  # audio without video
     (raw / "AudioWAV" / "1002_DFA_FEA_XX.wav").unlink()  # video without audio
     os.rename(raw / "AudioWAV" / "1002_DFA_DIS_XX.wav", raw / "AudioWAV" / "1002_DFA_BOR_XX.wav")
-    os.rename(raw / "VideoFlash" / "1002_DFA_DIS_XX.flv", raw / "VideoFlash" / "1002_DFA_BOR_XX.flv")
+    os.rename(
+        raw / "VideoFlash" / "1002_DFA_DIS_XX.flv", raw / "VideoFlash" / "1002_DFA_BOR_XX.flv"
+    )
     return raw
 
 
-BAD = ["1001_DFA_NEU_XX", "1001_DFA_HAP_XX", "1002_DFA_SAD_XX", "1002_DFA_FEA_XX", "1002_DFA_BOR_XX"]
+BAD = [
+    "1001_DFA_NEU_XX",
+    "1001_DFA_HAP_XX",
+    "1002_DFA_SAD_XX",
+    "1002_DFA_FEA_XX",
+    "1002_DFA_BOR_XX",
+]
 
 
 def test_bad_clips_are_skipped_and_named(broken_raw, tmp_path):
     manifest = prepare(broken_raw, tmp_path / "out", frame_side=32, val_share=0.2)
     assert sorted(s["id"] for s in manifest["skipped"]) == sorted(BAD)
     reasons = " ".join(s["reason"] for s in manifest["skipped"])
-    for words in ("unreadable audio", "unreadable video", "has no video", "has no audio", "not one of"):
+    for words in (
+        "unreadable audio",
+        "unreadable video",
+        "has no video",
+        "has no audio",
+        "not one of",
+    ):
         assert words in reasons
     assert sum(sum(c) for c in manifest["class_counts"].values()) == 12 - len(BAD)
     assert "5 clip(s) skipped" in check_dataset("cremad", tmp_path / "out")
@@ -160,22 +176,64 @@ def test_loader_without_data_root_or_manifest_says_what_to_run(tmp_path):
 def test_scripts_prepare_with_workers_and_cli_checks(raw, tmp_path):
     root = repo_root()
     out = tmp_path / "out"
-    run = [sys.executable, str(root / "data_prep" / "cremad.py"), "--raw", str(raw), "--out", str(out),
-           "--workers", "2", "--frame-side", "32"]
+    run = [
+        sys.executable,
+        str(root / "data_prep" / "cremad.py"),
+        "--raw",
+        str(raw),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--frame-side",
+        "32",
+    ]
     done = subprocess.run(run, capture_output=True, text=True, check=True)
     assert "skipped 0 bad clip(s)" in done.stdout
-    check = subprocess.run([sys.executable, "-m", "dglnb.cli", "data", "check", "--dataset", "cremad",
-                            "--data-root", str(out)], capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dglnb.cli",
+            "data",
+            "check",
+            "--dataset",
+            "cremad",
+            "--data-root",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "all 24 clips readable" in check.stdout
-    failed = subprocess.run([*run[:3], str(tmp_path / "none"), *run[4:]], capture_output=True, text=True)
+    failed = subprocess.run(
+        [*run[:3], str(tmp_path / "none"), *run[4:]], capture_output=True, text=True
+    )
     assert failed.returncode == 1 and "What to do" in failed.stderr
 
 
 def test_smoke_training_through_the_cli(prepared, tmp_path):
     from dglnb.cli import main
 
-    assert main(["train", "--dataset", "cremad", "--data-root", str(prepared), "--method", "dgl",
-                 "--profile", "smoke", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "cremad",
+                "--data-root",
+                str(prepared),
+                "--method",
+                "dgl",
+                "--profile",
+                "smoke",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "run" / "metrics.json").is_file()
 
 
@@ -198,18 +256,26 @@ def test_training_frames_differ_between_workers_and_epochs_and_repeat_on_a_rerun
     data = load_dataset("cremad", "train", profile="full", data_root=prepared)
     first, second = epoch_draws(data, 0, workers=2), epoch_draws(data, 1, workers=2)
     frames = [f for _, f in first]
-    assert frames[0::2] != frames[1::2][: len(frames[0::2])]  # worker 0 and worker 1 draw different streams
+    assert (
+        frames[0::2] != frames[1::2][: len(frames[0::2])]
+    )  # worker 0 and worker 1 draw different streams
     assert frames != [f for _, f in second]  # each epoch draws afresh
     assert dict(first) != dict(second) and {f for _, f in first + second} == {0, 1, 2}
-    assert epoch_draws(data, 1, workers=0) == second  # a function of (seed, epoch, sample), whichever worker
+    assert (
+        epoch_draws(data, 1, workers=0) == second
+    )  # a function of (seed, epoch, sample), whichever worker
 
 
 def test_a_training_split_never_told_an_epoch_shows_the_first_frame(prepared):
     data = load_dataset("cremad", "train", profile="full", data_root=prepared)
-    assert {frame_drawn(prepared, data[i]["id"], data[i]["visual"]) for i in range(len(data))} == {0}
+    assert {frame_drawn(prepared, data[i]["id"], data[i]["visual"]) for i in range(len(data))} == {
+        0
+    }
 
 
-def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prepared, tmp_path, monkeypatch):
+def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(
+    prepared, tmp_path, monkeypatch
+):
     from dglnb.config import TrainConfig
     from dglnb.train import loop, train
     from dglnb.train import probe as probes
@@ -222,13 +288,27 @@ def test_the_linear_probe_encodes_un_augmented_training_inputs_in_eval_mode(prep
         return probe(model.train(), train_loader, test_loader, device)  # handed over in train mode
 
     def spy_encode(model, loader, device):
-        model.encode = lambda batch: seen["training"].append(model.training) or type(model).encode(model, batch)
+        model.encode = lambda batch: (
+            seen["training"].append(model.training) or type(model).encode(model, batch)
+        )
         return encode(model, loader, device)
 
     monkeypatch.setattr(loop, "linear_probe", spy_probe)
     monkeypatch.setattr(probes, "encode_split", spy_encode)
-    train(TrainConfig(dataset="cremad", method="dgl", profile="smoke", epochs=2, data_root=prepared, threads=1,
-                      progress=False, out=tmp_path))
+    train(
+        TrainConfig(
+            dataset="cremad",
+            method="dgl",
+            profile="smoke",
+            epochs=2,
+            data_root=prepared,
+            threads=1,
+            progress=False,
+            out=tmp_path,
+        )
+    )
     plain = load_dataset("cremad", "train", profile="smoke", data_root=prepared)
-    assert torch.equal(torch.cat(seen["visual"]), torch.stack([plain[i]["visual"] for i in range(len(plain))]))
+    assert torch.equal(
+        torch.cat(seen["visual"]), torch.stack([plain[i]["visual"] for i in range(len(plain))])
+    )
     assert seen["training"] and not any(seen["training"])

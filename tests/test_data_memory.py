@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from dglnb.data import memory
+from dglnb.data import split_arrays
 from dglnb.data.cremad import prepare
 from dglnb.data.errors import DataError
 from dglnb.data.memory import ArrayAV, ArrayLoader, load_arrays, open_arrays, to_arrays
@@ -31,7 +31,10 @@ def prepared(tmp_path_factory):
     rng = np.random.default_rng(0)
     train = PreparedAV(out, "cremad", "train", profile="smoke", frames=1).ids
     for sample_id, frames in zip(train[:2], (2, 5)):
-        atomic_save_npy(out / "visual" / f"{sample_id}.npy", rng.integers(0, 256, (frames, 48, 48, 3), dtype=np.uint8))
+        atomic_save_npy(
+            out / "visual" / f"{sample_id}.npy",
+            rng.integers(0, 256, (frames, 48, 48, 3), dtype=np.uint8),
+        )
     return out
 
 
@@ -68,8 +71,10 @@ def assert_same_batches(expected, actual):
             assert torch.equal(want[key], got[key]), key
 
 
-@pytest.mark.parametrize(("name", "profile", "frames"), [("train", "smoke", 1), ("train", "full", 1),
-                                                         ("test", "smoke", 1), ("train", "smoke", 3)])
+@pytest.mark.parametrize(
+    ("name", "profile", "frames"),
+    [("train", "smoke", 1), ("train", "full", 1), ("test", "smoke", 1), ("train", "smoke", 3)],
+)
 def test_memory_batches_equal_the_per_sample_loader_epoch_by_epoch(prepared, name, profile, frames):
     dataset = split(prepared, name, profile, frames)
     arrays = ArrayAV(dataset, load_arrays(dataset))
@@ -89,10 +94,14 @@ def test_stored_batches_are_the_compact_dtypes(prepared):
 def test_training_frame_is_redrawn_each_epoch_and_fixed_for_evaluation(prepared):
     arrays = ArrayAV(split(prepared), load_arrays(split(prepared)))
     everyone = range(len(arrays))
-    assert (arrays.frame_rows(everyone)[:, 0] == arrays.arrays.first).all()  # no epoch told: the first frame
+    assert (
+        arrays.frame_rows(everyone)[:, 0] == arrays.arrays.first
+    ).all()  # no epoch told: the first frame
     arrays.set_epoch(SEED, 0)
     epoch0 = arrays.frame_rows(everyone)
-    assert np.array_equal(arrays.frame_rows([5, 0]), epoch0[[5, 0]])  # a sample's draw ignores its batch
+    assert np.array_equal(
+        arrays.frame_rows([5, 0]), epoch0[[5, 0]]
+    )  # a sample's draw ignores its batch
     arrays.set_epoch(SEED, 1)
     epoch1 = arrays.frame_rows(everyone)
     assert (epoch0 != epoch1).any()
@@ -105,9 +114,13 @@ def test_mapped_arrays_equal_the_in_memory_ones(prepared, tmp_path):
     folder = to_arrays(dataset, tmp_path / "arrays")
     mapped, loaded = open_arrays(dataset, folder), load_arrays(dataset)
     assert isinstance(mapped.frames, np.memmap)
-    for name in memory.NAMES:
-        assert np.array_equal(np.asarray(getattr(mapped, name)), np.asarray(getattr(loaded, name))), name
-    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{n}.npy" for n in memory.NAMES] + ["ids.json"])
+    for name in split_arrays.NAMES:
+        assert np.array_equal(
+            np.asarray(getattr(mapped, name)), np.asarray(getattr(loaded, name))
+        ), name
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{n}.npy" for n in split_arrays.NAMES] + ["ids.json"]
+    )
 
 
 def test_mapped_arrays_travel_to_a_worker_as_their_folder(prepared, tmp_path):
@@ -124,8 +137,10 @@ def test_workers_over_mapped_arrays_draw_per_sample_and_epoch(prepared, tmp_path
     epochs = [array_batches(mapped, epoch, num_workers=2) for epoch in (0, 1)]
     for epoch, batches in enumerate(epochs):
         assert_same_batches(per_sample_batches(dataset, epoch), batches)
-    assert any(not torch.equal(a["visual"], b["visual"])
-               for a, b in zip(*(sorted(e, key=lambda batch: batch["id"]) for e in epochs)))
+    assert any(
+        not torch.equal(a["visual"], b["visual"])
+        for a, b in zip(*(sorted(e, key=lambda batch: batch["id"]) for e in epochs))
+    )
 
 
 def test_arrays_of_another_split_are_refused(prepared, tmp_path):
@@ -140,8 +155,12 @@ def test_a_corrupt_array_file_says_to_rerun_the_step(prepared, tmp_path, damage)
     folder = to_arrays(dataset, tmp_path / "arrays")
     path = folder / "frames.npy"
     data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not an array" + data[200:])
-    with pytest.raises(UserError, match=r"frames\.npy is missing, corrupt or half-written.*re-run to_arrays"):
+    path.write_bytes(
+        data[: len(data) // 2] if damage == "truncate" else b"not an array" + data[200:]
+    )
+    with pytest.raises(
+        UserError, match=r"frames\.npy is missing, corrupt or half-written.*re-run to_arrays"
+    ):
         open_arrays(dataset, folder)
 
 
@@ -155,7 +174,7 @@ def test_an_interrupted_write_leaves_no_half_written_array(prepared, tmp_path, m
         renamed.append(dst)
         rename(src, dst)
 
-    monkeypatch.setattr(memory.os, "replace", killed_after_two)
+    monkeypatch.setattr(split_arrays.os, "replace", killed_after_two)
     with pytest.raises(KeyboardInterrupt):
         to_arrays(dataset, tmp_path / "arrays")
     monkeypatch.undo()
@@ -168,7 +187,9 @@ def test_an_interrupted_write_leaves_no_half_written_array(prepared, tmp_path, m
     )
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
 def test_pinning_without_cuda_is_refused(prepared):
     with pytest.raises(DataError, match="pin=True needs"):
         load_arrays(split(prepared), pin=True)
@@ -178,13 +199,22 @@ def test_pinning_without_cuda_is_refused(prepared):
 @pytest.mark.parametrize("where", ["cuda", "pinned", "mapped"])
 def test_batches_from_gpu_pinned_or_mapped_arrays_match_on_the_gpu(prepared, tmp_path, where):
     dataset = split(prepared)
-    arrays = {"cuda": lambda: load_arrays(dataset, device="cuda"), "pinned": lambda: load_arrays(dataset, pin=True),
-              "mapped": lambda: open_arrays(dataset, to_arrays(dataset, tmp_path / "arrays"))}[where]()
+    arrays = {
+        "cuda": lambda: load_arrays(dataset, device="cuda"),
+        "pinned": lambda: load_arrays(dataset, pin=True),
+        "mapped": lambda: open_arrays(dataset, to_arrays(dataset, tmp_path / "arrays")),
+    }[where]()
     loader = ArrayLoader(ArrayAV(dataset, arrays), 4, shuffle=True, device="cuda")
     assert loader.dataset[[0, 1]]["visual"].is_pinned() == (where == "pinned")
-    assert loader.pin_memory == (where == "mapped")  # host batches bound for the GPU are pinned once
+    assert loader.pin_memory == (
+        where == "mapped"
+    )  # host batches bound for the GPU are pinned once
     start(loader, 0)
     for want, got in zip(per_sample_batches(dataset, 0), loader, strict=True):
         assert got["visual"].device.type == "cuda" and got["id"] == want["id"]
-        assert torch.equal(got["label"].cpu(), want["label"]) and torch.equal(got["audio"].cpu(), want["audio"])
-        torch.testing.assert_close(got["visual"].cpu(), want["visual"], atol=1e-4, rtol=0)  # CUDA's resampling
+        assert torch.equal(got["label"].cpu(), want["label"]) and torch.equal(
+            got["audio"].cpu(), want["audio"]
+        )
+        torch.testing.assert_close(
+            got["visual"].cpu(), want["visual"], atol=1e-4, rtol=0
+        )  # CUDA's resampling

@@ -27,7 +27,9 @@ def test_both_pickle_formats_load_as_three_sequences(tmp_path, mmsa, text_dim):
 
 def test_neutral_samples_are_excluded_by_default_and_positive_with_zero(tmp_path):
     make_mosi(tmp_path)
-    default, with_zero = (load_dataset(n, "test", data_root=tmp_path) for n in ("mosi", "mosi_with_zero"))
+    default, with_zero = (
+        load_dataset(n, "test", data_root=tmp_path) for n in ("mosi", "mosi_with_zero")
+    )
     assert len(with_zero) == SIZES["test"] and len(default) < len(with_zero)
     assert all(s != 0 for s in default.scores)
     for data in (default, with_zero):
@@ -64,9 +66,24 @@ def test_smoke_training_through_the_cli(tmp_path):
     from dglnb.cli import main
 
     make_mosi(tmp_path / "mosi")
-    assert main(["train", "--dataset", "mosi", "--data-root", str(tmp_path / "mosi"), "--method", "dgl",
-                 "--profile", "smoke", "--out", str(tmp_path / "run")]) == 0
-
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mosi",
+                "--data-root",
+                str(tmp_path / "mosi"),
+                "--method",
+                "dgl",
+                "--profile",
+                "smoke",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_a_pickle_that_would_run_code_is_refused_naming_what_it_calls(tmp_path):
@@ -92,7 +109,8 @@ def test_both_formats_load_whatever_pickle_protocol_wrote_them(tmp_path, mmsa, p
     (tmp_path / "old").mkdir()
     data = pickle.loads(path.read_bytes())
     (tmp_path / "old" / path.name).write_bytes(pickle.dumps(data, protocol=protocol))
-    default, old = (load_dataset("mosi", "train", data_root=tmp_path / folder)
-                    for folder in ("default", "old"))
+    default, old = (
+        load_dataset("mosi", "train", data_root=tmp_path / folder) for folder in ("default", "old")
+    )
     assert old.ids == default.ids and old.labels.tolist() == default.labels.tolist()
     assert all(torch.equal(old.features[m], default.features[m]) for m in default.features)

@@ -38,7 +38,10 @@ def test_official_splits_are_one_based_and_val_is_carved_from_train(prepared):
 
     splits = json.loads((prepared / "manifest.json").read_text())["splits"]
     assert splits["test"] == [f"{i:04d}" for i in TEST]
-    assert sorted(splits["train"] + splits["val"]) == [f"{i:04d}" for i in TRAIN] and len(splits["val"]) == 1
+    assert (
+        sorted(splits["train"] + splits["val"]) == [f"{i:04d}" for i in TRAIN]
+        and len(splits["val"]) == 1
+    )
 
 
 def test_loader_returns_rgb_depth_and_long_labels(prepared):
@@ -74,7 +77,9 @@ def test_bad_inputs_are_named(raw, tmp_path):
         prepare(tmp_path / "broken.mat", splits, mapping, tmp_path / "out")
     from scipy.io import savemat
 
-    savemat(tmp_path / "s.mat", {"trainNdxs": np.array([[1], [COUNT + 5]]), "testNdxs": np.array([[2]])})
+    savemat(
+        tmp_path / "s.mat", {"trainNdxs": np.array([[1], [COUNT + 5]]), "testNdxs": np.array([[2]])}
+    )
     with pytest.raises(DataError, match=f"train: image {COUNT + 5}"):
         prepare(mat, tmp_path / "s.mat", mapping, tmp_path / "out")
     with pytest.raises(DataError, match="data_prep/nyuv2.py"):
@@ -84,5 +89,21 @@ def test_bad_inputs_are_named(raw, tmp_path):
 def test_smoke_training_through_the_cli(prepared, tmp_path):
     from dglnb.cli import main
 
-    assert main(["train", "--dataset", "nyuv2", "--data-root", str(prepared), "--method", "dgl",
-                 "--profile", "smoke", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "nyuv2",
+                "--data-root",
+                str(prepared),
+                "--method",
+                "dgl",
+                "--profile",
+                "smoke",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )

@@ -57,15 +57,33 @@ def test_arrays_train_the_same_run_as_files(prepared, tmp_path, data_path):
 
 
 def test_arrays_of_a_dataset_that_is_not_prepared_audio_visual_are_refused(tmp_path):
-    with pytest.raises(ConfigError, match="data_path 'memory' holds a prepared audio-visual dataset"):
-        train(TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", data_path="memory", out=tmp_path))
+    with pytest.raises(
+        ConfigError, match="data_path 'memory' holds a prepared audio-visual dataset"
+    ):
+        train(
+            TrainConfig(
+                dataset="synthetic",
+                method="vanilla",
+                profile="smoke",
+                data_path="memory",
+                out=tmp_path,
+            )
+        )
 
 
 @pytest.mark.parametrize("data_path", ["files", "memory"])
 def test_the_official_protocol_trains_on_train_and_val_of_a_prepared_dataset(prepared, data_path):
     def sizes(protocol):
-        config = resolve(TrainConfig(dataset="cremad", method="dgl", profile="smoke", data_root=prepared,
-                                     protocol=protocol, data_path=data_path))
+        config = resolve(
+            TrainConfig(
+                dataset="cremad",
+                method="dgl",
+                profile="smoke",
+                data_root=prepared,
+                protocol=protocol,
+                data_path=data_path,
+            )
+        )
         found = loaders(config)[1]
         return {name: len(loader.dataset) for name, loader in found.items()}
 
@@ -84,4 +102,8 @@ def test_augmented_training_differs_and_resumes_exactly(prepared, tmp_path):
 
 def test_augmenting_a_segmentation_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="augment crops the input images only"):
-        train(TrainConfig(dataset="rgbd_scenes", method="vanilla", profile="smoke", augment=True, out=tmp_path))
+        train(
+            TrainConfig(
+                dataset="rgbd_scenes", method="vanilla", profile="smoke", augment=True, out=tmp_path
+            )
+        )

@@ -20,11 +20,16 @@ from dglnb.train import train
 
 
 def test_same_seed_same_scenes_and_a_smaller_profile_takes_the_first_ones():
-    smoke, quick = load_dataset("rgbd_scenes", "train", profile="smoke"), load_dataset("rgbd_scenes", "train")
+    smoke, quick = (
+        load_dataset("rgbd_scenes", "train", profile="smoke"),
+        load_dataset("rgbd_scenes", "train"),
+    )
     again = load_dataset("rgbd_scenes", "train", profile="smoke")
     n = SIZES["smoke"][0]
     for m in ("rgb", "depth"):
-        assert torch.equal(smoke.inputs[m], again.inputs[m]) and torch.equal(smoke.inputs[m], quick.inputs[m][:n])
+        assert torch.equal(smoke.inputs[m], again.inputs[m]) and torch.equal(
+            smoke.inputs[m], quick.inputs[m][:n]
+        )
     assert torch.equal(smoke.labels, quick.labels[:n])
     other_split = load_dataset("rgbd_scenes", "val", profile="smoke")
     other_seed = load_dataset("rgbd_scenes", "train", profile="smoke", seed=1)
@@ -94,20 +99,32 @@ def log_probs() -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     mean, std = train.inputs["depth"].mean(), train.inputs["depth"].std()
 
     def inputs(ds, modalities, index):
-        return torch.cat([(ds.inputs[m][index] - mean) / std if m == "depth" else ds.inputs[m][index]
-                          for m in modalities], dim=1)
+        return torch.cat(
+            [
+                (ds.inputs[m][index] - mean) / std if m == "depth" else ds.inputs[m][index]
+                for m in modalities
+            ],
+            dim=1,
+        )
 
     out, test_index, threads = {}, torch.arange(64), torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for name, modalities in {"rgb": ("rgb",), "depth": ("depth",), "both": ("rgb", "depth")}.items():
+        for name, modalities in {
+            "rgb": ("rgb",),
+            "depth": ("depth",),
+            "both": ("rgb", "depth"),
+        }.items():
             torch.manual_seed(0)
             model = tiny_segmenter(3 * ("rgb" in modalities) + ("depth" in modalities))
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
             for _ in range(200):
                 index = torch.randint(160, (8,))
-                loss = F.cross_entropy(model(inputs(train, modalities, index)), train.labels[index],
-                                       ignore_index=IGNORE_INDEX)
+                loss = F.cross_entropy(
+                    model(inputs(train, modalities, index)),
+                    train.labels[index],
+                    ignore_index=IGNORE_INDEX,
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -134,7 +151,10 @@ def test_each_modality_leaves_at_chance_a_pair_the_other_separates(log_probs):
     out, labels = log_probs
     rgb, depth = confusion(out["rgb"], labels), confusion(out["depth"], labels)
     assert pair_accuracy(rgb, RED, BLUE) > 0.85 and pair_accuracy(depth, RED, BLUE) < 0.75
-    assert pair_accuracy(depth, PICTURE, CABINET) > 0.85 and pair_accuracy(rgb, PICTURE, CABINET) < 0.75
+    assert (
+        pair_accuracy(depth, PICTURE, CABINET) > 0.85
+        and pair_accuracy(rgb, PICTURE, CABINET) < 0.75
+    )
 
 
 def test_both_modalities_beat_either_alone(log_probs):
@@ -160,7 +180,11 @@ def test_jointly_trained_colour_dominates(log_probs):
 
 @pytest.mark.parametrize("method", ["vanilla", "dgl", "unimodal"])
 def test_the_chapters_methods_train_on_it(tmp_path, method):
-    metrics = train(TrainConfig(dataset="rgbd_scenes", method=method, profile="smoke", out=tmp_path, progress=False))
+    metrics = train(
+        TrainConfig(
+            dataset="rgbd_scenes", method=method, profile="smoke", out=tmp_path, progress=False
+        )
+    )
     assert metrics["metric"] == "miou"
     assert (metrics["test_score"]["multimodal"] is None) == (method == "unimodal")
     assert all(0.0 <= v <= 1.0 for v in metrics["test_pixel_accuracy"].values() if v is not None)

@@ -20,8 +20,12 @@ from tiny_models import RGBD, SEQUENCES3, THREE, VECTORS, grads, make_batch, tin
 ALPHA = 2.5
 VARIANTS = ("dgl", "dgl_mt", "dgl_ut", "joint_aux")
 # variant -> (truncate_multimodal, truncate_unimodal)
-FLAGS = {"dgl": (True, True), "dgl_mt": (True, False), "dgl_ut": (False, True),
-         "joint_aux": (False, False)}
+FLAGS = {
+    "dgl": (True, True),
+    "dgl_mt": (True, False),
+    "dgl_ut": (False, True),
+    "joint_aux": (False, False),
+}
 
 
 class MLPHeadFusion(nn.Module):
@@ -31,8 +35,12 @@ class MLPHeadFusion(nn.Module):
         super().__init__()
         self.modalities = tuple(dims)
         hidden = 7
-        self.net = nn.Sequential(nn.Linear(sum(dims.values()), hidden), nn.BatchNorm1d(hidden),
-                                 nn.ReLU(), nn.Linear(hidden, num_classes))
+        self.net = nn.Sequential(
+            nn.Linear(sum(dims.values()), hidden),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
 
     def forward(self, feats):
         return self.net(torch.cat([feats[m] for m in self.modalities], dim=1))
@@ -83,9 +91,16 @@ def batch_for(name: str) -> dict:
 def drop_in_gradients(model, batch, variant: str) -> list[torch.Tensor]:
     """Every parameter's gradient after one dgl_loss(...).backward() on ``model``'s own parts."""
     multimodal, unimodal = FLAGS[variant]
-    result = dgl_loss(model.encode(batch), model.fusion, batch["label"], model.loss, alpha=ALPHA,
-                      drop=model.zero_features, truncate_multimodal=multimodal,
-                      truncate_unimodal=unimodal)
+    result = dgl_loss(
+        model.encode(batch),
+        model.fusion,
+        batch["label"],
+        model.loss,
+        alpha=ALPHA,
+        drop=model.zero_features,
+        truncate_multimodal=multimodal,
+        truncate_unimodal=unimodal,
+    )
     result.backward()
     return [p.grad for p in model.parameters()]
 
@@ -102,8 +117,10 @@ def official_gradients(model, batch, variant: str) -> list[torch.Tensor]:
     multimodal, unimodal = FLAGS[variant]
     feats = model.encode(batch)
     y = batch["label"]
-    losses = [model.loss(model.fuse(feats, zero=[n for n in model.modalities if n != m]), y)
-              for m in model.modalities]
+    losses = [
+        model.loss(model.fuse(feats, zero=[n for n in model.modalities if n != m]), y)
+        for m in model.modalities
+    ]
     (ALPHA * sum(losses)).backward(retain_graph=True)
     if unimodal:
         for p in model.fusion_parameters():
@@ -121,8 +138,10 @@ def test_drop_in_gradients_equal_dglnbs_step_and_the_official_formulation(name, 
     ours, step, official = (copy.deepcopy(model) for _ in range(3))
     got = drop_in_gradients(ours, batch, variant)
     names = [n for n, _ in ours.named_parameters()]
-    references = (dglnb_step_gradients(step, batch, variant),
-                  official_gradients(official, batch, variant))
+    references = (
+        dglnb_step_gradients(step, batch, variant),
+        official_gradients(official, batch, variant),
+    )
     for reference in references:
         for name, g, expected in zip(names, got, reference, strict=True):
             torch.testing.assert_close(g, expected, rtol=1e-12, atol=1e-12, msg=name)
@@ -156,15 +175,22 @@ def test_a_per_sample_loss_is_averaged():
     assert (batch["label"] == IGNORE_INDEX).any() and result.loss.dim() == 0
 
 
-@pytest.mark.parametrize("name", ["gated", "mlp_head", "per_pixel_decoder", "three_concat",
-                                  "three_modality_mixer"])
+@pytest.mark.parametrize(
+    "name", ["gated", "mlp_head", "per_pixel_decoder", "three_concat", "three_modality_mixer"]
+)
 def test_fusion_dropout_at_alpha_times_m_gives_the_fusion_dgl_mts_gradients(name):
     """lambda * mean_m L^d(m alone) with lambda = alpha * M is alpha * sum_m L^m on the fusion."""
     model, batch = MODELS[name](), batch_for(name)
     regularised, mt = copy.deepcopy(model), copy.deepcopy(model)
-    result = dgl_loss(regularised.encode(batch), regularised.fusion, batch["label"],
-                      regularised.loss, alpha=ALPHA, drop=regularised.zero_features,
-                      fusion_dropout=ALPHA * len(model.modalities))
+    result = dgl_loss(
+        regularised.encode(batch),
+        regularised.fusion,
+        batch["label"],
+        regularised.loss,
+        alpha=ALPHA,
+        drop=regularised.zero_features,
+        fusion_dropout=ALPHA * len(model.modalities),
+    )
     result.backward()
     drop_in_gradients(mt, batch, "dgl_mt")
     for (n, p), q in zip(regularised.named_parameters(), mt.parameters(), strict=True):
@@ -175,12 +201,16 @@ def test_fusion_dropout_at_alpha_times_m_gives_the_fusion_dgl_mts_gradients(name
 def test_fusion_dropout_reaches_no_encoder_and_leaves_running_statistics_alone():
     model, batch = MODELS["mlp_head"](), batch_for("mlp_head")
     plain = copy.deepcopy(model)
-    result = dgl_loss(model.encode(batch), model.fusion, batch["label"], alpha=ALPHA,
-                      fusion_dropout=3.0)
+    result = dgl_loss(
+        model.encode(batch), model.fusion, batch["label"], alpha=ALPHA, fusion_dropout=3.0
+    )
     for m in model.modalities:
-        from_dropped = torch.autograd.grad(sum(result.fusion_alone.values()),
-                                           model.encoder_parameters(m), retain_graph=True,
-                                           allow_unused=True)
+        from_dropped = torch.autograd.grad(
+            sum(result.fusion_alone.values()),
+            model.encoder_parameters(m),
+            retain_graph=True,
+            allow_unused=True,
+        )
         assert all(g is None for g in from_dropped)
     result.backward()
     drop_in_gradients(plain, batch, "dgl")
@@ -213,8 +243,9 @@ class CrossGatedModel(nn.Module):
         return self.head(torch.cat([self.second[m](g * feats[m]) for m, g in zip("ab", gates)], 1))
 
     def groups(self):
-        encoders = {m: [*self.first[m].parameters(), *self.second[m].parameters()]
-                    for m in ("a", "b")}
+        encoders = {
+            m: [*self.first[m].parameters(), *self.second[m].parameters()] for m in ("a", "b")
+        }
         return encoders, [*self.gate.parameters(), *self.head.parameters()]
 
 
@@ -225,14 +256,23 @@ def test_the_routed_form_writes_each_loss_into_the_groups_it_names():
     y = torch.randint(3, (8,))
     encoders, fusion = model.groups()
     feats = model.encode(x)
-    zeroed = {m: model.fuse({n: z if n == m else torch.zeros_like(z) for n, z in feats.items()})
-              for m in feats}
+    zeroed = {
+        m: model.fuse({n: z if n == m else torch.zeros_like(z) for n, z in feats.items()})
+        for m in feats
+    }
     detached = {m: z.detach() for m, z in feats.items()}
     expected_fusion = grads(F.cross_entropy(model.fuse(detached), y), fusion)
-    expected = {m: [ALPHA * g for g in grads(F.cross_entropy(zeroed[m], y), encoders[m])]
-                for m in feats}
-    result = dgl_loss(model.encode(x), model.fuse, y, alpha=ALPHA, encoder_parameters=encoders,
-                      fusion_parameters=fusion)
+    expected = {
+        m: [ALPHA * g for g in grads(F.cross_entropy(zeroed[m], y), encoders[m])] for m in feats
+    }
+    result = dgl_loss(
+        model.encode(x),
+        model.fuse,
+        y,
+        alpha=ALPHA,
+        encoder_parameters=encoders,
+        fusion_parameters=fusion,
+    )
     assert not result.loss.requires_grad  # the routed form is backpropagated by result.backward()
     result.backward()
     for p, g in zip(fusion, expected_fusion, strict=True):
@@ -279,13 +319,17 @@ def test_a_feature_without_grad_is_refused():
     model, batch = tiny_model(VECTORS), make_batch(VECTORS)
     feats = model.encode(batch)
     with pytest.raises(ValueError, match=r"features\['visual'\] does not require grad"):
-        dgl_loss({"audio": feats["audio"], "visual": feats["visual"].detach()}, model.fusion,
-                 batch["label"])
+        dgl_loss(
+            {"audio": feats["audio"], "visual": feats["visual"].detach()},
+            model.fusion,
+            batch["label"],
+        )
 
 
 def test_a_function_with_parameters_of_its_own_is_refused_and_a_module_is_asked_for():
     model, batch = tiny_model(VECTORS), make_batch(VECTORS)
     head = nn.Linear(16, 5).double()
+
     def fuse(feats):
         return head(torch.cat([feats["audio"], feats["visual"]], 1))
 
@@ -317,8 +361,18 @@ def test_bad_routed_groups_are_refused():
     with pytest.raises(ValueError, match="needs both"):
         dgl_loss(model.encode(x), model.fuse, y, encoder_parameters=encoders)
     with pytest.raises(ValueError, match="overlap"):
-        dgl_loss(model.encode(x), model.fuse, y, encoder_parameters=encoders,
-                 fusion_parameters=fusion + encoders["a"])
+        dgl_loss(
+            model.encode(x),
+            model.fuse,
+            y,
+            encoder_parameters=encoders,
+            fusion_parameters=fusion + encoders["a"],
+        )
     with pytest.raises(ValueError, match="one group per modality"):
-        dgl_loss(model.encode(x), model.fuse, y, encoder_parameters={"a": encoders["a"]},
-                 fusion_parameters=fusion)
+        dgl_loss(
+            model.encode(x),
+            model.fuse,
+            y,
+            encoder_parameters={"a": encoders["a"]},
+            fusion_parameters=fusion,
+        )

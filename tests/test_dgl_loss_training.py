@@ -29,8 +29,9 @@ class TwoEncoders(nn.Module):
     def __init__(self, dims=(6, 5), hidden: int = 16, classes: int = 4, norm: bool = True) -> None:
         super().__init__()
         self.audio = nn.Sequential(nn.Linear(dims[0], hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-        self.visual = nn.Sequential(nn.Linear(dims[1], hidden), nn.ReLU(),
-                                    nn.Linear(hidden, hidden))
+        self.visual = nn.Sequential(
+            nn.Linear(dims[1], hidden), nn.ReLU(), nn.Linear(hidden, hidden)
+        )
         self.fusion = GatedFusion(hidden, classes, norm)
 
     def forward(self, audio, visual):
@@ -59,8 +60,11 @@ def toy_data(n: int = 96, seed: int = 0):
 
 
 def groups(model: TwoEncoders) -> dict[str, list[nn.Parameter]]:
-    return {"audio": list(model.audio.parameters()), "visual": list(model.visual.parameters()),
-            "fusion": list(model.fusion.parameters())}
+    return {
+        "audio": list(model.audio.parameters()),
+        "visual": list(model.visual.parameters()),
+        "fusion": list(model.fusion.parameters()),
+    }
 
 
 def test_a_users_model_trains_three_epochs_and_its_encoders_learn_from_their_unimodal_losses_only():
@@ -76,8 +80,9 @@ def test_a_users_model_trains_three_epochs_and_its_encoders_learn_from_their_uni
             feats = model(audio[batch], visual[batch])
             result = dgl_loss(feats, model.fusion, y[batch], alpha=ALPHA)
             for m in ("audio", "visual"):
-                from_multi = torch.autograd.grad(result.multimodal, params[m], retain_graph=True,
-                                                 allow_unused=True)
+                from_multi = torch.autograd.grad(
+                    result.multimodal, params[m], retain_graph=True, allow_unused=True
+                )
                 assert all(g is None or not g.any() for g in from_multi), f"L^d reached {m}"
                 own = torch.autograd.grad(result.unimodal[m], params[m], retain_graph=True)
                 assert sum(g.abs().sum() for g in own) > 0, f"L^{m} left its encoder without grad"
@@ -130,8 +135,9 @@ def test_the_drop_in_loss_routes_and_trains_under_bf16_autocast():
         result = dgl_loss(model(audio, visual), model.fusion, y, alpha=ALPHA)
         feats = reference(audio, visual)
         detached = {m: z.detach() for m, z in feats.items()}
-        fusion_grads = torch.autograd.grad(F.cross_entropy(reference.fusion(detached), y),
-                                           list(reference.fusion.parameters()))
+        fusion_grads = torch.autograd.grad(
+            F.cross_entropy(reference.fusion(detached), y), list(reference.fusion.parameters())
+        )
     result.backward()
     for p, g in zip(model.fusion.parameters(), fusion_grads, strict=True):
         torch.testing.assert_close(p.grad, g)
@@ -153,8 +159,13 @@ def ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     """One rank of DistributedDataParallel: its half of a batch through dgl_loss; rank 0 saves the
     gradients."""
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=world, timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )
     torch.manual_seed(0)
     model = DistributedDataParallel(TwoEncoders(hidden=8, norm=False))
     audio, visual, y = toy_data(16)
@@ -177,8 +188,9 @@ def free_port() -> int:
 def test_the_drop_in_loss_under_ddp_averages_the_gradients_one_process_computes(tmp_path):
     """Two gloo ranks, each on half the batch, give every parameter the full batch's DGL gradient
     (without the fusion's batch norm, whose statistics DDP keeps per rank)."""
-    ranks = mp.spawn(ddp_worker, args=(2, free_port(), str(tmp_path / "grads.pt")), nprocs=2,
-                     join=False)
+    ranks = mp.spawn(
+        ddp_worker, args=(2, free_port(), str(tmp_path / "grads.pt")), nprocs=2, join=False
+    )
     deadline = time.monotonic() + 240
     while not ranks.join(timeout=5):
         if time.monotonic() > deadline:

@@ -28,8 +28,10 @@ def step_updates(method, model, batch) -> list[torch.Tensor]:
     """Each parameter's change in one plain SGD step (lr 1) of ``method``."""
     before = copy.deepcopy(model)
     method.train_step(model, batch, torch.optim.SGD(model.parameters(), lr=1.0))
-    return [p.detach() - q.detach()
-            for p, q in zip(model.parameters(), before.parameters(), strict=True)]
+    return [
+        p.detach() - q.detach()
+        for p, q in zip(model.parameters(), before.parameters(), strict=True)
+    ]
 
 
 def positions(model, params) -> list[int]:
@@ -69,8 +71,13 @@ def test_per_group_clipping_leaves_the_fusion_step_alone_where_global_clipping_s
 def test_dgl_and_its_ablations_clip_the_fusion_and_each_encoder_separately_by_default(method):
     model = tiny_model(VECTORS)
     groups = METHODS.get(method)(grad_clip=1.0).clip_groups(model)
-    expected = {"fusion": model.fusion_parameters(), **{m: model.encoder_parameters(m) for m in model.modalities}}
-    assert {k: [id(p) for p in g] for k, g in groups.items()} == {k: [id(p) for p in g] for k, g in expected.items()}
+    expected = {
+        "fusion": model.fusion_parameters(),
+        **{m: model.encoder_parameters(m) for m in model.modalities},
+    }
+    assert {k: [id(p) for p in g] for k, g in groups.items()} == {
+        k: [id(p) for p in g] for k, g in expected.items()
+    }
     global_ = METHODS.get(method)(grad_clip=1.0, clip="global")
     assert global_.clip_groups(model) == {"all": list(model.parameters())}
     assert METHODS.get(method)(grad_clip=1.0, clip="none").clip_groups(model) == {}
@@ -78,7 +85,9 @@ def test_dgl_and_its_ablations_clip_the_fusion_and_each_encoder_separately_by_de
 
 def test_the_other_methods_still_clip_all_parameters_together():
     model = tiny_model(VECTORS)
-    assert METHODS.get("vanilla")(grad_clip=1.0).clip_groups(model) == {"all": list(model.parameters())}
+    assert METHODS.get("vanilla")(grad_clip=1.0).clip_groups(model) == {
+        "all": list(model.parameters())
+    }
 
 
 def test_a_clipped_step_logs_each_group_s_norm_and_clip_factor():
@@ -87,19 +96,27 @@ def test_a_clipped_step_logs_each_group_s_norm_and_clip_factor():
     logs = METHODS.get("dgl")(grad_clip=1e-3).train_step(model, batch, optimizer)
     for group in ("fusion", *model.modalities):
         assert logs[f"grad_norm_{group}"] > 1e-3
-        assert logs[f"clip_factor_{group}"] == pytest.approx(1e-3 / logs[f"grad_norm_{group}"], rel=1e-3)
+        assert logs[f"clip_factor_{group}"] == pytest.approx(
+            1e-3 / logs[f"grad_norm_{group}"], rel=1e-3
+        )
     loose = METHODS.get("dgl")(grad_clip=1e6).train_step(model, batch, optimizer)
     assert loose["clip_factor_fusion"] == 1.0
-    assert not any(k.startswith("clip_") for k in METHODS.get("dgl")().train_step(model, batch, optimizer))
+    assert not any(
+        k.startswith("clip_") for k in METHODS.get("dgl")().train_step(model, batch, optimizer)
+    )
 
 
-@pytest.mark.parametrize("info", [VECTORS, RGBD, SEQUENCES3], ids=["vectors", "rgbd", "three-mixer"])
+@pytest.mark.parametrize(
+    "info", [VECTORS, RGBD, SEQUENCES3], ids=["vectors", "rgbd", "three-mixer"]
+)
 def test_dgl_with_fusion_dropout_alpha_times_m_steps_as_dgl_mt(info):
     model = tiny_model(info, "mlp_mixer") if info is SEQUENCES3 else tiny_model(info)
     batch = make_batch(info)
     regularised, mt = copy.deepcopy(model), copy.deepcopy(model)
     fusion_dropout = 2.0 * len(model.modalities)
-    logs = METHODS.get("dgl")(alpha=2.0, fusion_dropout=fusion_dropout).compute_gradients(regularised, batch)
+    logs = METHODS.get("dgl")(alpha=2.0, fusion_dropout=fusion_dropout).compute_gradients(
+        regularised, batch
+    )
     METHODS.get("dgl_mt")(alpha=2.0).compute_gradients(mt, batch)
     for (name, p), q in zip(regularised.named_parameters(), mt.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, msg=name)
@@ -113,8 +130,10 @@ def test_the_options_are_validated_and_enter_the_run_cache_key():
         METHODS.get("dgl_mt")(clip="all")
     assert set(METHODS.get("joint_aux").options()) == {"clip", "fusion_dropout"}
     base = TrainConfig(dataset="avdigits", method="dgl", profile="smoke")
-    keys = {run_key(replace(base, method_options=options))
-            for options in ({}, {"fusion_dropout": 8.0}, {"clip": "global"})}
+    keys = {
+        run_key(replace(base, method_options=options))
+        for options in ({}, {"fusion_dropout": 8.0}, {"clip": "global"})
+    }
     assert len(keys) == 3
     with pytest.raises(ConfigError, match="fusion_dropout"):
         resolve(replace(base, method_options={"fusion_dropout": -2.0}))

@@ -16,22 +16,60 @@ import torch.distributed as dist
 from dglnb.train import distributed
 
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-ARGS = ["train", "--dataset", "synthetic", "--profile", "smoke", "--epochs", "2", "--batch-size", "8",
-        "--no-progress", "--device", "cpu"]
+ARGS = [
+    "train",
+    "--dataset",
+    "synthetic",
+    "--profile",
+    "smoke",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--no-progress",
+    "--device",
+    "cpu",
+]
 # torch.distributed's operations that move tensors between ranks, each wrapped by collectives_on_the_run_device
-COLLECTIVES = ("all_reduce", "all_reduce_coalesced", "broadcast", "reduce", "all_gather",
-               "all_gather_into_tensor", "gather", "scatter", "reduce_scatter", "reduce_scatter_tensor",
-               "all_to_all", "all_to_all_single", "send", "recv", "isend", "irecv")
-GROUP_CALLS = ("is_initialized", "get_world_size", "get_rank", "init_process_group",
-               "destroy_process_group")
+COLLECTIVES = (
+    "all_reduce",
+    "all_reduce_coalesced",
+    "broadcast",
+    "reduce",
+    "all_gather",
+    "all_gather_into_tensor",
+    "gather",
+    "scatter",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "all_to_all",
+    "all_to_all_single",
+    "send",
+    "recv",
+    "isend",
+    "irecv",
+)
+GROUP_CALLS = (
+    "is_initialized",
+    "get_world_size",
+    "get_rank",
+    "init_process_group",
+    "destroy_process_group",
+)
 
 
 def dglnb(out: Path, method: str, processes: int) -> None:
     """``python -m dglnb train ...``, or the documented ``torchrun --nproc_per_node N -m dglnb train ...``."""
-    launcher = [sys.executable] if processes == 1 else [TORCHRUN, "--nproc_per_node", str(processes)]
-    result = subprocess.run([*launcher, "-m", "dglnb", *ARGS, "--method", method, "--out", str(out)],
-                            capture_output=True, text=True, timeout=300,
-                            env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    launcher = (
+        [sys.executable] if processes == 1 else [TORCHRUN, "--nproc_per_node", str(processes)]
+    )
+    result = subprocess.run(
+        [*launcher, "-m", "dglnb", *ARGS, "--method", method, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -40,16 +78,28 @@ def dglnb(out: Path, method: str, processes: int) -> None:
 def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, method):
     dglnb(tmp_path / "one", method, processes=1)
     dglnb(tmp_path / "two", method, processes=2)
-    one, two = (torch.load(tmp_path / run / "last.pt", weights_only=False) for run in ("one", "two"))
+    one, two = (
+        torch.load(tmp_path / run / "last.pt", weights_only=False) for run in ("one", "two")
+    )
     for name, value in one["model"].items():
         torch.testing.assert_close(two["model"][name], value, rtol=1e-5, atol=1e-6, msg=name)
-    rows = {run: list(csv.DictReader(open(tmp_path / run / "history.csv"))) for run in ("one", "two")}
-    assert [list(r) for r in rows["two"]] == [list(r) for r in rows["one"]] and len(rows["one"]) == 2
+    rows = {
+        run: list(csv.DictReader(open(tmp_path / run / "history.csv"))) for run in ("one", "two")
+    }
+    assert [list(r) for r in rows["two"]] == [list(r) for r in rows["one"]] and len(
+        rows["one"]
+    ) == 2
     for a, b in zip(rows["one"], rows["two"]):  # the training losses averaged over the ranks
-        assert {k: float(v) for k, v in b.items()} == pytest.approx({k: float(v) for k, v in a.items()}, abs=1e-5)
-    metrics = {run: json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")}
+        assert {k: float(v) for k, v in b.items()} == pytest.approx(
+            {k: float(v) for k, v in a.items()}, abs=1e-5
+        )
+    metrics = {
+        run: json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")
+    }
     assert metrics["two"]["test_score"] == pytest.approx(metrics["one"]["test_score"], abs=1e-6)
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir()
+    )
 
 
 def test_a_global_batch_that_does_not_divide_among_the_processes_is_refused(monkeypatch):
@@ -80,32 +130,44 @@ def process_group(tmp_path):
 def collectives_on_the_run_device(monkeypatch):
     """``check(run_device)``: from then on every collective asserts that each tensor it is given lives on
     ``run_device``, as NCCL (CUDA tensors only) does; returns the names of the collectives called."""
+
     def check(run_device: torch.device) -> list[str]:
         called = []
 
         def wrap(name, collective):
             def checked(*args, **kwargs):
                 for tensor in tensors_in(args, kwargs):
-                    assert tensor.device == run_device, \
+                    assert tensor.device == run_device, (
                         f"{name} got a tensor on {tensor.device}; the run is on {run_device}"
+                    )
                 called.append(name)
                 return collective(*args, **kwargs)
+
             return checked
 
         for name in COLLECTIVES:
             monkeypatch.setattr(dist, name, wrap(name, getattr(dist, name)))
         return called
+
     return check
 
 
 def test_the_package_calls_no_collective_the_device_check_does_not_wrap():
     tree = ast.parse(Path(distributed.__file__).read_text())
-    used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name) and node.value.id == "dist"}
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "dist"
+    }
     assert used - set(GROUP_CALLS) <= set(COLLECTIVES) and "all_reduce" in used
     package = Path(distributed.__file__).parents[1]
-    elsewhere = [str(f) for f in package.rglob("*.py") if f != Path(distributed.__file__)
-                 and "torch.distributed" in f.read_text()]
+    elsewhere = [
+        str(f)
+        for f in package.rglob("*.py")
+        if f != Path(distributed.__file__) and "torch.distributed" in f.read_text()
+    ]
     assert elsewhere == []  # the collectives live in train/distributed.py only
 
 

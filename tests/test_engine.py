@@ -18,7 +18,9 @@ from dglnb.train.loaders import make_loader, start_epoch
 
 def smoke(out: Path, **overrides) -> TrainConfig:
     """A few-second synthetic run: smoke widths, 3 epochs of 3 steps."""
-    values = dict(dataset="synthetic", method="dgl", profile="smoke", out=out, epochs=3, progress=False)
+    values = dict(
+        dataset="synthetic", method="dgl", profile="smoke", out=out, epochs=3, progress=False
+    )
     return TrainConfig(**{**values, **overrides})
 
 
@@ -46,7 +48,9 @@ def test_history_has_one_row_per_epoch_with_the_documented_columns(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     for column in ("lr", "train_loss_multi", "val_multimodal", "val_easy"):
         assert column in rows[0]
-    assert not any(column.startswith("test_") for column in rows[0])  # test scores the selected model only
+    assert not any(
+        column.startswith("test_") for column in rows[0]
+    )  # test scores the selected model only
     with (tmp_path / "timing.csv").open(newline="") as f:
         assert [list(r) for r in csv.DictReader(f)] == [["epoch", "seconds"]] * 3
 
@@ -92,7 +96,9 @@ def test_resuming_after_k_epochs_equals_the_uninterrupted_run_bitwise(tmp_path):
 def test_checkpoint_holds_the_full_training_state_and_no_temporary_file_is_left(tmp_path):
     train(smoke(tmp_path, epochs=1))
     state = torch.load(tmp_path / "last.pt", weights_only=False)
-    assert {"model", "optimizer", "scheduler", "method", "rng", "epoch", "step", "best"} <= set(state)
+    assert {"model", "optimizer", "scheduler", "method", "rng", "epoch", "step", "best"} <= set(
+        state
+    )
     assert state["epoch"] == 0 and state["best"]["epoch"] == 0
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -103,7 +109,6 @@ def test_diagnostics_do_not_perturb_training(tmp_path):
     assert_same_params(final_params(tmp_path / "with"), final_params(tmp_path / "without"))
     assert (tmp_path / "with" / "diagnostics.csv").exists()
     assert not (tmp_path / "without" / "diagnostics.csv").exists()
-
 
 
 def test_the_official_protocol_trains_on_train_and_val_and_selects_on_test(tmp_path):
@@ -129,7 +134,9 @@ def test_selection_on_test_reports_the_best_test_epoch_and_on_val_the_best_val_e
     by_val = train(smoke(tmp_path / "val", **kw))
     by_test = train(smoke(tmp_path / "test", selection="test", **kw))
     rows, test_rows = history(tmp_path / "val"), history(tmp_path / "test")
-    assert [r["val_multimodal"] for r in rows] == [r["val_multimodal"] for r in test_rows]  # one trajectory
+    assert [r["val_multimodal"] for r in rows] == [
+        r["val_multimodal"] for r in test_rows
+    ]  # one trajectory
     best_val = max(range(len(rows)), key=lambda e: (float(rows[e]["val_multimodal"]), -e))
     best_test = max(range(len(rows)), key=lambda e: (float(test_rows[e]["test_multimodal"]), -e))
     assert by_val["best_epoch"] == best_val and by_test["best_epoch"] == best_test

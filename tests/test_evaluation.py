@@ -14,14 +14,22 @@ from tiny_models import RGBD, VECTORS, make_batch, tiny_model
 
 def test_the_norm_layers_of_a_pass_are_the_ones_it_runs():
     model = tiny_model(RGBD).float().eval()
-    feats = model.encode({k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
-                          for k, v in make_batch(RGBD).items()})
+    feats = model.encode(
+        {
+            k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+            for k, v in make_batch(RGBD).items()
+        }
+    )
     in_fusion = {id(m) for m in model.fusion.modules() if isinstance(m, nn.BatchNorm2d)}
     layers = norm_layers_in(lambda: model.fuse(feats, ("depth",)), model)
     assert layers and {id(m) for m in layers} == in_fusion  # the decoder's, not the encoders'
     late = tiny_model(VECTORS).float()
-    late_feats = late.encode({k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
-                              for k, v in make_batch(VECTORS).items()})
+    late_feats = late.encode(
+        {
+            k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+            for k, v in make_batch(VECTORS).items()
+        }
+    )
     assert norm_layers_in(lambda: late.fuse(late_feats), late) == []  # a linear head holds none
 
 
@@ -37,10 +45,16 @@ def test_recalibrated_statistics_are_the_average_over_the_passes_and_are_restore
 
 
 def test_a_segmenter_s_heads_are_scored_with_their_own_statistics_beside_the_running_ones(tmp_path):
-    config = TrainConfig(dataset="rgbd_scenes", method="dgl", profile="smoke", out=tmp_path, progress=False)
+    config = TrainConfig(
+        dataset="rgbd_scenes", method="dgl", profile="smoke", out=tmp_path, progress=False
+    )
     metrics = train(config)
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(saved["test_score_running_stats"]) == set(saved["test_score"]) == {"multimodal", "rgb", "depth"}
+    assert (
+        set(saved["test_score_running_stats"])
+        == set(saved["test_score"])
+        == {"multimodal", "rgb", "depth"}
+    )
     assert saved["test_score"] != saved["test_score_running_stats"]
     assert metrics["test_score"] == saved["test_score"]
 
@@ -50,10 +64,20 @@ def test_a_unimodal_model_has_no_fused_head():
 
 
 def test_a_segmenter_s_decoder_probe_scores_a_fresh_decoder_per_frozen_encoder(tmp_path):
-    metrics = train(TrainConfig(dataset="rgbd_scenes", method="vanilla", profile="smoke", out=tmp_path,
-                                progress=False))
+    metrics = train(
+        TrainConfig(
+            dataset="rgbd_scenes", method="vanilla", profile="smoke", out=tmp_path, progress=False
+        )
+    )
     assert metrics["linear_probe"] is None and set(metrics["decoder_probe"]) == {"rgb", "depth"}
     assert all(0.0 <= v <= 1.0 for v in metrics["decoder_probe"].values())
-    again = train(TrainConfig(dataset="rgbd_scenes", method="vanilla", profile="smoke", out=tmp_path / "again",
-                              progress=False))
+    again = train(
+        TrainConfig(
+            dataset="rgbd_scenes",
+            method="vanilla",
+            profile="smoke",
+            out=tmp_path / "again",
+            progress=False,
+        )
+    )
     assert again["decoder_probe"] == metrics["decoder_probe"]  # deterministic

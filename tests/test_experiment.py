@@ -28,7 +28,9 @@ def smoke(out: Path, **overrides) -> TrainConfig:
 def test_metrics_json_schema_and_ranges(tmp_path):
     train(smoke(tmp_path))
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"test_score", "val_score", "linear_probe", "best_epoch", "selection", "config"} <= set(metrics)
+    assert {"test_score", "val_score", "linear_probe", "best_epoch", "selection", "config"} <= set(
+        metrics
+    )
     assert list(metrics["test_score"]) == ["multimodal", "easy", "hard"]
     assert list(metrics["linear_probe"]) == ["easy", "hard"]
     for group in ("test_score", "val_score", "linear_probe"):
@@ -53,12 +55,19 @@ def test_explicit_hyperparameters_override_the_profile(tmp_path):
     assert (config.lr, config.batch_size, config.epochs) == (0.5, 4, 1)
 
 
-@pytest.mark.parametrize("field, name, listing", [
-    ("dataset", "imagenet", "valid datasets: av_folder, avdigits, avdigits_small, cremad, kinetics_sounds"),
-    ("method", "sgd", "valid methods: agm, dgl"),
-    ("fusion", "attention", "valid fusions: concat"),
-    ("profile", "fast", "valid profiles: smoke, quick, full"),
-])
+@pytest.mark.parametrize(
+    "field, name, listing",
+    [
+        (
+            "dataset",
+            "imagenet",
+            "valid datasets: av_folder, avdigits, avdigits_small, cremad, kinetics_sounds",
+        ),
+        ("method", "sgd", "valid methods: agm, dgl"),
+        ("fusion", "attention", "valid fusions: concat"),
+        ("profile", "fast", "valid profiles: smoke, quick, full"),
+    ],
+)
 def test_unknown_names_raise_an_error_listing_the_valid_ones(tmp_path, field, name, listing):
     with pytest.raises(UnknownNameError, match=listing):
         train(smoke(tmp_path, **{field: name}))
@@ -82,13 +91,29 @@ def test_cli_reports_an_unknown_method_in_one_line_with_status_2(tmp_path):
         text=True,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["dglnb: error: unknown method 'sgd'; valid methods: "
-                                                 + ", ".join(METHODS.names())]
+    assert result.stderr.strip().splitlines() == [
+        "dglnb: error: unknown method 'sgd'; valid methods: " + ", ".join(METHODS.names())
+    ]
 
 
 def test_cli_trains_dgl_on_synthetic_in_the_smoke_profile(tmp_path, capsys):
-    assert main(["train", "--dataset", "synthetic", "--method", "dgl", "--profile", "smoke", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--method",
+                "dgl",
+                "--profile",
+                "smoke",
+                "--out",
+                str(tmp_path),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     for name in ("metrics.json", "history.csv", "diagnostics.csv", "last.pt", "best.pt"):
         assert (tmp_path / name).is_file()
     assert "test accuracy" in capsys.readouterr().out
@@ -103,7 +128,10 @@ def test_several_seeds_give_mean_and_std_per_metric(tmp_path):
 
 
 def test_summary_skips_missing_heads():
-    runs = [{"test_score": {"multimodal": None, "a": a}, "val_score": {}, "linear_probe": {}} for a in (0.5, 0.7)]
+    runs = [
+        {"test_score": {"multimodal": None, "a": a}, "val_score": {}, "linear_probe": {}}
+        for a in (0.5, 0.7)
+    ]
     summary = summarize(runs)
     assert "test_score.multimodal" not in summary
     assert summary["test_score.a"]["mean"] == pytest.approx(0.6)
@@ -115,7 +143,9 @@ def test_alpha_keys_the_runs_of_the_methods_that_take_it_only():
     from dglnb.train.cache import run_key
 
     def key(method, alpha):
-        return run_key(TrainConfig(dataset="synthetic", method=method, profile="smoke", alpha=alpha))
+        return run_key(
+            TrainConfig(dataset="synthetic", method=method, profile="smoke", alpha=alpha)
+        )
 
     assert key("ogm_ge", 1.0) == key("ogm_ge", 4.0) == key("ogm_ge", None)
     assert resolve(TrainConfig(dataset="synthetic", method="ogm_ge", alpha=1.0)).alpha is None
@@ -128,18 +158,24 @@ def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, m
     from dglnb.train import cache as experiment
 
     monkeypatch.setattr(experiment, "runs_dir", lambda profile, name: tmp_path / profile / name)
-    config = experiment.TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
+    config = experiment.TrainConfig(
+        dataset="synthetic", method="vanilla", profile="smoke", progress=False
+    )
     first = experiment.train_seeds(config, [0, 1])
     assert [d.parent for d in first["dirs"]] == [tmp_path / "smoke" / "cache"] * 2
     stamps = [(d / "metrics.json").stat().st_mtime_ns for d in first["dirs"]]
     again = experiment.train_seeds(config, [0, 1])
     assert again["runs"] == first["runs"]
-    assert [(d / "metrics.json").stat().st_mtime_ns for d in again["dirs"]] == stamps  # read, not retrained
+    assert [
+        (d / "metrics.json").stat().st_mtime_ns for d in again["dirs"]
+    ] == stamps  # read, not retrained
     changed = experiment.train_seeds(dataclasses.replace(config, lr=0.01), [0])
     assert changed["dirs"][0] not in first["dirs"] and changed["runs"][0]["config"]["lr"] == 0.01
 
 
-def test_a_run_folder_written_before_the_score_was_renamed_is_read_under_todays_names(tmp_path, monkeypatch):
+def test_a_run_folder_written_before_the_score_was_renamed_is_read_under_todays_names(
+    tmp_path, monkeypatch
+):
     """metrics.json once called the primary score test_accuracy / val_accuracy (mIoU for segmentation):
     such a cached run is read as test_score / val_score, values untouched, and not trained again."""
     from dglnb.train import cache
@@ -148,13 +184,19 @@ def test_a_run_folder_written_before_the_score_was_renamed_is_read_under_todays_
     config = TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
     today = cache.train_cached(config)
     folder = cache.cached_run_dir(config)
-    old = {{"test_score": "test_accuracy", "val_score": "val_accuracy"}.get(k, k): v for k, v in today.items()}
+    old = {
+        {"test_score": "test_accuracy", "val_score": "val_accuracy"}.get(k, k): v
+        for k, v in today.items()
+    }
     (folder / "metrics.json").write_text(json.dumps(old))
     stamp = (folder / "last.pt").stat().st_mtime_ns
     again = cache.train_cached(config)
     assert again == today and "test_accuracy" not in again
     assert (folder / "last.pt").stat().st_mtime_ns == stamp  # read, not retrained
-    assert cache.summarize([again])["test_score.multimodal"]["mean"] == today["test_score"]["multimodal"]
+    assert (
+        cache.summarize([again])["test_score.multimodal"]["mean"]
+        == today["test_score"]["multimodal"]
+    )
 
 
 def test_a_run_another_process_is_training_is_left_to_the_end_then_read(tmp_path, monkeypatch):
@@ -164,7 +206,9 @@ def test_a_run_another_process_is_training_is_left_to_the_end_then_read(tmp_path
     config = TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
     trained, others_done = [], threading.Event()
     train = cache.train
-    monkeypatch.setattr(cache, "train", lambda c: trained.append(c.seed) or others_done.set() or train(c))
+    monkeypatch.setattr(
+        cache, "train", lambda c: trained.append(c.seed) or others_done.set() or train(c)
+    )
 
     def another_process_training_seed_0():
         with cache.run_lock(cache.cached_run_dir(dataclasses.replace(config, seed=0))):

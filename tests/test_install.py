@@ -32,8 +32,9 @@ options: {threads: 1}
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, f"{args}: {result.stdout[-2000:]}\n{result.stderr[-4000:]}"
     return result.stdout
 
@@ -44,14 +45,28 @@ def test_the_wheel_in_a_fresh_venv_trains_and_sweeps_outside_a_checkout(tmp_path
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(repo_root() / name, source)
-    shutil.copytree(repo_root() / "src", source / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        repo_root() / "src",
+        source / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     inherited = ("PYTHON", "VIRTUAL_ENV", "DGLNB_")  # nothing points back at this checkout
     env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env |= {"OMP_NUM_THREADS": "1", "DGLNB_CACHE": str(tmp_path / "cache")}
-    run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source,
-        cwd=tmp_path, env=env)
-    wheel, = (tmp_path / "dist").glob("dglnb-*.whl")
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "-q",
+        "--no-deps",
+        "-w",
+        tmp_path / "dist",
+        source,
+        cwd=tmp_path,
+        env=env,
+    )
+    (wheel,) = (tmp_path / "dist").glob("dglnb-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         metadata = archive.read(f"dglnb-{dglnb.__version__}.dist-info/METADATA").decode()
         assert f"dglnb-{dglnb.__version__}.dist-info/licenses/LICENSE" in archive.namelist()
@@ -64,11 +79,29 @@ def test_the_wheel_in_a_fresh_venv_trains_and_sweeps_outside_a_checkout(tmp_path
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = run(python, "-c", "import dglnb, dglnb.paths as p; print(dglnb.__file__, p.home())",
-                cwd=elsewhere, env=env).split()
+    where = run(
+        python,
+        "-c",
+        "import dglnb, dglnb.paths as p; print(dglnb.__file__, p.home())",
+        cwd=elsewhere,
+        env=env,
+    ).split()
     assert "site-packages" in where[0] and Path(where[1]) == elsewhere
-    run(command, "train", "--dataset", "synthetic", "--method", "dgl", "--profile", "smoke",
-        "--out", "run", "--no-progress", cwd=elsewhere, env=env)
+    run(
+        command,
+        "train",
+        "--dataset",
+        "synthetic",
+        "--method",
+        "dgl",
+        "--profile",
+        "smoke",
+        "--out",
+        "run",
+        "--no-progress",
+        cwd=elsewhere,
+        env=env,
+    )
     metrics = json.loads((elsewhere / "run" / "metrics.json").read_text())
     assert metrics["config"]["method"] == "dgl" and 0 <= metrics["test_score"]["multimodal"] <= 1
 
@@ -78,8 +111,13 @@ def test_the_wheel_in_a_fresh_venv_trains_and_sweeps_outside_a_checkout(tmp_path
     results = (elsewhere / "sweep" / "results.csv").read_text().splitlines()
     assert len(results) == 3 and results[0].startswith("method,dataset,seed")
 
-    cached = run(python, "-c", "from dglnb import TrainConfig, train_seeds\n"
-                 "r = train_seeds(TrainConfig(dataset='synthetic', method='vanilla', "
-                 "profile='smoke', progress=False), [0])\nprint(r['dirs'][0])",
-                 cwd=elsewhere, env={**env, "DGLNB_HOME": str(tmp_path / "home")})
+    cached = run(
+        python,
+        "-c",
+        "from dglnb import TrainConfig, train_seeds\n"
+        "r = train_seeds(TrainConfig(dataset='synthetic', method='vanilla', "
+        "profile='smoke', progress=False), [0])\nprint(r['dirs'][0])",
+        cwd=elsewhere,
+        env={**env, "DGLNB_HOME": str(tmp_path / "home")},
+    )
     assert Path(cached.strip()).parent == tmp_path / "home" / "build" / "runs" / "smoke" / "cache"

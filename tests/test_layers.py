@@ -25,10 +25,15 @@ def test_the_contract_lists_every_layer_folder_and_module():
     contract = (ROOT / "pyproject.toml").read_text()
     names = {p.stem for p in PACKAGE.iterdir() if p.suffix == ".py" and p.stem != "__init__"}
     names |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert {n for n in names if f'dglnb.{n}"' not in contract and f"dglnb.{n} " not in contract} == set()
+    assert {
+        n for n in names if f'dglnb.{n}"' not in contract and f"dglnb.{n} " not in contract
+    } == set()
 
 
 def test_no_module_is_longer_than_a_reader_can_hold():
-    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
     assert long == {}

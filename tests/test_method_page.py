@@ -31,7 +31,8 @@ MAX_MARKED_LINES = 12  # "the few lines that implement it"
 MAX_OBJECT_LINES = 40
 
 INCLUDE = re.compile(
-    r"^% shows: (?P<shows>.+)\n```\{literalinclude\} (?P<path>\S+)\n(?P<options>(?::[\w-]+:.*\n)*)```$", re.M
+    r"^% shows: (?P<shows>.+)\n```\{literalinclude\} (?P<path>\S+)\n(?P<options>(?::[\w-]+:.*\n)*)```$",
+    re.M,
 )
 OPTION = re.compile(r"^:([\w-]+):\s*(.*)$")
 MARKER = re.compile(r"#\s*\[(/?)(eq\. [0-9]+(?:-[0-9]+)?)\]")
@@ -47,12 +48,14 @@ def page_includes(text: str) -> list[dict]:
         for line in match["options"].splitlines():
             name, value = OPTION.match(line).groups()
             options[name] = value.strip().strip('"')
-        found.append({
-            "path": (PAGE.parent / match["path"]).resolve(),
-            "options": options,
-            "shows": re.findall(r"`([^`]+)`", match["shows"]),
-            "line": text[: match.start()].count("\n") + 2,
-        })
+        found.append(
+            {
+                "path": (PAGE.parent / match["path"]).resolve(),
+                "options": options,
+                "shows": re.findall(r"`([^`]+)`", match["shows"]),
+                "line": text[: match.start()].count("\n") + 2,
+            }
+        )
     return found
 
 
@@ -62,18 +65,25 @@ def included_lines(include: dict) -> str:
     options = {k: v for k, v in include["options"].items() if k in selecting}
     if "dedent" in options:
         options["dedent"] = int(options["dedent"])
-    reader = LiteralIncludeReader(str(include["path"]), options, SimpleNamespace(source_encoding="utf-8"))
+    reader = LiteralIncludeReader(
+        str(include["path"]), options, SimpleNamespace(source_encoding="utf-8")
+    )
     return reader.read()[0]
 
 
 MAX_LINE_CHARS = 100  # code in the book, as for the notebooks
 TEXT = PAGE.read_text(encoding="utf-8")
 INCLUDES = page_includes(TEXT)
-IDS = [f"line {i['line']}: {i['options'].get('pyobject') or i['options'].get('start-after')}" for i in INCLUDES]
+IDS = [
+    f"line {i['line']}: {i['options'].get('pyobject') or i['options'].get('start-after')}"
+    for i in INCLUDES
+]
 
 
 def test_every_include_names_the_code_it_must_show():
-    assert len(INCLUDES) == TEXT.count("{literalinclude}"), "an include without a '% shows:' comment above it"
+    assert len(INCLUDES) == TEXT.count("{literalinclude}"), (
+        "an include without a '% shows:' comment above it"
+    )
     assert all(i["shows"] for i in INCLUDES), "a '% shows:' comment with no `code` fragment"
 
 
@@ -81,14 +91,18 @@ def test_every_include_names_the_code_it_must_show():
 def test_include_selects_by_object_or_by_a_pair_of_markers(include):
     options = include["options"]
     assert "lines" not in options and "start-at" not in options and "end-at" not in options
-    assert ("pyobject" in options) != ("start-after" in options), "select by :pyobject: or by markers"
+    assert ("pyobject" in options) != ("start-after" in options), (
+        "select by :pyobject: or by markers"
+    )
     if "start-after" in options:
         start, end = options["start-after"], options["end-before"]
         assert MARKER.fullmatch(f"# {start}") and end == start.replace("[", "[/", 1)
         source = include["path"].read_text(encoding="utf-8").splitlines()
         starts = [n for n, line in enumerate(source) if start in line]
         ends = [n for n, line in enumerate(source) if end in line]
-        assert len(starts) == 1, f"{start} marks {len(starts)} lines of {include['path'].name}, not one"
+        assert len(starts) == 1, (
+            f"{start} marks {len(starts)} lines of {include['path'].name}, not one"
+        )
         assert len(ends) == 1, f"{end} marks {len(ends)} lines of {include['path'].name}, not one"
         assert starts[0] < ends[0], f"{end} comes before {start}"
 
@@ -105,18 +119,24 @@ def test_included_lines_contain_the_code_the_page_names(include):
 @pytest.mark.parametrize("include", INCLUDES, ids=IDS)
 def test_included_code_fits_the_page(include):
     wide = [line for line in included_lines(include).splitlines() if len(line) > MAX_LINE_CHARS]
-    assert wide == [], f"lines of {include['path'].name} wider than {MAX_LINE_CHARS} characters on the page: {wide}"
+    assert wide == [], (
+        f"lines of {include['path'].name} wider than {MAX_LINE_CHARS} characters on the page: {wide}"
+    )
 
 
 def test_every_marker_in_the_package_is_paired_and_on_the_page():
-    used = {(i["path"], i["options"]["start-after"]) for i in INCLUDES if "start-after" in i["options"]}
+    used = {
+        (i["path"], i["options"]["start-after"]) for i in INCLUDES if "start-after" in i["options"]
+    }
     marked = set()
     for path in PACKAGE.rglob("*.py"):
         opened: list[str] = []
         for line in path.read_text(encoding="utf-8").splitlines():
             for closing, name in MARKER.findall(line):
                 if closing:
-                    assert opened and opened.pop() == name, f"{path.name}: [/{name}] without [{name}]"
+                    assert opened and opened.pop() == name, (
+                        f"{path.name}: [/{name}] without [{name}]"
+                    )
                 else:
                     opened.append(name)
                     marked.add((path.resolve(), f"[{name}]"))

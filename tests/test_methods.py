@@ -14,16 +14,26 @@ from tiny_models import AUDIO_VISUAL, VECTORS, grads, make_batch, tiny_model
 
 
 def test_all_methods_are_registered_and_unknown_names_list_them():
-    assert {"vanilla", "unimodal", "dgl", "dgl_mt", "dgl_ut", "vanilla_lr", "joint_aux"} <= set(METHODS.names())
+    assert {"vanilla", "unimodal", "dgl", "dgl_mt", "dgl_ut", "vanilla_lr", "joint_aux"} <= set(
+        METHODS.names()
+    )
     with pytest.raises(UnknownNameError, match="valid methods: .*dgl.*vanilla"):
         METHODS.get("dlg")
 
 
-ALPHA_METHODS = ("dgl", "dgl_mt", "dgl_ut", "joint_aux", "vanilla_lr")  # weight or scale by the unimodal losses
+ALPHA_METHODS = (
+    "dgl",
+    "dgl_mt",
+    "dgl_ut",
+    "joint_aux",
+    "vanilla_lr",
+)  # weight or scale by the unimodal losses
 
 
 def test_alpha_belongs_to_the_methods_that_use_it_and_is_no_option_of_theirs():
-    assert sorted(m for m in METHODS.names() if METHODS.get(m).takes("alpha")) == sorted(ALPHA_METHODS)
+    assert sorted(m for m in METHODS.names() if METHODS.get(m).takes("alpha")) == sorted(
+        ALPHA_METHODS
+    )
     assert all("alpha" not in METHODS.get(m).options() for m in METHODS.names())
     assert METHODS.get("dgl")(alpha=2.5).alpha == 2.5
     with pytest.raises(TypeError, match="OGMGE got unknown hyperparameters: alpha"):
@@ -57,7 +67,12 @@ def test_train_step_updates_the_model_and_returns_float_losses(method):
 @pytest.mark.parametrize("method", METHODS.names())
 def test_method_state_round_trips_after_an_epoch_start_and_a_step(method):
     model, batch = tiny_model(VECTORS), make_batch(VECTORS)
-    loaders = {"train": [batch], "train_eval": [batch], "val": [make_batch(VECTORS, seed=2)], "test": []}
+    loaders = {
+        "train": [batch],
+        "train_eval": [batch],
+        "val": [make_batch(VECTORS, seed=2)],
+        "test": [],
+    }
     algo = METHODS.get(method)()
     algo.setup(model)
     optimizer = torch.optim.SGD(algo.param_groups(model, 0.1))
@@ -77,13 +92,18 @@ def test_predict_gives_the_multimodal_and_the_zeroed_unimodal_logits():
     torch.testing.assert_close(out["visual"], model(batch, zero=["audio"]))
 
 
-@pytest.mark.parametrize(("kw", "factor"), [({}, 5.0), ({"alpha": 2.0}, 3.0), ({"lr_factor": 1.5}, 1.5)])
+@pytest.mark.parametrize(
+    ("kw", "factor"), [({}, 5.0), ({"alpha": 2.0}, 3.0), ({"lr_factor": 1.5}, 1.5)]
+)
 def test_vanilla_lr_scales_the_encoder_learning_rate(kw, factor):
     model = tiny_model(AUDIO_VISUAL)
     groups = METHODS.get("vanilla_lr")(**kw).param_groups(model, lr=0.01)
     encoders = {id(p) for m in model.modalities for p in model.encoder_parameters(m)}
     fusion = {id(p) for p in model.fusion_parameters()}
-    assert [({id(p) for p in g["params"]}, g["lr"]) for g in groups] == [(encoders, 0.01 * factor), (fusion, 0.01)]
+    assert [({id(p) for p in g["params"]}, g["lr"]) for g in groups] == [
+        (encoders, 0.01 * factor),
+        (fusion, 0.01),
+    ]
 
 
 def test_vanilla_lr_computes_the_vanilla_gradient():
@@ -96,7 +116,9 @@ def test_vanilla_lr_computes_the_vanilla_gradient():
 
 def unimodal_setup(info, seed=0):
     model = tiny_model(info, seed=seed)
-    algo = METHODS.get("unimodal")(grad_clip=0.01)  # a tight clip: a shared norm would couple the modalities
+    algo = METHODS.get("unimodal")(
+        grad_clip=0.01
+    )  # a tight clip: a shared norm would couple the modalities
     algo.setup(model)
     return model, algo
 
@@ -106,14 +128,18 @@ def test_unimodal_predicts_each_modality_with_its_own_head_only():
     batch = make_batch(VECTORS)
     out = algo.predict(model, batch)
     assert list(out) == ["audio", "visual"]
-    torch.testing.assert_close(out["audio"], model.unimodal_heads["audio"](model.encoders["audio"](batch["audio"])))
+    torch.testing.assert_close(
+        out["audio"], model.unimodal_heads["audio"](model.encoders["audio"](batch["audio"]))
+    )
     assert any(k.startswith("unimodal_heads.visual.") for k in model.state_dict())
 
 
 def test_unimodal_optimizes_encoders_and_heads_not_the_fusion():
     model, algo = unimodal_setup(VECTORS)
     params = {id(p) for g in algo.param_groups(model, 0.1) for p in g["params"]}
-    assert params == {id(p) for p in model.parameters()} - {id(p) for p in model.fusion_parameters()}
+    assert params == {id(p) for p in model.parameters()} - {
+        id(p) for p in model.fusion_parameters()
+    }
 
 
 @pytest.mark.parametrize("info", [VECTORS, AUDIO_VISUAL], ids=["vectors", "av"])
@@ -123,11 +149,20 @@ def test_unimodal_audio_training_does_not_depend_on_the_visual_input(info):
     trained = []
     for b in (batch, other):
         model, algo = unimodal_setup(info)
-        losses = algo.train_step(model, b, torch.optim.SGD(algo.param_groups(model, 0.5), momentum=0.9))
+        losses = algo.train_step(
+            model, b, torch.optim.SGD(algo.param_groups(model, 0.5), momentum=0.9)
+        )
         trained.append((model, losses))
     (first, losses_1), (second, losses_2) = trained
-    assert losses_1["loss_audio"] == losses_2["loss_audio"] and losses_1["loss_visual"] != losses_2["loss_visual"]
+    assert (
+        losses_1["loss_audio"] == losses_2["loss_audio"]
+        and losses_1["loss_visual"] != losses_2["loss_visual"]
+    )
     for name in ("encoders.audio", "unimodal_heads.audio"):
-        for (k, p), q in zip(first.get_submodule(name).named_parameters(), second.get_submodule(name).parameters()):
+        for (k, p), q in zip(
+            first.get_submodule(name).named_parameters(), second.get_submodule(name).parameters()
+        ):
             assert torch.equal(p, q), f"{name}.{k}"
-    assert not torch.equal(first.unimodal_heads["visual"].weight, second.unimodal_heads["visual"].weight)
+    assert not torch.equal(
+        first.unimodal_heads["visual"].weight, second.unimodal_heads["visual"].weight
+    )

@@ -50,8 +50,15 @@ def hand_ogm_coefficients(model, batch, alpha):
         head = model.fusion.head
         d_audio = z["audio"].shape[1]
         w = {"audio": head.weight[:, :d_audio], "visual": head.weight[:, d_audio:]}
-        s = {m: float(sum(torch.softmax(z[m] @ w[m].T + head.bias / 2, dim=1)[i, y]
-                          for i, y in enumerate(batch["label"]))) for m in ("audio", "visual")}
+        s = {
+            m: float(
+                sum(
+                    torch.softmax(z[m] @ w[m].T + head.bias / 2, dim=1)[i, y]
+                    for i, y in enumerate(batch["label"])
+                )
+            )
+            for m in ("audio", "visual")
+        }
     dominant, other = ("audio", "visual") if s["audio"] > s["visual"] else ("visual", "audio")
     return {dominant: 1 - math.tanh(alpha * s[dominant] / s[other]), other: 1.0}, dominant
 
@@ -68,11 +75,15 @@ def test_ogm_coefficient_is_one_minus_tanh_of_alpha_times_the_confidence_ratio_f
 
 def test_ogm_with_three_modalities_compares_each_with_the_least_confident():
     """One sample, two classes, label 0: s_m = sigmoid(x_m) for logits (x_m, 0)."""
-    logits = {m: torch.tensor([[math.log(odds), 0.0]], dtype=torch.float64)
-              for m, odds in (("audio", 1), ("visual", 3), ("text", 7))}  # s = 1/2, 3/4, 7/8
+    logits = {
+        m: torch.tensor([[math.log(odds), 0.0]], dtype=torch.float64)
+        for m, odds in (("audio", 1), ("visual", 3), ("text", 7))
+    }  # s = 1/2, 3/4, 7/8
     coeffs = METHODS.get("ogm")(modulation_alpha=0.5).coefficients(logits, torch.tensor([0]))
-    assert coeffs == pytest.approx({"audio": 1.0, "visual": 1 - math.tanh(0.5 * 1.5),
-                                    "text": 1 - math.tanh(0.5 * 1.75)}, rel=1e-12)
+    assert coeffs == pytest.approx(
+        {"audio": 1.0, "visual": 1 - math.tanh(0.5 * 1.5), "text": 1 - math.tanh(0.5 * 1.75)},
+        rel=1e-12,
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -92,7 +103,9 @@ def test_ogm_ge_adds_gaussian_noise_with_each_gradient_tensors_std_to_every_enco
     coeffs, _ = hand_ogm_coefficients(model, batch, alpha=0.5)
     torch.manual_seed(7)
     METHODS.get("ogm_ge")(modulation_alpha=0.5).compute_gradients(model, batch)
-    torch.manual_seed(7)  # the noise drawn in the model's order: modality by modality, parameter by parameter
+    torch.manual_seed(
+        7
+    )  # the noise drawn in the model's order: modality by modality, parameter by parameter
     for m in model.modalities:
         for name, p in model.encoders[m].named_parameters():
             g = expected[f"encoders.{m}.{name}"]
@@ -120,7 +133,7 @@ def test_ogm_conv_only_modulates_the_convolution_weights_alone():
     algo = METHODS.get("ogm")(modulation_alpha=0.5, conv_only=True, half_bias=False)
     coeffs = algo.coefficients(algo.unimodal_logits(model, model.encode(batch)), batch["label"])
     algo.compute_gradients(model, batch)
-    (dominant, k), = [(m, k) for m, k in coeffs.items() if k < 1]
+    ((dominant, k),) = [(m, k) for m, k in coeffs.items() if k < 1]
     for name, p in model.named_parameters():
         factor = k if name.startswith(f"encoders.{dominant}.") and p.dim() == 4 else 1.0
         torch.testing.assert_close(p.grad, expected[name] * factor, rtol=1e-12, atol=0, msg=name)
@@ -133,7 +146,9 @@ def test_ogm_half_bias_switch_chooses_between_the_split_head_and_the_zeroed_fusi
     half = METHODS.get("ogm")(half_bias=True).unimodal_logits(model, feats)
     full = METHODS.get("ogm")(half_bias=False).unimodal_logits(model, feats)
     for m in model.modalities:
-        torch.testing.assert_close(full[m], model(batch, zero=[n for n in model.modalities if n != m]))
+        torch.testing.assert_close(
+            full[m], model(batch, zero=[n for n in model.modalities if n != m])
+        )
         torch.testing.assert_close(half[m], full[m] - bias / 2)
 
 
@@ -161,8 +176,12 @@ def hand_centroids(model, batches):
     out = {}
     for m in model.modalities:
         z = torch.cat([f[m] for f in feats])
-        out[m] = torch.stack([z[labels == c].mean(0) if (labels == c).any() else torch.zeros(z.shape[1])
-                              for c in range(model.num_classes)]).double()
+        out[m] = torch.stack(
+            [
+                z[labels == c].mean(0) if (labels == c).any() else torch.zeros(z.shape[1])
+                for c in range(model.num_classes)
+            ]
+        ).double()
     return out
 
 
@@ -174,11 +193,15 @@ def test_pmr_prototypes_are_the_class_centroids_of_the_first_fraction_of_the_tra
     expected = hand_centroids(model, batches[:2])
     for m in model.modalities:
         torch.testing.assert_close(algo.prototypes[m], expected[m])
-    assert model.training  # the centroids are taken in eval mode; the hook leaves train mode as it found it
+    assert (
+        model.training
+    )  # the centroids are taken in eval mode; the hook leaves train mode as it found it
 
 
 @pytest.mark.parametrize(("momentum_from", "blended_at"), [(2, {2}), (1, {1, 2})])
-def test_pmr_prototypes_blend_the_new_centroids_with_the_old_with_momentum(momentum_from, blended_at):
+def test_pmr_prototypes_blend_the_new_centroids_with_the_old_with_momentum(
+    momentum_from, blended_at
+):
     model = tiny_model(VECTORS)
     algo = METHODS.get("pmr")(momentum=0.25, momentum_from=momentum_from)
     previous = None
@@ -187,7 +210,9 @@ def test_pmr_prototypes_blend_the_new_centroids_with_the_old_with_momentum(momen
         algo.update_prototypes(model, [batch], epoch)
         centroids = hand_centroids(model, [batch])
         for m in model.modalities:
-            expected = 0.75 * centroids[m] + 0.25 * previous[m] if epoch in blended_at else centroids[m]
+            expected = (
+                0.75 * centroids[m] + 0.25 * previous[m] if epoch in blended_at else centroids[m]
+            )
             torch.testing.assert_close(algo.prototypes[m], expected)
         previous = algo.prototypes
 
@@ -195,13 +220,21 @@ def test_pmr_prototypes_blend_the_new_centroids_with_the_old_with_momentum(momen
 def test_pmr_adds_the_prototypical_cross_entropy_of_the_slower_modality_only():
     model, batch = tiny_model(VECTORS), make_batch(VECTORS)
     torch.manual_seed(3)
-    prototypes = {m: torch.randn(VECTORS.num_classes, 8, dtype=torch.float64) for m in model.modalities}
+    prototypes = {
+        m: torch.randn(VECTORS.num_classes, 8, dtype=torch.float64) for m in model.modalities
+    }
     algo = METHODS.get("pmr")(modulation_alpha=0.7)
     algo.prototypes = prototypes
     feats = model.encode(batch)
     y = batch["label"]
-    sims = {m: -((feats[m][:, None, :] - prototypes[m][None]) ** 2).sum(-1).sqrt() for m in model.modalities}
-    scores = {m: float(sum(torch.softmax(s.detach(), dim=1)[i, c] for i, c in enumerate(y))) for m, s in sims.items()}
+    sims = {
+        m: -((feats[m][:, None, :] - prototypes[m][None]) ** 2).sum(-1).sqrt()
+        for m in model.modalities
+    }
+    scores = {
+        m: float(sum(torch.softmax(s.detach(), dim=1)[i, c] for i, c in enumerate(y)))
+        for m, s in sims.items()
+    }
     slower = min(scores, key=scores.get)
     loss = F.cross_entropy(model.fuse(feats), y) + 0.7 * F.cross_entropy(sims[slower], y)
     expected = grads_by_name(model, grads(loss, list(model.parameters())))
@@ -210,7 +243,9 @@ def test_pmr_adds_the_prototypical_cross_entropy_of_the_slower_modality_only():
     torch.testing.assert_close(losses[f"loss_proto_{slower}"], F.cross_entropy(sims[slower], y))
     for name, g in current_grads(model).items():
         torch.testing.assert_close(g, expected[name], msg=name)
-        if not name.startswith(f"encoders.{slower}."):  # the prototype term reaches the slower encoder only
+        if not name.startswith(
+            f"encoders.{slower}."
+        ):  # the prototype term reaches the slower encoder only
             torch.testing.assert_close(g, plain[name], msg=name)
     first_layer = f"encoders.{slower}.net.0.weight"
     assert not torch.allclose(current_grads(model)[first_layer], plain[first_layer])
@@ -236,7 +271,9 @@ def test_pmr_without_prototypes_or_outside_the_modulation_epochs_is_vanilla_trai
 # ----------------------------------------------------------------------------- AGM
 
 
-@pytest.mark.parametrize(("empty_coalition", "bias_share"), [("zero", 0.5), ("padded", 0.0), ("omitted", None)])
+@pytest.mark.parametrize(
+    ("empty_coalition", "bias_share"), [("zero", 0.5), ("padded", 0.0), ("omitted", None)]
+)
 def test_agm_shapley_logits_of_a_linear_model(empty_coalition, bias_share):
     """Concat fusion is linear, f(z) = W_a z_a + W_v z_v + b, so phi_a is W_a z_a plus a share of b,
     except where the empty subset's term is omitted: phi_a = (f(a,v) - f(0,v)) / 2 = W_a z_a / 2."""
@@ -245,15 +282,19 @@ def test_agm_shapley_logits_of_a_linear_model(empty_coalition, bias_share):
         feats = model.encode(batch)
         phi = shapley_logits(model, feats, empty_coalition)
     head, d_audio = model.fusion.head, feats["audio"].shape[1]
-    parts = {"audio": feats["audio"] @ head.weight[:, :d_audio].T,
-             "visual": feats["visual"] @ head.weight[:, d_audio:].T}
+    parts = {
+        "audio": feats["audio"] @ head.weight[:, :d_audio].T,
+        "visual": feats["visual"] @ head.weight[:, d_audio:].T,
+    }
     for m in model.modalities:
         expected = parts[m] / 2 if bias_share is None else parts[m] + bias_share * head.bias
         torch.testing.assert_close(phi[m], expected)
 
 
 @pytest.mark.parametrize(("empty_coalition", "baseline"), [("zero", False), ("padded", True)])
-def test_agm_shapley_logits_of_three_modalities_add_up_to_the_fused_logits(empty_coalition, baseline):
+def test_agm_shapley_logits_of_three_modalities_add_up_to_the_fused_logits(
+    empty_coalition, baseline
+):
     model, batch = tiny_model(THREE, "sum"), make_batch(THREE)
     with torch.no_grad():
         feats = model.encode(batch)
@@ -264,12 +305,23 @@ def test_agm_shapley_logits_of_three_modalities_add_up_to_the_fused_logits(empty
 
 def test_agm_coefficient_compares_the_score_ratio_with_its_running_mean():
     algo = METHODS.get("agm")(modulation_alpha=0.5)
-    first = algo.coefficients({"audio": 1.0, "visual": 2.0})  # running means start at 0: target ratio 1
-    assert first == pytest.approx({"audio": math.exp(0.5 * (1 - math.exp(-1))),
-                                   "visual": math.exp(0.5 * (1 - math.exp(1)))}, rel=1e-14)
-    second = algo.coefficients({"audio": 3.0, "visual": 1.0})  # target: ratios of the running means (1, 2)
-    assert second == pytest.approx({"audio": math.exp(0.5 * (math.exp(-1) - math.exp(2))),
-                                    "visual": math.exp(0.5 * min(math.exp(1) - math.exp(-2), 7))}, rel=1e-14)
+    first = algo.coefficients(
+        {"audio": 1.0, "visual": 2.0}
+    )  # running means start at 0: target ratio 1
+    assert first == pytest.approx(
+        {"audio": math.exp(0.5 * (1 - math.exp(-1))), "visual": math.exp(0.5 * (1 - math.exp(1)))},
+        rel=1e-14,
+    )
+    second = algo.coefficients(
+        {"audio": 3.0, "visual": 1.0}
+    )  # target: ratios of the running means (1, 2)
+    assert second == pytest.approx(
+        {
+            "audio": math.exp(0.5 * (math.exp(-1) - math.exp(2))),
+            "visual": math.exp(0.5 * min(math.exp(1) - math.exp(-2), 7)),
+        },
+        rel=1e-14,
+    )
     assert algo.state_dict() == {"steps": 2, "mean_scores": {"audio": 2.0, "visual": 1.5}}
     algo.mean_scores = {"audio": 0.0, "visual": 20.0}
     capped = algo.coefficients({"audio": 0.0, "visual": 0.0})["visual"]
@@ -291,15 +343,27 @@ def test_agm_scales_each_encoders_weight_gradients_by_its_coefficient():
 # ----------------------------------------------------------------------------- G-Blending
 
 CURVES = {  # train_start, train_end, val_start, val_end
-    "multimodal": LossCurve(1.0, 0.5, 1.5, 1.25),  # G = 0.25, dO = 0.75 - 0.5 = 0.25: 0.25 / 0.0625 = 4
+    "multimodal": LossCurve(
+        1.0, 0.5, 1.5, 1.25
+    ),  # G = 0.25, dO = 0.75 - 0.5 = 0.25: 0.25 / 0.0625 = 4
     "audio": LossCurve(2.0, 1.0, 2.5, 2.0),  # G = 0.5, dO = 1 - 0.5 = 0.5: 0.5 / 0.25 = 2
-    "visual": LossCurve(1.0, 0.5, 1.0, 1.5),  # G = -0.5, dO = 1 - 0 = 1: paper 0, code |G| / 1 = 0.5
+    "visual": LossCurve(
+        1.0, 0.5, 1.0, 1.5
+    ),  # G = -0.5, dO = 1 - 0 = 1: paper 0, code |G| / 1 = 0.5
 }
 
 
 def test_gblending_weights_are_generalization_over_squared_overfitting_normalised():
-    assert blending_weights(CURVES, "paper") == {"multimodal": 4 / 6, "audio": 2 / 6, "visual": 0 / 6}
-    assert blending_weights(CURVES, "code") == {"multimodal": 4 / 6.5, "audio": 2 / 6.5, "visual": 0.5 / 6.5}
+    assert blending_weights(CURVES, "paper") == {
+        "multimodal": 4 / 6,
+        "audio": 2 / 6,
+        "visual": 0 / 6,
+    }
+    assert blending_weights(CURVES, "code") == {
+        "multimodal": 4 / 6.5,
+        "audio": 2 / 6.5,
+        "visual": 0.5 / 6.5,
+    }
 
 
 def test_gblending_weights_are_equal_when_no_head_generalizes():
@@ -312,8 +376,11 @@ def test_gblending_loss_is_the_weighted_sum_of_the_head_losses():
     algo = METHODS.get("gblending")()
     algo.weights = {"multimodal": 0.5, "audio": 0.125, "visual": 0.375}
     y = batch["label"]
-    loss = (0.5 * F.cross_entropy(model(batch), y) + 0.125 * F.cross_entropy(model(batch, zero=["visual"]), y)
-            + 0.375 * F.cross_entropy(model(batch, zero=["audio"]), y))
+    loss = (
+        0.5 * F.cross_entropy(model(batch), y)
+        + 0.125 * F.cross_entropy(model(batch, zero=["visual"]), y)
+        + 0.375 * F.cross_entropy(model(batch, zero=["audio"]), y)
+    )
     expected = grads(loss, list(model.parameters()))
     algo.compute_gradients(model, batch)
     for p, g in zip(model.parameters(), expected, strict=True):
@@ -321,19 +388,31 @@ def test_gblending_loss_is_the_weighted_sum_of_the_head_losses():
 
 
 @pytest.mark.parametrize("estimate", ["paper", "code"])
-def test_gblending_estimates_its_weights_every_super_epoch_on_copies_without_touching_the_model(estimate):
+def test_gblending_estimates_its_weights_every_super_epoch_on_copies_without_touching_the_model(
+    estimate,
+):
     model = tiny_model(VECTORS)
-    train, val = [make_batch(VECTORS, n=10, seed=s) for s in (1, 2)], [make_batch(VECTORS, n=10, seed=3)]
+    train, val = (
+        [make_batch(VECTORS, n=10, seed=s) for s in (1, 2)],
+        [make_batch(VECTORS, n=10, seed=3)],
+    )
     loaders = {"train": train, "train_eval": train, "val": val}
     before = {k: v.clone() for k, v in model.state_dict().items()}
     algo = METHODS.get("gblending")(super_epoch=2, estimate=estimate)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     algo.on_epoch_start(0, model, loaders, optimizer)
     weights = algo.weights
-    assert set(weights) == {"multimodal", "audio", "visual"} and sum(weights.values()) == pytest.approx(1.0)
-    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()) and not optimizer.state
+    assert set(weights) == {"multimodal", "audio", "visual"} and sum(
+        weights.values()
+    ) == pytest.approx(1.0)
+    assert (
+        all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+        and not optimizer.state
+    )
     algo.weights = {"multimodal": 1.0, "audio": 0.0, "visual": 0.0}
-    algo.on_epoch_start(1, model, loaders, optimizer)  # not a super-epoch boundary: the weights stay
+    algo.on_epoch_start(
+        1, model, loaders, optimizer
+    )  # not a super-epoch boundary: the weights stay
     assert algo.weights == {"multimodal": 1.0, "audio": 0.0, "visual": 0.0}
     algo.on_epoch_start(2, model, loaders, optimizer)
     assert algo.weights == weights  # same parameters, same copies' training: the same estimate
@@ -344,8 +423,12 @@ def test_gblending_paper_estimate_starts_from_the_current_parameters():
     train, val = [make_batch(VECTORS, n=10, seed=1)], [make_batch(VECTORS, n=10, seed=3)]
     algo = METHODS.get("gblending")(super_epoch=1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-    curve = algo.loss_curve(model, "audio", {"train": train, "train_eval": train, "val": val}, optimizer)
-    assert curve.train_start == mean_loss(model, "audio", train) and curve.val_start == mean_loss(model, "audio", val)
+    curve = algo.loss_curve(
+        model, "audio", {"train": train, "train_eval": train, "val": val}, optimizer
+    )
+    assert curve.train_start == mean_loss(model, "audio", train) and curve.val_start == mean_loss(
+        model, "audio", val
+    )
     assert curve.train_end < curve.train_start
 
 
@@ -356,8 +439,20 @@ NEW_METHODS = ("gblending", "ogm_ge", "ogm", "pmr", "agm")
 
 @pytest.mark.parametrize("method", NEW_METHODS)
 def test_each_method_trains_through_the_cli_in_the_smoke_profile(tmp_path, capsys, method):
-    main(["train", "--dataset", "synthetic", "--method", method, "--profile", "smoke", "--no-progress",
-          "--out", str(tmp_path)])
+    main(
+        [
+            "train",
+            "--dataset",
+            "synthetic",
+            "--method",
+            method,
+            "--profile",
+            "smoke",
+            "--no-progress",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["method"] == method and metrics["test_score"]["multimodal"] is not None
     assert "wrote" in capsys.readouterr().out
@@ -365,27 +460,63 @@ def test_each_method_trains_through_the_cli_in_the_smoke_profile(tmp_path, capsy
 
 def test_a_misspelt_method_name_lists_the_valid_ones(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
-        main(["train", "--dataset", "synthetic", "--method", "ogm-ge", "--profile", "smoke", "--out", str(tmp_path)])
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--method",
+                "ogm-ge",
+                "--profile",
+                "smoke",
+                "--out",
+                str(tmp_path),
+            ]
+        )
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and err.startswith("dglnb: error: unknown method 'ogm-ge'; valid methods: agm, ")
+    assert stop.value.code == 2 and err.startswith(
+        "dglnb: error: unknown method 'ogm-ge'; valid methods: agm, "
+    )
     assert all(name in err for name in NEW_METHODS)
 
 
 def test_method_options_reach_the_method_and_a_bad_one_is_a_config_error(tmp_path, capsys):
-    main(["train", "--dataset", "synthetic", "--method", "ogm_ge", "--profile", "smoke", "--no-progress",
-          "--method-option", "modulation_ends=-1", "--method-option", "half_bias=false", "--out", str(tmp_path)])
+    main(
+        [
+            "train",
+            "--dataset",
+            "synthetic",
+            "--method",
+            "ogm_ge",
+            "--profile",
+            "smoke",
+            "--no-progress",
+            "--method-option",
+            "modulation_ends=-1",
+            "--method-option",
+            "half_bias=false",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["method_options"] == {"modulation_ends": -1, "half_bias": False}
     assert "1.0" == history(tmp_path)[0]["train_coeff_easy"]  # no modulation epoch
-    with pytest.raises(ConfigError, match="method_options for pmr: .*unknown hyperparameters: bogus"):
+    with pytest.raises(
+        ConfigError, match="method_options for pmr: .*unknown hyperparameters: bogus"
+    ):
         resolve(TrainConfig(dataset="synthetic", method="pmr", method_options={"bogus": 1}))
 
 
-@pytest.mark.parametrize(("method", "options"), [("gblending", {"super_epoch": 2}), ("pmr", {}), ("agm", {})])
+@pytest.mark.parametrize(
+    ("method", "options"), [("gblending", {"super_epoch": 2}), ("pmr", {}), ("agm", {})]
+)
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, method, options):
     """Cut after epoch 0: epoch 1 needs the method's state from the checkpoint (G-Blending's weights,
     PMR's prototypes, AGM's running scores), epoch 2 updates it again."""
-    settings = dict(dataset="synthetic", method=method, profile="smoke", progress=False, method_options=options)
+    settings = dict(
+        dataset="synthetic", method=method, profile="smoke", progress=False, method_options=options
+    )
     full = train(TrainConfig(**settings, epochs=3, out=tmp_path / "full"))
     train(TrainConfig(**settings, epochs=1, out=tmp_path / "cut"))
     resumed = train(TrainConfig(**settings, epochs=3, out=tmp_path / "cut", resume=True))

@@ -50,7 +50,10 @@ def test_miou_averages_over_classes_in_ground_truth_or_prediction():
     pred = torch.tensor([[[0, 3, 1, 1], [0, 2, 3, 0]]])
     scores = SegmentationScores()
     scores.update(one_hot_logits(pred), target)
-    assert scores.result() == {"miou": pytest.approx(7 / 18), "pixel_accuracy": pytest.approx(4 / 6)}
+    assert scores.result() == {
+        "miou": pytest.approx(7 / 18),
+        "pixel_accuracy": pytest.approx(4 / 6),
+    }
 
 
 def test_the_confusion_matrix_skips_unlabelled_pixels():
@@ -87,9 +90,14 @@ def test_the_primary_score_is_named_by_the_head_and_the_others_by_head_and_metri
     seg = SegmentationScores()
     seg.update(one_hot_logits(PRED), TARGET)
     flat = flat_scores({"multimodal": seg})
-    assert flat == {"multimodal": seg.result()["miou"], "multimodal/pixel_accuracy": seg.result()["pixel_accuracy"]}
+    assert flat == {
+        "multimodal": seg.result()["miou"],
+        "multimodal/pixel_accuracy": seg.result()["pixel_accuracy"],
+    }
 
 
 def test_selection_uses_the_primary_scores_only():
     assert selection_score({"multimodal": 0.2, "multimodal/pixel_accuracy": 0.9}) == 0.2
-    assert selection_score({"rgb": 0.2, "depth": 0.4, "rgb/pixel_accuracy": 0.9}) == pytest.approx(0.3)
+    assert selection_score({"rgb": 0.2, "depth": 0.4, "rgb/pixel_accuracy": 0.9}) == pytest.approx(
+        0.3
+    )

@@ -25,7 +25,9 @@ def test_axis_mlp_mixes_along_its_axis_only(axis):
     mix = AxisMLP(x.shape[axis], 4, axis).double()
     normed = mix.norm(x)
     expected = x.clone()
-    for index in torch.cartesian_prod(*[torch.arange(n) for i, n in enumerate(x.shape) if i != axis]):
+    for index in torch.cartesian_prod(
+        *[torch.arange(n) for i, n in enumerate(x.shape) if i != axis]
+    ):
         where = list(index.tolist())
         where.insert(axis, slice(None))
         expected[tuple(where)] += mix.mlp(normed[tuple(where)])
@@ -44,18 +46,27 @@ def test_mixing_across_modalities_lets_one_modality_change_another_s_slice():
 
 def test_a_unimodal_path_depends_on_its_own_input_only():
     model, batch = tiny_model(SEQUENCES3, "mlp_mixer"), make_batch(SEQUENCES3)
-    other = dict(batch, visual=torch.randn_like(batch["visual"]), text=torch.randn_like(batch["text"]))
-    torch.testing.assert_close(model(batch, zero=["visual", "text"]), model(other, zero=["visual", "text"]))
+    other = dict(
+        batch, visual=torch.randn_like(batch["visual"]), text=torch.randn_like(batch["text"])
+    )
+    torch.testing.assert_close(
+        model(batch, zero=["visual", "text"]), model(other, zero=["visual", "text"])
+    )
     assert not torch.allclose(model(batch), model(other))
     loss_audio = model.loss(model(batch, zero=["visual", "text"]), batch["label"])
-    assert all(torch.equal(g, torch.zeros_like(g)) for g in grads(loss_audio, model.encoder_parameters("text")))
+    assert all(
+        torch.equal(g, torch.zeros_like(g))
+        for g in grads(loss_audio, model.encoder_parameters("text"))
+    )
 
 
 def test_zeroing_sets_the_modality_s_slice_of_the_cube_to_zero():
     model, batch = tiny_model(SEQUENCES3, "mlp_mixer"), make_batch(SEQUENCES3)
     feats = model.encode(batch)
     assert {m: tuple(z.shape) for m, z in feats.items()} == {m: (6, 5, 8) for m in model.modalities}
-    expected = model.fusion({m: z if m == "text" else torch.zeros_like(z) for m, z in feats.items()})
+    expected = model.fusion(
+        {m: z if m == "text" else torch.zeros_like(z) for m, z in feats.items()}
+    )
     torch.testing.assert_close(model.fuse_alone(feats, "text"), expected)
 
 
@@ -70,7 +81,9 @@ def test_every_method_trains_the_mixer(method):
 
 def test_dgl_returns_one_unimodal_loss_per_modality():
     model, batch = tiny_model(SEQUENCES3, "mlp_mixer"), make_batch(SEQUENCES3)
-    losses = METHODS.get("dgl")().train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
+    losses = METHODS.get("dgl")().train_step(
+        model, batch, torch.optim.SGD(model.parameters(), lr=0.1)
+    )
     assert set(losses) == {"loss_multi", "loss_audio", "loss_visual", "loss_text"}
 
 
@@ -83,15 +96,30 @@ def test_the_probe_and_the_unimodal_head_read_the_time_averaged_features():
         torch.testing.assert_close(head(feats[m]), head.linear(z))
 
 
-@pytest.mark.parametrize(("info", "has"), [
-    (VECTORS, "2 modalities (audio: vector (6,), visual: vector (4,))"),
-    (THREE, "3 modalities (audio: vector (6,), visual: sequence (3, 5), text: vector (7,))"),
-    (DatasetInfo("uneven", SEQUENCES3.modalities, SEQUENCES3.kinds, 4,
-                 shapes={"audio": (5, 3), "visual": (6, 4), "text": (5, 6)}), "visual: sequence (6, 4)"),
-])
+@pytest.mark.parametrize(
+    ("info", "has"),
+    [
+        (VECTORS, "2 modalities (audio: vector (6,), visual: vector (4,))"),
+        (THREE, "3 modalities (audio: vector (6,), visual: sequence (3, 5), text: vector (7,))"),
+        (
+            DatasetInfo(
+                "uneven",
+                SEQUENCES3.modalities,
+                SEQUENCES3.kinds,
+                4,
+                shapes={"audio": (5, 3), "visual": (6, 4), "text": (5, 6)},
+            ),
+            "visual: sequence (6, 4)",
+        ),
+    ],
+)
 def test_the_mixer_on_data_it_does_not_fit_is_a_clear_error(info, has):
-    with pytest.raises(ConfigError, match=r"mlp_mixer fusion mixes three sequence modalities of equal length.*"
-                                          + has.replace("(", r"\(").replace(")", r"\)") + ".*mosi.*synthetic_seq3"):
+    with pytest.raises(
+        ConfigError,
+        match=r"mlp_mixer fusion mixes three sequence modalities of equal length.*"
+        + has.replace("(", r"\(").replace(")", r"\)")
+        + ".*mosi.*synthetic_seq3",
+    ):
         build_model(info, "mlp_mixer")
 
 
@@ -102,7 +130,9 @@ def test_synthetic_seq3_is_noisy_repeated_observations_of_one_vector_per_modalit
     assert seq.info.shapes == dict.fromkeys(seq.info.modalities, (4, 64))
     for m in seq.info.modalities:
         step_noise = seq.inputs[m] - seq.inputs[m].mean(dim=1, keepdim=True)
-        assert abs(float(step_noise.std() * (4 / 3) ** 0.5) - 0.125) < 0.01  # fresh noise at every step
+        assert (
+            abs(float(step_noise.std() * (4 / 3) ** 0.5) - 0.125) < 0.01
+        )  # fresh noise at every step
     again = load_dataset("synthetic_seq3", "val", profile="smoke")
     assert all(torch.equal(seq.inputs[m], again.inputs[m]) for m in seq.info.modalities)
     train = load_dataset("synthetic_seq3", "train", profile="smoke")
@@ -112,14 +142,49 @@ def test_synthetic_seq3_is_noisy_repeated_observations_of_one_vector_per_modalit
 
 def test_mosi_trains_with_the_mixer_through_the_cli(tmp_path):
     make_mosi(tmp_path / "mosi")
-    assert main(["train", "--dataset", "mosi", "--data-root", str(tmp_path / "mosi"), "--method", "dgl",
-                 "--fusion", "mlp_mixer", "--profile", "smoke", "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "mosi",
+                "--data-root",
+                str(tmp_path / "mosi"),
+                "--method",
+                "dgl",
+                "--fusion",
+                "mlp_mixer",
+                "--profile",
+                "smoke",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "run" / "metrics.json").is_file()
 
 
 def test_a_two_modality_dataset_with_the_mixer_is_one_line_on_the_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["train", "--dataset", "synthetic", "--method", "dgl", "--fusion", "mlp_mixer", "--profile", "smoke",
-              "--no-progress", "--out", str(tmp_path / "run")])
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic",
+                "--method",
+                "dgl",
+                "--fusion",
+                "mlp_mixer",
+                "--profile",
+                "smoke",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
     assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith("dglnb: error: mlp_mixer fusion mixes three sequence modalities")
+    assert capsys.readouterr().err.startswith(
+        "dglnb: error: mlp_mixer fusion mixes three sequence modalities"
+    )

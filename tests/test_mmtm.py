@@ -22,7 +22,10 @@ def test_transfer_module_rescales_each_stream_by_twice_the_sigmoid_of_its_excita
     torch.manual_seed(0)
     module = TransferModule({"a": 4, "v": 6}).double()
     assert module.squeeze.out_features == 2 * (4 + 6) // (2 * 4)  # the official bottleneck, ratio 4
-    a, v = torch.randn(3, 1, 4, 5, 5, dtype=torch.float64), torch.randn(3, 2, 6, 4, 4, dtype=torch.float64)
+    a, v = (
+        torch.randn(3, 1, 4, 5, 5, dtype=torch.float64),
+        torch.randn(3, 2, 6, 4, 4, dtype=torch.float64),
+    )
     z = torch.relu(module.squeeze(torch.cat([a.mean(dim=(1, 3, 4)), v.mean(dim=(1, 3, 4))], dim=1)))
     out = module({"a": a, "v": v}, batch_size=3)
     for name, x in (("a", a), ("v", v)):
@@ -47,7 +50,10 @@ def test_a_unimodal_path_depends_on_its_own_input_only():
     other = dict(batch, visual=torch.randn_like(batch["visual"]))
     torch.testing.assert_close(model(batch, zero=["visual"]), model(other, zero=["visual"]))
     assert not torch.allclose(model(batch), model(other))
-    grad_visual = grads(model.loss(model(batch, zero=["visual"]), batch["label"]), model.encoder_parameters("visual"))
+    grad_visual = grads(
+        model.loss(model(batch, zero=["visual"]), batch["label"]),
+        model.encoder_parameters("visual"),
+    )
     assert all(torch.equal(g, torch.zeros_like(g)) for g in grad_visual)
 
 
@@ -57,8 +63,12 @@ def test_the_unimodal_logits_are_the_head_on_the_stream_alone_with_the_other_blo
     assert {m: tuple(v.shape) for m, v in z.items()} == {"audio": (6, 32), "visual": (6, 32)}
     head = model.fusion.head
     feats = model.encode(batch)
-    torch.testing.assert_close(model.fuse_alone(feats, "audio"), z["audio"] @ head.weight[:, :32].T + head.bias)
-    torch.testing.assert_close(model.fuse_alone(feats, "visual"), z["visual"] @ head.weight[:, 32:].T + head.bias)
+    torch.testing.assert_close(
+        model.fuse_alone(feats, "audio"), z["audio"] @ head.weight[:, :32].T + head.bias
+    )
+    torch.testing.assert_close(
+        model.fuse_alone(feats, "visual"), z["visual"] @ head.weight[:, 32:].T + head.bias
+    )
 
 
 def test_dgl_reaches_every_stage_of_both_encoders_and_every_transfer_module():
@@ -75,7 +85,9 @@ def test_batchnorm_running_statistics_follow_the_multimodal_pass_only():
     model, batch = tiny_model(AV, "mmtm").train(), make_batch(AV)
     reference = copy.deepcopy(model)
     reference(batch)  # one multimodal forward pass
-    METHODS.get("dgl")().compute_gradients(model, batch)  # two unimodal passes and one multimodal pass
+    METHODS.get("dgl")().compute_gradients(
+        model, batch
+    )  # two unimodal passes and one multimodal pass
     for (name, ours), theirs in zip(model.named_buffers(), reference.buffers(), strict=True):
         torch.testing.assert_close(ours, theirs, msg=name)
 
@@ -85,7 +97,11 @@ def test_zeroed_passes_in_training_normalise_with_batch_statistics():
     model, batch = tiny_model(AV, "mmtm").train(), make_batch(AV)
     frozen = model(batch, zero=["visual"])
     assert not torch.allclose(frozen, copy.deepcopy(model).eval()(batch, zero=["visual"]))
-    assert all(layer.track_running_stats for layer in model.modules() if isinstance(layer, torch.nn.BatchNorm2d))
+    assert all(
+        layer.track_running_stats
+        for layer in model.modules()
+        if isinstance(layer, torch.nn.BatchNorm2d)
+    )
 
 
 @pytest.mark.parametrize("method", METHODS.names())
@@ -94,8 +110,10 @@ def test_every_method_trains_mmtm(method):
     losses, before = one_step(method, model, batch)
     assert losses and all(v > 0 for v in losses.values())
     for m in model.modalities:
-        assert not torch.equal(model.encoders[m].backbone.layer4[1].conv2.weight,
-                               before.encoders[m].backbone.layer4[1].conv2.weight)
+        assert not torch.equal(
+            model.encoders[m].backbone.layer4[1].conv2.weight,
+            before.encoders[m].backbone.layer4[1].conv2.weight,
+        )
 
 
 def test_pmr_prototypes_are_class_centroids_of_the_pooled_streams():
@@ -117,8 +135,10 @@ def test_the_unimodal_method_trains_the_plain_encoders_without_the_transfer_modu
     algo.setup(model)
     algo.compute_gradients(model, batch)
     assert all(p.grad is None for p in model.fusion_parameters())
-    torch.testing.assert_close(algo.predict(model, batch)["audio"],
-                               model.unimodal_heads["audio"](model.encoders["audio"](batch["audio"])))
+    torch.testing.assert_close(
+        algo.predict(model, batch)["audio"],
+        model.unimodal_heads["audio"](model.encoders["audio"](batch["audio"])),
+    )
 
 
 def test_parameter_groups_are_the_resnets_and_the_fusion():
@@ -127,7 +147,9 @@ def test_parameter_groups_are_the_resnets_and_the_fusion():
     fusion = {id(p) for p in model.fusion_parameters()}
     assert fusion == {id(p) for p in model.fusion.parameters()}
     for m in model.modalities:
-        assert {id(p) for p in model.encoder_parameters(m)} == {id(p) for p in model.encoders[m].backbone.parameters()}
+        assert {id(p) for p in model.encoder_parameters(m)} == {
+            id(p) for p in model.encoders[m].backbone.parameters()
+        }
     groups = len(fusion) + sum(len(model.encoder_parameters(m)) for m in model.modalities)
     assert groups == len(list(model.parameters()))
 
@@ -140,9 +162,13 @@ def test_transfer_modules_start_as_the_identity():
             torch.nn.init.zeros_(layer.weight)
     feats = model.eval().encode(batch)
     plain = {m: model.encoders[m].eval()(batch[m]) for m in model.modalities}
-    torch.testing.assert_close(model.fuse(feats), model.fusion.head(torch.cat([plain["audio"], plain["visual"]], 1)))
+    torch.testing.assert_close(
+        model.fuse(feats), model.fusion.head(torch.cat([plain["audio"], plain["visual"]], 1))
+    )
 
 
 def test_mmtm_on_feature_vectors_is_a_clear_error():
-    with pytest.raises(ConfigError, match="mmtm fusion needs convolutional feature maps.*audio: vector.*avdigits"):
+    with pytest.raises(
+        ConfigError, match="mmtm fusion needs convolutional feature maps.*audio: vector.*avdigits"
+    ):
         build_model(VECTORS, "mmtm")

@@ -23,7 +23,9 @@ def torchvision_resnet18_shapes(in_channels: int = 3) -> dict[str, tuple[int, ..
     shapes: dict[str, tuple[int, ...]] = {"conv1.weight": (64, in_channels, 7, 7)}
 
     def bn(prefix: str, c: int) -> None:
-        shapes.update({f"{prefix}.{k}": (c,) for k in ("weight", "bias", "running_mean", "running_var")})
+        shapes.update(
+            {f"{prefix}.{k}": (c,) for k in ("weight", "bias", "running_mean", "running_var")}
+        )
         shapes[f"{prefix}.num_batches_tracked"] = ()
 
     bn("bn1", 64)
@@ -52,7 +54,10 @@ def test_resnet18_state_dict_matches_torchvision_layout():
 
 
 def test_torchvision_style_state_dict_loads_strictly():
-    pretrained = {k: torch.randn(s) if s else torch.tensor(7) for k, s in torchvision_resnet18_shapes(1).items()}
+    pretrained = {
+        k: torch.randn(s) if s else torch.tensor(7)
+        for k, s in torchvision_resnet18_shapes(1).items()
+    }
     net = ResNet18(in_channels=1, width=64)
     net.load_state_dict(pretrained, strict=True)
     assert torch.equal(net.layer3[1].bn2.running_var, pretrained["layer3.1.bn2.running_var"])
@@ -68,8 +73,13 @@ def test_resnet18_width_multiplier(width):
 
 @pytest.mark.parametrize(
     ("kind", "shape"),
-    [("spectrogram", (1, 40, 48)), ("image", (4, 32, 32)), ("frames", (3, 3, 32, 32)), ("vector", (10,)),
-     ("sequence", (7, 10))],
+    [
+        ("spectrogram", (1, 40, 48)),
+        ("image", (4, 32, 32)),
+        ("frames", (3, 3, 32, 32)),
+        ("vector", (10,)),
+        ("sequence", (7, 10)),
+    ],
 )
 def test_every_encoder_kind_gives_batch_by_out_dim(kind, shape):
     enc = build_encoder(kind, shape, width=8, hidden=12)
@@ -135,7 +145,9 @@ def test_zeroing_replaces_representations_with_zeros(info, fusion):
     feats = model.encode(batch)
     kept = {m: z.clone() for m, z in feats.items()}
     first, *others = model.modalities
-    expected = model.fusion({m: feats[m] if m == first else torch.zeros_like(feats[m]) for m in model.modalities})
+    expected = model.fusion(
+        {m: feats[m] if m == first else torch.zeros_like(feats[m]) for m in model.modalities}
+    )
     torch.testing.assert_close(model.fuse(feats, zero=others), expected)
     torch.testing.assert_close(model.fuse_alone(feats, first), expected)
     torch.testing.assert_close(model(batch, zero=others), expected)
@@ -172,7 +184,9 @@ def test_encoders_of_an_audio_visual_model():
 def test_initialisation_follows_the_documented_scheme():
     model = build_model(AUDIO_VISUAL, "concat", width=8)
     bn = model.encoders["audio"].backbone.bn1
-    assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(bn.bias, torch.zeros_like(bn.bias))
+    assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(
+        bn.bias, torch.zeros_like(bn.bias)
+    )
     assert torch.equal(model.fusion.head.bias, torch.zeros(3))
     batch = make_batch(AUDIO_VISUAL)
     assert torch.isfinite(model({m: batch[m].float() for m in model.modalities})).all()

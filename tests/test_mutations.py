@@ -27,11 +27,14 @@ def other_modalities_not_zeroed(monkeypatch):
 
 def alpha_ignored(monkeypatch):
     """The unimodal gradient is not scaled by alpha (alpha is read as 1 whatever was asked)."""
-    monkeypatch.setattr(DGL, "alpha", property(lambda self: 1.0, lambda self, value: None), raising=False)
+    monkeypatch.setattr(
+        DGL, "alpha", property(lambda self: 1.0, lambda self, value: None), raising=False
+    )
 
 
 def unimodal_passes_update_running_stats(monkeypatch):
     """The zeroed passes run in training mode with batch norm updating its running statistics."""
+
     def live_buffers(fusion, frozen):
         params = {n: p.detach() if frozen else p for n, p in fusion.named_parameters()}
         return {**params, **dict(fusion.named_buffers())}
@@ -69,4 +72,6 @@ def test_the_routing_checks_catch_a_broken_dgl(mutate, monkeypatch):
     mutate(monkeypatch)
     failed = failing_checks()
     for family in MUTANTS[mutate]:
-        assert any(name.startswith(family) for name in failed), f"no '{family}' check caught {mutate.__name__}"
+        assert any(name.startswith(family) for name in failed), (
+            f"no '{family}' check caught {mutate.__name__}"
+        )

@@ -14,8 +14,10 @@ def test_inside_the_checkout_the_project_folder_is_the_checkout(monkeypatch):
     root = paths.repo_root()
     assert (root / "_config.yml").is_file() and paths.home() == root
     assert paths.runs_dir("quick", "cache") == root / "build" / "runs" / "quick" / "cache"
-    assert checks.goldens_path("01_gradient_suppression") == root / "notebooks" / "goldens" / \
-        "01_gradient_suppression.json"
+    assert (
+        checks.goldens_path("01_gradient_suppression")
+        == root / "notebooks" / "goldens" / "01_gradient_suppression.json"
+    )
 
 
 def test_dglnb_home_names_the_project_folder(tmp_path, monkeypatch):

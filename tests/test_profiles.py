@@ -62,7 +62,9 @@ def test_unknown_names_list_the_valid_ones():
 
 
 def test_unknown_profile_lists_the_valid_ones():
-    with pytest.raises(UnknownNameError, match="unknown profile 'fast'; valid profiles: smoke, quick, full"):
+    with pytest.raises(
+        UnknownNameError, match="unknown profile 'fast'; valid profiles: smoke, quick, full"
+    ):
         check_profile("fast")
 
 
@@ -91,12 +93,25 @@ def test_the_quick_comparison_shares_the_chapters_seeds_and_its_dnr_reinitialise
     from dglnb.train.run import build_method, resolve
 
     quick = settings("comparison", "quick")
-    assert set(quick.method_seeds) <= set(quick.seeds) <= set(settings("gradient_detaching", "quick").seeds)
+    assert (
+        set(quick.method_seeds)
+        <= set(quick.seeds)
+        <= set(settings("gradient_detaching", "quick").seeds)
+    )
     dataset = quick.datasets[0]
-    methods = {m: build_method(resolve(TrainConfig(dataset=dataset, method=m, profile="quick", method_options=options)))
-               for m, options in quick.method_options.items()}  # each option is one its method takes
-    assert methods["dnr"].reinit_epoch * methods["dnr"].reinit_num < training_settings(dataset, "quick")["epochs"]
-    assert settings("comparison", "full").method_options == {}  # the full profile: published defaults only
+    methods = {
+        m: build_method(
+            resolve(TrainConfig(dataset=dataset, method=m, profile="quick", method_options=options))
+        )
+        for m, options in quick.method_options.items()
+    }  # each option is one its method takes
+    assert (
+        methods["dnr"].reinit_epoch * methods["dnr"].reinit_num
+        < training_settings(dataset, "quick")["epochs"]
+    )
+    assert (
+        settings("comparison", "full").method_options == {}
+    )  # the full profile: published defaults only
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -108,5 +123,14 @@ def test_the_dense_fusion_rows_are_table_2_left_rows_whose_options_their_methods
     assert {"vanilla", "dgl"} <= set(chapter.methods) <= set(paper.TABLE2_MMTM_CREMAD)
     for method, options in chapter.method_options.items():
         assert method in chapter.methods
-        build_method(resolve(TrainConfig(dataset=chapter.dataset, method=method, fusion="mmtm",
-                                         profile=profile, method_options=options)))
+        build_method(
+            resolve(
+                TrainConfig(
+                    dataset=chapter.dataset,
+                    method=method,
+                    fusion="mmtm",
+                    profile=profile,
+                    method_options=options,
+                )
+            )
+        )

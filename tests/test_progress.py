@@ -45,7 +45,11 @@ def test_an_iterable_shows_the_postfix_set_during_each_step_and_every_item():
         epochs.set_postfix(val=f"{epoch / 10:.3f}")
     assert items == [0, 1, 2, 3]
     assert [line.split("] ")[1] for line in log.getvalue().splitlines()] == [
-        "val=0.000", "val=0.100", "val=0.200", "val=0.300"]
+        "val=0.000",
+        "val=0.100",
+        "val=0.200",
+        "val=0.300",
+    ]
 
 
 def test_turned_off_or_transient_outside_a_terminal_it_is_silent():
@@ -63,8 +67,12 @@ def test_work_of_unknown_size_is_counted(monkeypatch):
 
 
 def test_data_preparation_reports_its_clips_in_lines(capsys):
-    bad = run_clips(lambda n: "unreadable" if n == 3 else None, list(range(40)),
-                    [f"c{i}" for i in range(40)], desc="clips")
+    bad = run_clips(
+        lambda n: "unreadable" if n == 3 else None,
+        list(range(40)),
+        [f"c{i}" for i in range(40)],
+        desc="clips",
+    )
     err = capsys.readouterr().err
     assert bad == {"c3": "unreadable"} and "\r" not in err
     assert err.splitlines()[-1].startswith("clips: 100% 40/40 clip [")
@@ -75,4 +83,7 @@ def test_a_training_run_logs_its_epochs_in_lines(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\r" not in err
     assert [line.split(" [")[0] for line in err.splitlines() if line.startswith("epochs")] == [
-        "epochs:  33% 1/3 epoch", "epochs:  66% 2/3 epoch", "epochs: 100% 3/3 epoch"]
+        "epochs:  33% 1/3 epoch",
+        "epochs:  66% 2/3 epoch",
+        "epochs: 100% 3/3 epoch",
+    ]

@@ -82,14 +82,22 @@ def uninterrupted(tmp_path_factory) -> Path:
 def kill_run(out: Path, target: str, n: int, settings: dict | None = None) -> None:
     """Start ``settings`` (default SETTINGS) in a fresh Python process and let it SIGKILL itself at
     ``target``'s n-th occurrence."""
-    result = subprocess.run([sys.executable, "-c", KILLER, str(out), target, str(n), json.dumps(settings or SETTINGS)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLER, str(out), target, str(n), json.dumps(settings or SETTINGS)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
-@pytest.mark.parametrize(("target", "n"), [("step", 5), ("last.pt", 2), ("history.csv", 3)],
-                         ids=["mid-epoch", "writing-the-checkpoint", "writing-the-log-after-the-last-epoch"])
-def test_a_run_killed_and_resumed_ends_with_the_files_of_an_uninterrupted_run(tmp_path, uninterrupted, target, n):
+@pytest.mark.parametrize(
+    ("target", "n"),
+    [("step", 5), ("last.pt", 2), ("history.csv", 3)],
+    ids=["mid-epoch", "writing-the-checkpoint", "writing-the-log-after-the-last-epoch"],
+)
+def test_a_run_killed_and_resumed_ends_with_the_files_of_an_uninterrupted_run(
+    tmp_path, uninterrupted, target, n
+):
     kill_run(tmp_path, target, n)
     assert not (tmp_path / "metrics.json").exists()
     train(config(tmp_path, resume=True))
@@ -110,14 +118,21 @@ def copy_checkpoint(run: Path, out: Path) -> Path:
     return Path(shutil.copy(run / "last.pt", out / "last.pt"))
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    (dict(method="vanilla"), "method='dgl' there, 'vanilla' here"),
-    (dict(dataset="synthetic3"), "dataset='synthetic' there, 'synthetic3' here"),
-    (dict(lr=0.5, seed=1), "seed=0 there, 1 here; lr=0.04 there, 0.5 here"),
-])
-def test_resuming_a_checkpoint_of_other_settings_fails_naming_each_difference(tmp_path, uninterrupted, change, named):
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (dict(method="vanilla"), "method='dgl' there, 'vanilla' here"),
+        (dict(dataset="synthetic3"), "dataset='synthetic' there, 'synthetic3' here"),
+        (dict(lr=0.5, seed=1), "seed=0 there, 1 here; lr=0.04 there, 0.5 here"),
+    ],
+)
+def test_resuming_a_checkpoint_of_other_settings_fails_naming_each_difference(
+    tmp_path, uninterrupted, change, named
+):
     checkpoint = copy_checkpoint(uninterrupted, tmp_path)
-    with pytest.raises(CheckpointError, match=f"{checkpoint} was written by a run with other settings") as error:
+    with pytest.raises(
+        CheckpointError, match=f"{checkpoint} was written by a run with other settings"
+    ) as error:
         train(config(tmp_path, resume=True, **change))
     assert named in str(error.value) and "use another --out" in str(error.value)
 
@@ -125,14 +140,18 @@ def test_resuming_a_checkpoint_of_other_settings_fails_naming_each_difference(tm
 def test_a_truncated_checkpoint_fails_with_a_clear_message(tmp_path, uninterrupted):
     checkpoint = copy_checkpoint(uninterrupted, tmp_path)
     checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match="is not a readable checkpoint .*delete it to start the run over"):
+    with pytest.raises(
+        CheckpointError, match="is not a readable checkpoint .*delete it to start the run over"
+    ):
         train(config(tmp_path, resume=True))
 
 
 def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(tmp_path, uninterrupted):
     marker = tmp_path / "code-ran"
     run = tmp_path / "shared"
-    shutil.copytree(uninterrupted, run)  # a run folder from elsewhere, its checkpoints tampered with
+    shutil.copytree(
+        uninterrupted, run
+    )  # a run folder from elsewhere, its checkpoints tampered with
     for name in ("last.pt", "best.pt"):
         saved = torch.load(run / name, weights_only=False)
         saved["model"]["head"] = RunsAShellCommand(marker)
@@ -180,7 +199,9 @@ def test_resuming_restores_the_random_states_a_method_draws_from(tmp_path, monke
     train(config(tmp_path / "cut", epochs=2))
     train(config(tmp_path / "cut", resume=True))
     for name in RESULTS:
-        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), (
+            name
+        )
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +216,19 @@ def cremad_settings(tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_a_cremad_run_killed_mid_epoch_and_resumed_ends_as_an_uninterrupted_one(tmp_path, cremad_settings, workers):
+def test_a_cremad_run_killed_mid_epoch_and_resumed_ends_as_an_uninterrupted_one(
+    tmp_path, cremad_settings, workers
+):
     settings = dict(cremad_settings, num_workers=workers)
     train(TrainConfig(**settings, out=tmp_path / "full"))
     kill_run(tmp_path / "cut", "step", 5, settings)  # the second step of epoch 1
     train(TrainConfig(**settings, out=tmp_path / "cut", resume=True))
     for name in ("metrics.json", "history.csv"):
-        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), name
+        assert (tmp_path / "cut" / name).read_bytes() == (tmp_path / "full" / name).read_bytes(), (
+            name
+        )
     if workers:  # the draws do not depend on how many workers make them
         train(TrainConfig(**cremad_settings, out=tmp_path / "main"))
-        assert (tmp_path / "main" / "history.csv").read_bytes() == (tmp_path / "full" / "history.csv").read_bytes()
+        assert (tmp_path / "main" / "history.csv").read_bytes() == (
+            tmp_path / "full" / "history.csv"
+        ).read_bytes()

@@ -36,7 +36,12 @@ from tiny_models import (
 
 ALPHA = 2.5
 # method -> (does the multimodal loss reach the encoders?, does alpha * L^m reach the fusion?)
-ROUTES = {"dgl": (False, False), "dgl_mt": (False, True), "dgl_ut": (True, False), "joint_aux": (True, True)}
+ROUTES = {
+    "dgl": (False, False),
+    "dgl_mt": (False, True),
+    "dgl_ut": (True, False),
+    "joint_aux": (True, True),
+}
 ROUTE_CONFIGS = [(VECTORS, "concat"), (VECTORS, "gated"), (AUDIO_VISUAL, "sum"), (RGBD, "esanet")]
 ROUTE_IDS = ["vectors-concat", "vectors-gated", "av-sum", "rgbd"]
 GRADIENT_CONFIGS, GRADIENT_IDS = [*CONFIGS, (RGBD, "esanet")], [*CONFIG_IDS, "rgbd"]
@@ -65,7 +70,9 @@ def with_batchnorm_fusion(model: MultimodalClassifier) -> MultimodalClassifier:
 
 def batchnorm_model(info: DatasetInfo) -> MultimodalClassifier:
     """A tiny model for ``info`` with batch norm in its fusion and random running statistics."""
-    model = tiny_model(info) if info.task == "segmentation" else with_batchnorm_fusion(tiny_model(info))
+    model = (
+        tiny_model(info) if info.task == "segmentation" else with_batchnorm_fusion(tiny_model(info))
+    )
     with torch.no_grad():
         for layer in model.modules():
             if isinstance(layer, nn.modules.batchnorm._BatchNorm):
@@ -86,17 +93,23 @@ def assert_grads(params, expected):
 # ----------------------------------------------------------------------------- the checks
 
 
-def check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info: DatasetInfo, fusion: str) -> None:
+def check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(
+    info: DatasetInfo, fusion: str
+) -> None:
     model, batch = tiny_model(info, fusion), make_batch(info)
-    expected = {m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
-                for m in model.modalities}
+    expected = {
+        m: [ALPHA * g for g in grads(unimodal_loss(model, batch, m), model.encoder_parameters(m))]
+        for m in model.modalities
+    }
     run("dgl", model, batch)
     for m in model.modalities:
         assert_grads(model.encoder_parameters(m), expected[m])
         assert any(g.abs().sum() > 0 for g in expected[m])
 
 
-def check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info: DatasetInfo, fusion: str) -> None:
+def check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(
+    info: DatasetInfo, fusion: str
+) -> None:
     model, batch = tiny_model(info, fusion), make_batch(info)
     feats = {m: z.detach() for m, z in model.encode(batch).items()}
     expected = grads(model.loss(model.fuse(feats), batch["label"]), model.fusion_parameters())
@@ -111,9 +124,15 @@ def check_dgl_equals_paper_detach_formulation_for_concat(info: DatasetInfo) -> N
 
     feats = paper.encode(batch)
     y = batch["label"]
-    loss_a = F.cross_entropy(paper.fusion.head(torch.cat([feats["audio"], torch.zeros_like(feats["visual"])], 1)), y)
-    loss_v = F.cross_entropy(paper.fusion.head(torch.cat([torch.zeros_like(feats["audio"]), feats["visual"]], 1)), y)
-    loss_d = F.cross_entropy(paper.fusion.head(torch.cat([feats["audio"].detach(), feats["visual"].detach()], 1)), y)
+    loss_a = F.cross_entropy(
+        paper.fusion.head(torch.cat([feats["audio"], torch.zeros_like(feats["visual"])], 1)), y
+    )
+    loss_v = F.cross_entropy(
+        paper.fusion.head(torch.cat([torch.zeros_like(feats["audio"]), feats["visual"]], 1)), y
+    )
+    loss_d = F.cross_entropy(
+        paper.fusion.head(torch.cat([feats["audio"].detach(), feats["visual"].detach()], 1)), y
+    )
     (ALPHA * (loss_a + loss_v)).backward(retain_graph=True)
     for p in paper.fusion.parameters():
         p.grad = None
@@ -128,7 +147,9 @@ def check_dgl_equals_paper_detach_formulation_for_concat(info: DatasetInfo) -> N
         torch.testing.assert_close(p, q)
 
 
-def check_each_loss_reaches_exactly_the_groups_its_method_names(method: str, info: DatasetInfo, fusion: str) -> None:
+def check_each_loss_reaches_exactly_the_groups_its_method_names(
+    method: str, info: DatasetInfo, fusion: str
+) -> None:
     multi_to_encoders, unimodal_to_fusion = ROUTES[method]
     model, batch = tiny_model(info, fusion), make_batch(info)
     fusion_params = model.fusion_parameters()
@@ -155,8 +176,14 @@ def check_running_stats_come_from_the_multimodal_pass_alone(method: str, info: D
     reference = copy.deepcopy(model)
     with torch.no_grad():
         reference(batch)
-    changed = [n for n, b in model.named_buffers() if not torch.equal(b, dict(reference.named_buffers())[n])]
-    assert any("fusion" in n for n in changed)  # the multimodal pass does update the fusion's statistics
+    changed = [
+        n
+        for n, b in model.named_buffers()
+        if not torch.equal(b, dict(reference.named_buffers())[n])
+    ]
+    assert any(
+        "fusion" in n for n in changed
+    )  # the multimodal pass does update the fusion's statistics
     run(method, model, batch)
     for (n, b), (_, expected) in zip(model.named_buffers(), reference.named_buffers(), strict=True):
         torch.testing.assert_close(b, expected, rtol=0, atol=0, msg=f"{n} differs")
@@ -166,7 +193,8 @@ def check_joint_aux_is_the_plain_sum_of_losses() -> None:
     model, batch = tiny_model(VECTORS, "concat"), make_batch(VECTORS)
     reference = copy.deepcopy(model)
     total = F.cross_entropy(reference(batch), batch["label"]) + ALPHA * sum(
-        unimodal_loss(reference, batch, m) for m in reference.modalities)
+        unimodal_loss(reference, batch, m) for m in reference.modalities
+    )
     total.backward()
     run("joint_aux", model, batch)
     for p, q in zip(model.parameters(), reference.parameters(), strict=True):
@@ -176,34 +204,74 @@ def check_joint_aux_is_the_plain_sum_of_losses() -> None:
 # Every check of DGL's gradients by name, in the configurations of the tests below that use MLP
 # encoders (the convolutional ones check the same rule, more slowly).
 ROUTING_CHECKS: dict[str, Callable[[], None]] = {
-    **{f"encoder gradient [{i}]": partial(check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c)
-       for c, i in zip(CONFIGS, CONFIG_IDS) if c[0] is not AUDIO_VISUAL},
-    **{f"fusion gradient [{i}]": partial(check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c)
-       for c, i in zip(CONFIGS, CONFIG_IDS) if c[0] is not AUDIO_VISUAL},
-    "paper formulation [vectors]": partial(check_dgl_equals_paper_detach_formulation_for_concat, VECTORS),
-    **{f"routes [{method}-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, method, *c)
-       for method in ROUTES for c, i in zip(ROUTE_CONFIGS, ROUTE_IDS) if c[0] is not AUDIO_VISUAL},
+    **{
+        f"encoder gradient [{i}]": partial(
+            check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c
+        )
+        for c, i in zip(CONFIGS, CONFIG_IDS)
+        if c[0] is not AUDIO_VISUAL
+    },
+    **{
+        f"fusion gradient [{i}]": partial(
+            check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c
+        )
+        for c, i in zip(CONFIGS, CONFIG_IDS)
+        if c[0] is not AUDIO_VISUAL
+    },
+    "paper formulation [vectors]": partial(
+        check_dgl_equals_paper_detach_formulation_for_concat, VECTORS
+    ),
+    **{
+        f"routes [{method}-{i}]": partial(
+            check_each_loss_reaches_exactly_the_groups_its_method_names, method, *c
+        )
+        for method in ROUTES
+        for c, i in zip(ROUTE_CONFIGS, ROUTE_IDS)
+        if c[0] is not AUDIO_VISUAL
+    },
     "joint_aux sum": check_joint_aux_is_the_plain_sum_of_losses,
-    **{f"batchnorm [{method}-{name}]": partial(check_running_stats_come_from_the_multimodal_pass_alone, method, info)
-       for method in ROUTES for name, info in BATCHNORM_INFOS.items() if info is not AUDIO_VISUAL},
-    **{f"encoder gradient [{i}]": partial(check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c)
-       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
-    **{f"fusion gradient [{i}]": partial(check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c)
-       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
-    **{f"routes [dgl-{i}]": partial(check_each_loss_reaches_exactly_the_groups_its_method_names, "dgl", *c)
-       for c, i in zip(DENSE_CONFIGS, DENSE_IDS)},
+    **{
+        f"batchnorm [{method}-{name}]": partial(
+            check_running_stats_come_from_the_multimodal_pass_alone, method, info
+        )
+        for method in ROUTES
+        for name, info in BATCHNORM_INFOS.items()
+        if info is not AUDIO_VISUAL
+    },
+    **{
+        f"encoder gradient [{i}]": partial(
+            check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient, *c
+        )
+        for c, i in zip(DENSE_CONFIGS, DENSE_IDS)
+    },
+    **{
+        f"fusion gradient [{i}]": partial(
+            check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features, *c
+        )
+        for c, i in zip(DENSE_CONFIGS, DENSE_IDS)
+    },
+    **{
+        f"routes [dgl-{i}]": partial(
+            check_each_loss_reaches_exactly_the_groups_its_method_names, "dgl", *c
+        )
+        for c, i in zip(DENSE_CONFIGS, DENSE_IDS)
+    },
 }
 
 
 # ----------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS)
+@pytest.mark.parametrize(
+    ("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS
+)
 def test_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion):
     check_dgl_encoder_gradient_is_alpha_times_unimodal_gradient(info, fusion)
 
 
-@pytest.mark.parametrize(("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS)
+@pytest.mark.parametrize(
+    ("info", "fusion"), GRADIENT_CONFIGS + DENSE_CONFIGS, ids=GRADIENT_IDS + DENSE_IDS
+)
 def test_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion):
     check_dgl_fusion_gradient_equals_multimodal_loss_on_detached_features(info, fusion)
 
@@ -214,7 +282,9 @@ def test_dgl_equals_paper_detach_formulation_for_concat(info):
 
 
 @pytest.mark.parametrize("method", ROUTES)
-@pytest.mark.parametrize(("info", "fusion"), ROUTE_CONFIGS + DENSE_CONFIGS, ids=ROUTE_IDS + DENSE_IDS)
+@pytest.mark.parametrize(
+    ("info", "fusion"), ROUTE_CONFIGS + DENSE_CONFIGS, ids=ROUTE_IDS + DENSE_IDS
+)
 def test_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion):
     check_each_loss_reaches_exactly_the_groups_its_method_names(method, info, fusion)
 
@@ -246,19 +316,25 @@ def test_encoders_run_once_per_step(method, info):
 
 def test_dgl_returns_the_multimodal_and_every_unimodal_loss():
     model, batch = tiny_model(AUDIO_VISUAL), make_batch(AUDIO_VISUAL)
-    losses = METHODS.get("dgl")().train_step(model, batch, torch.optim.SGD(model.parameters(), lr=0.1))
+    losses = METHODS.get("dgl")().train_step(
+        model, batch, torch.optim.SGD(model.parameters(), lr=0.1)
+    )
     assert set(losses) == {"loss_multi", "loss_audio", "loss_visual"}
     assert all(isinstance(v, float) and v > 0 for v in losses.values())
 
 
 @pytest.mark.parametrize("fusion", ["concat", "sum", "film", "gated"])
-def test_dgl_gives_every_encoder_a_gradient_at_the_first_step_from_the_standard_initialisation(fusion):
+def test_dgl_gives_every_encoder_a_gradient_at_the_first_step_from_the_standard_initialisation(
+    fusion,
+):
     """With the initialisation training starts from (zero biases), not the randomised test models."""
     torch.manual_seed(0)
     model = build_model(VECTORS, fusion, hidden=8).double()
     METHODS.get("dgl")(alpha=ALPHA).compute_gradients(model, make_batch(VECTORS))
     for m in model.modalities:
-        assert sum(p.grad.abs().sum() for p in model.encoder_parameters(m)) > 0, f"encoder {m} got no gradient"
+        assert sum(p.grad.abs().sum() for p in model.encoder_parameters(m)) > 0, (
+            f"encoder {m} got no gradient"
+        )
 
 
 @pytest.mark.parametrize("method", ROUTES)

@@ -1,6 +1,5 @@
 """Reading finished runs back: the selected model, eq. 8 on its features, the gradient ratio."""
 
-
 import pytest
 import torch
 
@@ -13,7 +12,9 @@ from dglnb.train import load_trained, train
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    train(TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", out=out, progress=False))
+    train(
+        TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", out=out, progress=False)
+    )
     return out
 
 
@@ -22,7 +23,13 @@ def test_load_trained_gives_back_the_selected_model(run_dir):
     saved = torch.load(run_dir / "best.pt", weights_only=False)["model"]
     assert config.method == "vanilla" and config.dataset == "synthetic"
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
-    batch = next(iter(torch.utils.data.DataLoader(load_dataset("synthetic", "test", profile="smoke"), batch_size=8)))
+    batch = next(
+        iter(
+            torch.utils.data.DataLoader(
+                load_dataset("synthetic", "test", profile="smoke"), batch_size=8
+            )
+        )
+    )
     assert model(batch).shape == (8, 10)
 
 

@@ -48,7 +48,9 @@ def test_parameter_groups_are_disjoint_and_cover_the_segmenter():
     ids = [id(p) for group in groups for p in group]
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
     fusion = {id(p) for p in model.fusion_parameters()}
-    assert all(id(p) in fusion for p in model.fusion.context.parameters())  # context and decoder are fusion
+    assert all(
+        id(p) in fusion for p in model.fusion.context.parameters()
+    )  # context and decoder are fusion
 
 
 def test_stages_are_the_trunk_at_strides_4_to_32():
@@ -82,7 +84,9 @@ def test_the_loss_ignores_unlabelled_pixels():
     labelled = label != IGNORE_INDEX
     expected = F.cross_entropy(logits.permute(0, 2, 3, 1)[labelled], label[labelled])
     torch.testing.assert_close(model.loss(logits, label), expected)
-    shifted = logits + 5.0 * (~labelled)[:, None] * torch.randn_like(logits)  # change only unlabelled pixels
+    shifted = logits + 5.0 * (~labelled)[:, None] * torch.randn_like(
+        logits
+    )  # change only unlabelled pixels
     torch.testing.assert_close(model.loss(shifted, label), expected)
 
 
@@ -107,14 +111,18 @@ def test_normalised_skips_pass_each_fused_map_through_a_1x1_conv_bn_relu(fusion,
     convs = [s.skip[0] for s in stages if isinstance(s.skip, torch.nn.Sequential)]
     assert len(convs) == skip_layers and all(c.kernel_size == (1, 1) for c in convs)
     unimodal = model.unimodal_head("rgb").decoder.decoder
-    assert [type(s.skip) for s in unimodal] == [type(s.skip) for s in stages]  # the baseline decoder matches
+    assert [type(s.skip) for s in unimodal] == [
+        type(s.skip) for s in stages
+    ]  # the baseline decoder matches
 
 
 # ----------------------------------------------------------------------------- training steps
 # (DGL's routing and batch-norm statistics on the segmenter are checked in test_routing.py)
 
 
-CLASSIFICATION_ONLY = ("mla",)  # one linear head shared by feature vectors (pmr refuses at its epoch hook)
+CLASSIFICATION_ONLY = (
+    "mla",
+)  # one linear head shared by feature vectors (pmr refuses at its epoch hook)
 
 
 def test_a_classification_only_method_refuses_the_segmenter_with_a_clear_error():
@@ -135,7 +143,9 @@ def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
     assert calls == dict.fromkeys(model.modalities, 1)
     assert losses and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
     for m in model.modalities:
-        assert not torch.equal(model.encoders[m].backbone.conv1.weight, before[m].backbone.conv1.weight)
+        assert not torch.equal(
+            model.encoders[m].backbone.conv1.weight, before[m].backbone.conv1.weight
+        )
 
 
 # ----------------------------------------------------------------------------- settings and a run
@@ -144,7 +154,12 @@ def test_every_method_trains_the_segmenter_running_each_encoder_once(method):
 def test_nyuv2_full_is_the_papers_setting():
     values = training_settings("nyuv2", "full")
     assert set(values) == set(TRAIN_DEFAULTS)
-    assert (values["optimizer"], values["lr"], values["batch_size"], values["epochs"]) == ("adam", 1e-2, 8, 300)
+    assert (values["optimizer"], values["lr"], values["batch_size"], values["epochs"]) == (
+        "adam",
+        1e-2,
+        8,
+        300,
+    )
     assert values["width"] == 64
 
 
@@ -164,8 +179,15 @@ class TinyRGBD(Dataset):
     def __init__(self, split: str, profile: str = "smoke", data_root=None, seed: int = 0) -> None:
         self.info = RGBD
         batch = make_batch(n=4, seed=seed + ("train", "val", "test").index(split))
-        self.items = [{"rgb": batch["rgb"][i].float(), "depth": batch["depth"][i].float(), "label": batch["label"][i],
-                       "id": f"{split}{i}"} for i in range(4)]
+        self.items = [
+            {
+                "rgb": batch["rgb"][i].float(),
+                "depth": batch["depth"][i].float(),
+                "label": batch["label"][i],
+                "id": f"{split}{i}",
+            }
+            for i in range(4)
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -184,7 +206,11 @@ def tiny_rgbd(monkeypatch):
 
 @pytest.mark.parametrize("method", ["dgl", "unimodal"])
 def test_a_smoke_run_writes_miou_and_pixel_accuracy_per_head(tiny_rgbd, tmp_path, method):
-    metrics = train(TrainConfig(dataset="tiny_rgbd", method=method, profile="smoke", out=tmp_path, progress=False))
+    metrics = train(
+        TrainConfig(
+            dataset="tiny_rgbd", method=method, profile="smoke", out=tmp_path, progress=False
+        )
+    )
     assert json.loads(json.dumps(metrics)) == json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["metric"] == "miou" and metrics["linear_probe"] is None
     for key in ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy"):

@@ -28,8 +28,10 @@ def float_model(info, seed: int = 0):
 
 
 def float_batch(info, seed: int = 1) -> dict:
-    return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
-            for k, v in make_batch(info, n=6, seed=seed).items()}
+    return {
+        k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+        for k, v in make_batch(info, n=6, seed=seed).items()
+    }
 
 
 def losses_of_steps(method_name: str, model, optimizer, batches) -> list[dict[str, float]]:
@@ -41,14 +43,24 @@ def test_channels_last_converts_every_conv_weight():
     model = to_channels_last(float_model(AUDIO_VISUAL))
     convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
-    assert all(not w.is_contiguous() for w in convs if w.shape[1] > 1 and w.shape[2] > 1)  # the layouts differ there
+    assert all(
+        not w.is_contiguous() for w in convs if w.shape[1] > 1 and w.shape[2] > 1
+    )  # the layouts differ there
 
 
 def test_batch_channels_last_converts_only_4d_float_inputs():
-    batch = {"image": torch.randn(2, 3, 4, 5), "frames": torch.randn(2, 3, 1, 4, 5), "vector": torch.randn(2, 3),
-             "label": torch.tensor([0, 1]), "id": ["a", "b"]}
+    batch = {
+        "image": torch.randn(2, 3, 4, 5),
+        "frames": torch.randn(2, 3, 1, 4, 5),
+        "vector": torch.randn(2, 3),
+        "label": torch.tensor([0, 1]),
+        "id": ["a", "b"],
+    }
     fast = batch_channels_last(batch)
-    assert fast["image"].is_contiguous(memory_format=torch.channels_last) and not fast["image"].is_contiguous()
+    assert (
+        fast["image"].is_contiguous(memory_format=torch.channels_last)
+        and not fast["image"].is_contiguous()
+    )
     assert torch.equal(fast["image"], batch["image"])
     assert all(fast[k] is batch[k] for k in ("frames", "vector", "label", "id"))
 
@@ -57,7 +69,9 @@ def test_channels_last_leaves_a_model_without_convolutions_alone():
     model = float_model(VECTORS)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     to_channels_last(model)
-    assert all(torch.equal(before[k], v) and v.is_contiguous() for k, v in model.state_dict().items())
+    assert all(
+        torch.equal(before[k], v) and v.is_contiguous() for k, v in model.state_dict().items()
+    )
     assert batch_channels_last(float_batch(VECTORS))["audio"].is_contiguous()
 
 
@@ -90,17 +104,27 @@ def test_fused_channels_last_steps_match_plain_steps(method_name, kind, device):
     batches = [float_batch(AUDIO_VISUAL, seed=s) for s in (1, 2, 3)]
     plain = float_model(AUDIO_VISUAL)
     fast = to_channels_last(copy.deepcopy(plain).to(device))
-    reference = (torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False)
-                 if kind == "sgd" else torch.optim.Adam(plain.parameters(), lr=1e-3, weight_decay=1e-4, foreach=False))
-    optimizer = make_optimizer([{"params": list(fast.parameters())}], device, kind,
-                               lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4)
+    reference = (
+        torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False)
+        if kind == "sgd"
+        else torch.optim.Adam(plain.parameters(), lr=1e-3, weight_decay=1e-4, foreach=False)
+    )
+    optimizer = make_optimizer(
+        [{"params": list(fast.parameters())}],
+        device,
+        kind,
+        lr=0.05 if kind == "sgd" else 1e-3,
+        weight_decay=1e-4,
+    )
     assert optimizer.defaults["fused"] is True
     expected = losses_of_steps(method_name, plain, reference, batches)
     with fast_kernels(device):
         on_device = [batch_channels_last(to_device(b, torch.device(device))) for b in batches]
         got = losses_of_steps(method_name, fast, optimizer, on_device)
     for e, g in zip(expected, got):
-        assert e.keys() == g.keys() and all(g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e)
+        assert e.keys() == g.keys() and all(
+            g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e
+        )
     # the layout held through the steps, and the weights agree: fp32 kernels that sum in another order
     # differ by about 1e-4 after three steps; a weight read in the wrong layout is off by its own size
     for name, p in fast.named_parameters():
@@ -113,9 +137,14 @@ def test_fused_optimizer_updates_like_the_plain_loop(kind):
     torch.manual_seed(0)
     start = [torch.randn(3, 4), torch.randn(5)]
     plain, fused = ([torch.nn.Parameter(t.clone()) for t in start] for _ in range(2))
-    reference = (torch.optim.SGD(plain, lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False) if kind == "sgd"
-                 else torch.optim.Adam(plain, lr=1e-3, weight_decay=1e-4, foreach=False))
-    optimizer = make_optimizer([{"params": fused}], "cpu", kind, lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4)
+    reference = (
+        torch.optim.SGD(plain, lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False)
+        if kind == "sgd"
+        else torch.optim.Adam(plain, lr=1e-3, weight_decay=1e-4, foreach=False)
+    )
+    optimizer = make_optimizer(
+        [{"params": fused}], "cpu", kind, lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4
+    )
     for _ in range(3):
         grads = [torch.randn_like(t) for t in start]
         for params, opt in ((plain, reference), (fused, optimizer)):
@@ -145,26 +174,41 @@ def test_compiled_dgl_steps_match_plain_steps():
     plain = float_model(VECTORS)
     compiled = compile_model(copy.deepcopy(plain), enabled=True)
     parts = [*compiled.encoders.values(), compiled.fusion]
-    assert all(part._compiled_call_impl is not None for part in parts)  # what nn.Module.compile() sets
-    assert functorch_config.donated_buffer is False  # DGL's backward(retain_graph=True) needs them off
-    expected = losses_of_steps("dgl", plain, torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9), batches)
-    got = losses_of_steps("dgl", compiled, make_optimizer([{"params": list(compiled.parameters())}], "cpu", lr=0.05),
-                          batches)
+    assert all(
+        part._compiled_call_impl is not None for part in parts
+    )  # what nn.Module.compile() sets
+    assert (
+        functorch_config.donated_buffer is False
+    )  # DGL's backward(retain_graph=True) needs them off
+    expected = losses_of_steps(
+        "dgl", plain, torch.optim.SGD(plain.parameters(), lr=0.05, momentum=0.9), batches
+    )
+    got = losses_of_steps(
+        "dgl",
+        compiled,
+        make_optimizer([{"params": list(compiled.parameters())}], "cpu", lr=0.05),
+        batches,
+    )
     for e, g in zip(expected, got):
         assert all(g[k] == pytest.approx(e[k], rel=1e-4, abs=1e-5) for k in e)
 
 
 def test_compile_is_off_by_default():
     model = float_model(VECTORS)
-    assert compile_model(model) is model and model.encoders["audio"].forward.__func__ is type(
-        model.encoders["audio"]).forward
+    assert (
+        compile_model(model) is model
+        and model.encoders["audio"].forward.__func__ is type(model.encoders["audio"]).forward
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"optimizer": "rmsprop", "lr": 0.1}, "unknown optimizer 'rmsprop'"),
-    ({"lr": 0.0}, "need lr > 0"),
-    ({"lr": 0.1, "momentum": -1.0}, "momentum >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"optimizer": "rmsprop", "lr": 0.1}, "unknown optimizer 'rmsprop'"),
+        ({"lr": 0.0}, "need lr > 0"),
+        ({"lr": 0.1, "momentum": -1.0}, "momentum >= 0"),
+    ],
+)
 def test_bad_optimizer_settings_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         make_optimizer([{"params": [torch.nn.Parameter(torch.ones(2))]}], "cpu", **kwargs)

@@ -26,12 +26,16 @@ def test_same_seed_gives_the_same_tensors_every_time(name):
 
 
 def test_another_dataset_seed_gives_other_tensors():
-    assert not torch.equal(arrays("synthetic", "train", seed=0)["easy"], arrays("synthetic", "train", seed=1)["easy"])
+    assert not torch.equal(
+        arrays("synthetic", "train", seed=0)["easy"], arrays("synthetic", "train", seed=1)["easy"]
+    )
 
 
 def test_splits_are_distinct_draws_of_the_sizes_documented():
     train, val, test = (arrays("synthetic", s) for s in ("train", "val", "test"))
-    assert [len(a["label"]) for a in (train, val, test)] == list(SIZES["quick"]) == [1000, 1000, 4000]
+    assert (
+        [len(a["label"]) for a in (train, val, test)] == list(SIZES["quick"]) == [1000, 1000, 4000]
+    )
     assert not torch.equal(train["hard"][:100], val["hard"][:100])
 
 
@@ -40,7 +44,9 @@ def test_items_info_and_shapes():
     item = ds[0]
     assert ds.info.modalities == ("easy", "hard", "faint")
     assert ds.info.num_classes == 10 and set(ds.info.kinds.values()) == {"vector"}
-    assert all(item[m].shape == (64,) and item[m].dtype == torch.float32 for m in ds.info.modalities)
+    assert all(
+        item[m].shape == (64,) and item[m].dtype == torch.float32 for m in ds.info.modalities
+    )
     assert isinstance(item["label"], int) and isinstance(item["id"], str)
     assert len(ds) == SIZES["smoke"][1]
 
@@ -53,7 +59,9 @@ def test_labels_are_balanced():
 def probe_accuracy(modality: str, target=lambda y: y) -> float:
     """A linear classifier on one modality, fitted on train and scored on test."""
     train, test = arrays("synthetic3", "train"), arrays("synthetic3", "test")
-    clf = LogisticRegression(max_iter=1000).fit(train[modality].numpy(), target(train["label"].numpy()))
+    clf = LogisticRegression(max_iter=1000).fit(
+        train[modality].numpy(), target(train["label"].numpy())
+    )
     return clf.score(test[modality].numpy(), target(test["label"].numpy()))
 
 
@@ -67,6 +75,7 @@ def test_easy_tells_the_class_pair_linearly_but_hard_is_not_linearly_separable()
 # ----------------------------------------------------------------------------- synthetic_seq3
 def seq3_probe(*modalities: str) -> float:
     """Test accuracy of a logistic regression on the time-averaged sequences of ``modalities``."""
+
     def features(split):
         data = load_dataset("synthetic_seq3", split, profile="quick")
         x = torch.cat([data.inputs[m].mean(dim=1) for m in modalities], dim=1).numpy()
@@ -89,6 +98,15 @@ def test_seq3_easy_is_learned_first(tmp_path):
     from dglnb.config import TrainConfig
     from dglnb.train import train
 
-    first = train(TrainConfig(dataset="synthetic_seq3", fusion="mlp_mixer", method="unimodal", profile="quick",
-                              epochs=1, out=tmp_path, progress=False))["test_score"]
+    first = train(
+        TrainConfig(
+            dataset="synthetic_seq3",
+            fusion="mlp_mixer",
+            method="unimodal",
+            profile="quick",
+            epochs=1,
+            out=tmp_path,
+            progress=False,
+        )
+    )["test_score"]
     assert first["easy"] > max(first["mid"], first["weak"]) + 0.15, first

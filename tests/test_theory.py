@@ -54,15 +54,23 @@ def test_eq8_holds_on_the_true_class_path_exactly_when_the_s_weighted_sum_shrink
     head, z1, z2, y = theory.random_problem(2000, 6, (8, 8), seed=2)
     holds = theory.gradient_ratio(head, z1, z2, y, path="true_class") < 1
     a = head.unimodal_logits(z1)
-    condition = (torch.exp(a - a.max(1, keepdim=True).values) * (theory.s_factors(head, z2, y) - 1)).sum(1) < 0
+    condition = (
+        torch.exp(a - a.max(1, keepdim=True).values) * (theory.s_factors(head, z2, y) - 1)
+    ).sum(1) < 0
     assert torch.equal(holds, condition)
     assert 0 < holds.double().mean() < 1  # random heads give both outcomes
 
 
 @pytest.mark.parametrize("path, max_fraction_when_wrong", [("true_class", 0.0), ("full", 0.25)])
-def test_eq8_holds_when_m2_is_confidently_right_and_fails_when_confidently_wrong(path, max_fraction_when_wrong):
-    right = theory.gradient_ratio(*theory.random_problem(1000, 8, (16, 16), seed=4, regime="m2_right"), path=path)
-    wrong = theory.gradient_ratio(*theory.random_problem(1000, 8, (16, 16), seed=4, regime="m2_wrong"), path=path)
+def test_eq8_holds_when_m2_is_confidently_right_and_fails_when_confidently_wrong(
+    path, max_fraction_when_wrong
+):
+    right = theory.gradient_ratio(
+        *theory.random_problem(1000, 8, (16, 16), seed=4, regime="m2_right"), path=path
+    )
+    wrong = theory.gradient_ratio(
+        *theory.random_problem(1000, 8, (16, 16), seed=4, regime="m2_wrong"), path=path
+    )
     assert (right < 1).all()
     assert (wrong < 1).double().mean() <= max_fraction_when_wrong
 

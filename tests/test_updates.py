@@ -17,7 +17,9 @@ def test_dgl_step_is_the_concatenation_of_each_loss_on_its_own_group():
     feats = model.encode(batch)
     y = batch["label"]
     for m in model.modalities:
-        expected = grads(ALPHA * F.cross_entropy(model.fuse_alone(feats, m), y), model.encoder_parameters(m))
+        expected = grads(
+            ALPHA * F.cross_entropy(model.fuse_alone(feats, m), y), model.encoder_parameters(m)
+        )
         torch.testing.assert_close(step[f"encoder {m}"], torch.cat([g.flatten() for g in expected]))
     detached = {m: z.detach() for m, z in feats.items()}
     expected = grads(F.cross_entropy(model.fuse(detached), y), model.fusion_parameters())
@@ -29,10 +31,13 @@ def test_joint_aux_step_is_the_gradient_of_the_summed_loss_everywhere():
     feats = model.encode(batch)
     y = batch["label"]
     total = F.cross_entropy(model.fuse(feats), y) + ALPHA * sum(
-        F.cross_entropy(model.fuse_alone(feats, m), y) for m in model.modalities)
+        F.cross_entropy(model.fuse_alone(feats, m), y) for m in model.modalities
+    )
     step = updates.step_gradients(model, "joint_aux", batch, ALPHA)
     for name, params in updates.parameter_groups(model).items():
-        torch.testing.assert_close(step[name], torch.cat([g.flatten() for g in grads(total, params)]))
+        torch.testing.assert_close(
+            step[name], torch.cat([g.flatten() for g in grads(total, params)])
+        )
 
 
 def test_compare_steps_leaves_the_model_untouched_and_tells_dgl_from_joint_aux():
@@ -42,8 +47,9 @@ def test_compare_steps_leaves_the_model_untouched_and_tells_dgl_from_joint_aux()
     diff = updates.compare_steps(model, batch, "dgl", "joint_aux", ALPHA)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
-    assert (same["relative difference"] == 0).all() and torch.allclose(torch.tensor(same["cosine"].values),
-                                                                        torch.ones(3, dtype=torch.float64))
+    assert (same["relative difference"] == 0).all() and torch.allclose(
+        torch.tensor(same["cosine"].values), torch.ones(3, dtype=torch.float64)
+    )
     assert (diff["relative difference"] > 1e-3).all()
     assert list(diff.index) == ["encoder audio", "encoder visual", "fusion"]
 
@@ -58,7 +64,8 @@ def test_gradients_are_those_of_a_training_step_even_for_a_model_in_eval_mode():
         clone = copy.deepcopy(model).train(training)
         feats, y = clone.encode(batch), batch["label"]
         total = F.cross_entropy(clone.fuse(feats), y) + ALPHA * sum(
-            F.cross_entropy(clone.fuse_alone(feats, m), y) for m in clone.modalities)
+            F.cross_entropy(clone.fuse_alone(feats, m), y) for m in clone.modalities
+        )
         return torch.cat([g.flatten() for g in grads(total, clone.encoder_parameters("audio"))])
 
     step = updates.step_gradients(model, "joint_aux", batch, ALPHA)["encoder audio"]

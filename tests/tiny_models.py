@@ -9,24 +9,58 @@ from dglnb.data import DatasetInfo
 from dglnb.metrics import IGNORE_INDEX
 from dglnb.models import MultimodalClassifier, build_model
 
-VECTORS = DatasetInfo("vectors", ("audio", "visual"), {"audio": "vector", "visual": "vector"}, 5,
-                      shapes={"audio": (6,), "visual": (4,)})
-AUDIO_VISUAL = DatasetInfo("av", ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, 3,
-                           shapes={"audio": (1, 32, 32), "visual": (3, 2, 32, 32)})
+VECTORS = DatasetInfo(
+    "vectors",
+    ("audio", "visual"),
+    {"audio": "vector", "visual": "vector"},
+    5,
+    shapes={"audio": (6,), "visual": (4,)},
+)
+AUDIO_VISUAL = DatasetInfo(
+    "av",
+    ("audio", "visual"),
+    {"audio": "spectrogram", "visual": "frames"},
+    3,
+    shapes={"audio": (1, 32, 32), "visual": (3, 2, 32, 32)},
+)
 # Smaller images, for the fusions that run between the ResNet stages (MMTM): 16x16 is 1x1 after layer3.
-SMALL_AUDIO_VISUAL = DatasetInfo("av_small", ("audio", "visual"), {"audio": "spectrogram", "visual": "frames"}, 3,
-                                 shapes={"audio": (1, 16, 16), "visual": (3, 2, 16, 16)})
+SMALL_AUDIO_VISUAL = DatasetInfo(
+    "av_small",
+    ("audio", "visual"),
+    {"audio": "spectrogram", "visual": "frames"},
+    3,
+    shapes={"audio": (1, 16, 16), "visual": (3, 2, 16, 16)},
+)
 # Three sequences of equal length, for the MLP-Mixer fusion.
-SEQUENCES3 = DatasetInfo("seq3", ("audio", "visual", "text"), {m: "sequence" for m in ("audio", "visual", "text")}, 4,
-                         shapes={"audio": (5, 3), "visual": (5, 4), "text": (5, 6)})
-THREE = DatasetInfo("three", ("audio", "visual", "text"), {"audio": "vector", "visual": "sequence", "text": "vector"},
-                    4, shapes={"audio": (6,), "visual": (3, 5), "text": (7,)})
-RGBD = DatasetInfo("tiny_rgbd", ("rgb", "depth"), {"rgb": "image", "depth": "image"}, 5, task="segmentation",
-                   shapes={"rgb": (3, 32, 32), "depth": (1, 32, 32)})
+SEQUENCES3 = DatasetInfo(
+    "seq3",
+    ("audio", "visual", "text"),
+    {m: "sequence" for m in ("audio", "visual", "text")},
+    4,
+    shapes={"audio": (5, 3), "visual": (5, 4), "text": (5, 6)},
+)
+THREE = DatasetInfo(
+    "three",
+    ("audio", "visual", "text"),
+    {"audio": "vector", "visual": "sequence", "text": "vector"},
+    4,
+    shapes={"audio": (6,), "visual": (3, 5), "text": (7,)},
+)
+RGBD = DatasetInfo(
+    "tiny_rgbd",
+    ("rgb", "depth"),
+    {"rgb": "image", "depth": "image"},
+    5,
+    task="segmentation",
+    shapes={"rgb": (3, 32, 32), "depth": (1, 32, 32)},
+)
 
 # (info, fusion) pairs; film and gated take two modalities.
 CONFIGS = [(VECTORS, f) for f in ("concat", "sum", "film", "gated")] + [
-    (AUDIO_VISUAL, "concat"), (AUDIO_VISUAL, "film"), (THREE, "concat"), (THREE, "sum"),
+    (AUDIO_VISUAL, "concat"),
+    (AUDIO_VISUAL, "film"),
+    (THREE, "concat"),
+    (THREE, "sum"),
 ]
 CONFIG_IDS = [f"{info.name}-{fusion}" for info, fusion in CONFIGS]
 
@@ -46,7 +80,10 @@ def tiny_model(info: DatasetInfo, fusion: str | None = None, seed: int = 0) -> M
 def make_batch(info: DatasetInfo, n: int = 6, seed: int = 1) -> dict:
     """Random inputs and labels; for segmentation (n, H, W) labels with about a fifth of the pixels unlabelled."""
     g = torch.Generator().manual_seed(seed)
-    batch: dict = {m: torch.randn(n, *info.shapes[m], generator=g, dtype=torch.float64) for m in info.modalities}
+    batch: dict = {
+        m: torch.randn(n, *info.shapes[m], generator=g, dtype=torch.float64)
+        for m in info.modalities
+    }
     if info.task == "segmentation":
         size = (n, *info.shapes[info.modalities[0]][1:])
         label = torch.randint(info.num_classes, size, generator=g)
@@ -66,7 +103,6 @@ def grads(loss: Tensor, params: list[nn.Parameter]) -> list[Tensor]:
 def one_step(method: str, model: MultimodalClassifier, batch: dict, alpha: float = 2.0):
     """One SGD step of ``method`` on ``model``: returns the step's losses and the model before it."""
     import copy
-
 
     algo = with_alpha(method, alpha)
     algo.setup(model)

@@ -26,7 +26,9 @@ from pathlib import Path
 
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 MAX_CODE_WIDTH = 100  # characters a line of code the book shows without a scroll bar
-REDIRECT = re.compile(r'<meta http-equiv="refresh"', re.IGNORECASE)  # Sphinx's index.html -> the root page
+REDIRECT = re.compile(
+    r'<meta http-equiv="refresh"', re.IGNORECASE
+)  # Sphinx's index.html -> the root page
 # Pages to photograph: (screenshot name, page path inside the built site); a missing page is skipped.
 SCREENSHOTS = (
     ("intro", "book/intro.html"),
@@ -93,25 +95,34 @@ class Report:
     blocked: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     screenshots: list[Path] = field(default_factory=list)
-    not_photographed: list[str] = field(default_factory=list)  # screenshot pages the book does not have
+    not_photographed: list[str] = field(
+        default_factory=list
+    )  # screenshot pages the book does not have
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        return (f"book check: {self.pages} pages loaded, {self.math_pages} with math, "
-                f"{self.images} images, {len(self.blocked)} requests blocked, "
-                f"{len(self.problems)} problems")
+        return (
+            f"book check: {self.pages} pages loaded, {self.math_pages} with math, "
+            f"{self.images} images, {len(self.blocked)} requests blocked, "
+            f"{len(self.problems)} problems"
+        )
 
 
 def book_pages(html: Path) -> list[Path]:
     """Every page of the built book: each .html file outside folders whose name starts with '_'."""
-    return sorted(p for p in html.rglob("*.html")
-                  if not any(part.startswith("_") for part in p.relative_to(html).parts[:-1]))
+    return sorted(
+        p
+        for p in html.rglob("*.html")
+        if not any(part.startswith("_") for part in p.relative_to(html).parts[:-1])
+    )
 
 
-def check_page(context, path: Path, name: str, report: Report, screenshot: Path | None = None) -> None:
+def check_page(
+    context, path: Path, name: str, report: Report, screenshot: Path | None = None
+) -> None:
     """Load one page in a fresh tab, add what it shows to ``report``; photograph it when asked."""
     page = context.new_page()
     errors: list[str] = []
@@ -126,7 +137,9 @@ def check_page(context, path: Path, name: str, report: Report, screenshot: Path 
         if REDIRECT.search(path.read_text(errors="replace")):
             page.wait_for_url(lambda url: url != uri, wait_until="load")
             if not page.url.startswith("file:"):
-                report.problems.append(f"{name}: redirects to a page that does not load ({page.url})")
+                report.problems.append(
+                    f"{name}: redirects to a page that does not load ({page.url})"
+                )
         page.evaluate(SETTLE_JS)
         seen = page.evaluate(INSPECT_JS, MAX_CODE_WIDTH)
         if screenshot is not None:
@@ -143,11 +156,15 @@ def check_page(context, path: Path, name: str, report: Report, screenshot: Path 
     if seen["math"]:
         report.math_pages += 1
     if seen["untypeset"] or (seen["math"] and not seen["typeset"]):
-        report.problems.append(f"{name}: {seen['untypeset']} of {seen['math']} math elements not typeset by MathJax")
+        report.problems.append(
+            f"{name}: {seen['untypeset']} of {seen['math']} math elements not typeset by MathJax"
+        )
     for text in seen["raw"]:
         report.problems.append(f"{name}: raw TeX left in the text: {text!r}")
     for line in seen["wide"]:
-        report.problems.append(f"{name}: a line of code wider than {MAX_CODE_WIDTH} characters ({line})")
+        report.problems.append(
+            f"{name}: a line of code wider than {MAX_CODE_WIDTH} characters ({line})"
+        )
     for src in seen["broken"]:
         report.problems.append(f"{name}: image did not load: {src}")
     for url in report.blocked[blocked_before:]:
@@ -167,7 +184,11 @@ def check_book(html: Path, screenshots: Path | None, chromium: str) -> Report:
     if not pages:
         report.problems.append(f"no .html pages under {html}: build the book first (make html)")
         return report
-    shots = {html / rel: screenshots / f"{name}.png" for name, rel in SCREENSHOTS} if screenshots else {}
+    shots = (
+        {html / rel: screenshots / f"{name}.png" for name, rel in SCREENSHOTS}
+        if screenshots
+        else {}
+    )
     report.not_photographed = [str(path.relative_to(html)) for path in shots if not path.is_file()]
 
     def route(request_route):
@@ -192,8 +213,10 @@ def find_chromium(given: str | None) -> str:
     """The Chromium executable: ``given``, else ``chromium`` on PATH; a clear error otherwise."""
     found = shutil.which(given or "chromium")
     if found is None:
-        raise SystemExit(f"book check: no Chromium at {given or 'chromium'!r}: install Debian's chromium "
-                         "(make chromium) or pass --chromium PATH")
+        raise SystemExit(
+            f"book check: no Chromium at {given or 'chromium'!r}: install Debian's chromium "
+            "(make chromium) or pass --chromium PATH"
+        )
     return found
 
 

@@ -36,7 +36,8 @@ from dglnb.data import DatasetInfo
 from dglnb.data.audio import get_spec
 from dglnb.data.cremad import CLASSES as CREMAD_CLASSES
 from dglnb.data.kinetics_sounds import EXPECTED_CLASSES as KS_CLASSES
-from dglnb.data.nyuv2 import INPUT_SIZES as NYUV2_SIZES, NUM_CLASSES as NYUV2_CLASSES
+from dglnb.data.nyuv2 import INPUT_SIZES as NYUV2_SIZES
+from dglnb.data.nyuv2 import NUM_CLASSES as NYUV2_CLASSES
 from dglnb.data.vggsound import EXPECTED_CLASSES as VGGSOUND_CLASSES
 from dglnb.methods import METHODS
 from dglnb.models import build_model

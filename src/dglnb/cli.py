@@ -80,11 +80,16 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         default = None if field.default is dataclasses.MISSING else field.default
         flags, options = _option(field.name, kinds[field.name], default)
         help_text = docs.get(field.name, "") + options.pop("help_suffix", "")
-        parser.add_argument(*flags, dest=field.name, default=argparse.SUPPRESS, help=help_text,
-                            **options)
-    parser.add_argument("--config", type=Path, metavar="FILE.yaml",
-                        help="a run's settings as a YAML file of TrainConfig fields; the options "
-                             "given on the command line override it")
+        parser.add_argument(
+            *flags, dest=field.name, default=argparse.SUPPRESS, help=help_text, **options
+        )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE.yaml",
+        help="a run's settings as a YAML file of TrainConfig fields; the options "
+        "given on the command line override it",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -95,15 +100,18 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = read_settings(args.config) if args.config else {}
     from_file = values.get("method_options") or {}
     if not isinstance(from_file, dict):
-        raise ConfigError(f"method_options in {args.config} must map option names to values, "
-                          "e.g. {gamma: 1.5}")
+        raise ConfigError(
+            f"method_options in {args.config} must map option names to values, e.g. {{gamma: 1.5}}"
+        )
     options = {**from_file, **dict(given.pop("method_options", ()))}
     values = {**values, **given, "method_options": options}
     values |= {name: tuple(v) for name, v in values.items() if isinstance(v, list)}
     missing = [name for name in REQUIRED if values.get(name) is None]
     if missing:
-        raise ConfigError(f"dglnb train needs {', '.join('--' + m for m in missing)} "
-                          "(on the command line or in --config)")
+        raise ConfigError(
+            f"dglnb train needs {', '.join('--' + m for m in missing)} "
+            "(on the command line or in --config)"
+        )
     return TrainConfig(**values)
 
 
@@ -112,24 +120,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser(
-        "train", help="train one model and write metrics.json, history.csv, checkpoints")
+        "train", help="train one model and write metrics.json, history.csv, checkpoints"
+    )
     add_config_options(train)
 
     sweep = commands.add_parser(
-        "sweep", help="train a grid of runs (methods x datasets x seeds x options) from a YAML "
-                      "file")
+        "sweep", help="train a grid of runs (methods x datasets x seeds x options) from a YAML file"
+    )
     sweep.add_argument("config", type=Path, help="the sweep file, e.g. sweeps/table1_quick.yaml")
-    sweep.add_argument("--collect", action="store_true",
-                       help="write the finished runs' metrics as one table (results.csv) instead "
-                            "of training")
-    sweep.add_argument("--pack", type=int, default=1, metavar="N",
-                       help="train N runs at a time on this machine, each in its own process "
-                            "on the device its settings name (launcher local; default 1)")
+    sweep.add_argument(
+        "--collect",
+        action="store_true",
+        help="write the finished runs' metrics as one table (results.csv) instead of training",
+    )
+    sweep.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N runs at a time on this machine, each in its own process "
+        "on the device its settings name (launcher local; default 1)",
+    )
 
     data = commands.add_parser("data", help="dataset utilities")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    check = data_commands.add_parser("check",
-                                     help="validate a prepared dataset and print a summary")
+    check = data_commands.add_parser(
+        "check", help="validate a prepared dataset and print a summary"
+    )
     check.add_argument("--dataset", required=True)
     check.add_argument("--data-root", type=Path, required=True)
     return parser
@@ -155,8 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         parser.exit(error.exit_status, f"dglnb: error: {error}\n")
     except KeyboardInterrupt:
-        parser.exit(130, "dglnb: interrupted; a training run continues from its last checkpoint "
-                         "with --resume\n")
+        parser.exit(
+            130,
+            "dglnb: interrupted; a training run continues from its last checkpoint with --resume\n",
+        )
     return 0
 
 

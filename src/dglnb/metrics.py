@@ -58,8 +58,12 @@ def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int) -> Tensor:
     keep = target != IGNORE_INDEX
     target, pred = target[keep], pred[keep]
     if target.numel() and (target.min() < 0 or target.max() >= num_classes):
-        raise ValueError(f"labels must be in [0, {num_classes}) or {IGNORE_INDEX}, got {target.unique().tolist()}")
-    return torch.bincount(target * num_classes + pred, minlength=num_classes**2).view(num_classes, num_classes)
+        raise ValueError(
+            f"labels must be in [0, {num_classes}) or {IGNORE_INDEX}, got {target.unique().tolist()}"
+        )
+    return torch.bincount(target * num_classes + pred, minlength=num_classes**2).view(
+        num_classes, num_classes
+    )
 
 
 def mean_iou(confusion: Tensor) -> float:

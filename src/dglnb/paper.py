@@ -6,7 +6,11 @@ Notebooks put these beside this run's numbers; nothing here is ever computed.
 
 from __future__ import annotations
 
-AUDIO_VISUAL_HEADS = ("audio", "visual", "multimodal")  #: the columns of Table 1's and Table 2 left's rows
+AUDIO_VISUAL_HEADS = (
+    "audio",
+    "visual",
+    "multimodal",
+)  #: the columns of Table 1's and Table 2 left's rows
 MOSI_HEADS = ("audio", "visual", "text", "multimodal")  #: the columns of Table 2 right's rows
 
 # Table 1: concat fusion, ResNet18 encoders. method -> dataset -> (audio, visual, multimodal)
@@ -70,8 +74,17 @@ TABLE1: dict[str, dict[str, tuple[float | None, float | None, float | None]]] = 
 
 # Table 1's row labels as printed, in its order.
 TABLE1_ROWS: dict[str, str] = {
-    "audio_only": "Audio-only", "visual_only": "Visual-only", "concat": "Concat", "gblending": "G-Blending",
-    "ogm_ge": "OGM_GE", "pmr": "PMR", "agm": "AGM", "mla": "MLA", "mmpareto": "MMPareto", "dnr": "D&R", "dgl": "DGL",
+    "audio_only": "Audio-only",
+    "visual_only": "Visual-only",
+    "concat": "Concat",
+    "gblending": "G-Blending",
+    "ogm_ge": "OGM_GE",
+    "pmr": "PMR",
+    "agm": "AGM",
+    "mla": "MLA",
+    "mmpareto": "MMPareto",
+    "dnr": "D&R",
+    "dgl": "DGL",
 }
 
 # Table 2 left: MMTM dense fusion on CREMA-D. method -> (audio, visual, multimodal)

@@ -30,8 +30,10 @@ def repo_root(start: Path | None = None) -> Path:
     checkout has (the notebooks, the book's sources)."""
     root = checkout(start)
     if root is None:
-        raise FileNotFoundError(f"no dglnb checkout above {(start or Path(__file__)).resolve()}: "
-                                "clone the repository and install it with pip install -e .")
+        raise FileNotFoundError(
+            f"no dglnb checkout above {(start or Path(__file__)).resolve()}: "
+            "clone the repository and install it with pip install -e ."
+        )
     return root
 
 

@@ -35,8 +35,15 @@ class LogLines:
     time the work crosses another ``every`` percent, and one when it ends:
     ``desc: 35% 1050/3000 clip [0:00:42 elapsed, 0:01:18 left] loss=0.41``."""
 
-    def __init__(self, iterable: Iterable[Any] | None, total: int | None, desc: str, unit: str,
-                 stream: TextIO, every: float = EVERY) -> None:
+    def __init__(
+        self,
+        iterable: Iterable[Any] | None,
+        total: int | None,
+        desc: str,
+        unit: str,
+        stream: TextIO,
+        every: float = EVERY,
+    ) -> None:
         self.iterable, self.desc, self.unit = iterable, desc, unit
         self.stream, self.every = stream, every
         self.total = total if total is not None else getattr(iterable, "__len__", lambda: None)()
@@ -95,9 +102,16 @@ class Silent(LogLines):
         pass
 
 
-def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None, desc: str = "",
-             unit: str = "it", leave: bool = True, enabled: bool = True,
-             stream: TextIO | None = None) -> Any:
+def progress(
+    iterable: Iterable[Any] | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    leave: bool = True,
+    enabled: bool = True,
+    stream: TextIO | None = None,
+) -> Any:
     """``iterable`` (or ``total`` units of work, counted with ``update``) shown as a tqdm bar when
     ``stream`` (default: standard error) is a terminal, else as :class:`LogLines`; nothing when
     not ``enabled``, nor for a bar that would not be left (``leave=False``) outside a terminal."""
@@ -105,6 +119,13 @@ def progress(iterable: Iterable[Any] | None = None, *, total: int | None = None,
     if not enabled or (not leave and not _is_terminal(stream)):
         return Silent(iterable, total, desc, unit, stream)
     if _is_terminal(stream):
-        return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, file=stream,
-                    dynamic_ncols=True)
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            unit=unit,
+            leave=leave,
+            file=stream,
+            dynamic_ncols=True,
+        )
     return LogLines(iterable, total, desc, unit, stream)

@@ -35,7 +35,9 @@ class ConcatHead:
         return cls(weight[:, :d1], weight[:, d1:], bias)
 
     @classmethod
-    def for_modality(cls, weight: Tensor, bias: Tensor, dims: dict[str, int], modality: str) -> ConcatHead:
+    def for_modality(
+        cls, weight: Tensor, bias: Tensor, dims: dict[str, int], modality: str
+    ) -> ConcatHead:
         """View a concat head over modalities ``dims`` (in order) as ``[modality; all the others]``."""
         starts = dict(zip(dims, [0, *torch.tensor(list(dims.values())).cumsum(0).tolist()]))
         own = torch.zeros(weight.shape[1], dtype=torch.bool)
@@ -132,8 +134,12 @@ def autograd_gradients(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> d
     return {
         "multi": grad_of(head.logits(z1, z2)),
         "uni": grad_of(head.unimodal_logits(z1)),
-        "multi_true_class": grad_of(true_class_only(head.logits(z1, z2), head.logits(z1.detach(), z2))),
-        "uni_true_class": grad_of(true_class_only(head.unimodal_logits(z1), head.unimodal_logits(z1.detach()))),
+        "multi_true_class": grad_of(
+            true_class_only(head.logits(z1, z2), head.logits(z1.detach(), z2))
+        ),
+        "uni_true_class": grad_of(
+            true_class_only(head.unimodal_logits(z1), head.unimodal_logits(z1.detach()))
+        ),
     }
 
 
@@ -143,11 +149,19 @@ def formula_errors(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> dict[
     p_multi_y = head.logits(z1, z2).softmax(dim=1).gather(1, y[:, None])[:, 0]
     printed = eq4_as_printed(head, z1, z2, y)
     return {
-        "eq3 exact multimodal gradient": _max_err(multimodal_gradient(head, z1, z2, y), ref["multi"]),
+        "eq3 exact multimodal gradient": _max_err(
+            multimodal_gradient(head, z1, z2, y), ref["multi"]
+        ),
         "eq7 exact unimodal gradient": _max_err(unimodal_gradient(head, z1, y), ref["uni"]),
-        "p_y through s (eq. 4 corrected)": _max_err(true_class_probability(head, z1, z2, y), p_multi_y),
-        "eq4 corrected, true-class path": _max_err(eq4_true_class_path(head, z1, z2, y), ref["multi_true_class"]),
-        "eq7 as printed, true-class path": _max_err(eq7_as_printed(head, z1, y), ref["uni_true_class"]),
+        "p_y through s (eq. 4 corrected)": _max_err(
+            true_class_probability(head, z1, z2, y), p_multi_y
+        ),
+        "eq4 corrected, true-class path": _max_err(
+            eq4_true_class_path(head, z1, z2, y), ref["multi_true_class"]
+        ),
+        "eq7 as printed, true-class path": _max_err(
+            eq7_as_printed(head, z1, y), ref["uni_true_class"]
+        ),
         "eq4 as printed, best k": min(
             _max_err(printed[:, k], ref["multi_true_class"]) for k in range(printed.shape[1])
         ),
@@ -180,7 +194,11 @@ def random_problem(
     z1 = torch.randn(n, d1, generator=g, dtype=torch.float64)
     z2 = torch.randn(n, d2, generator=g, dtype=torch.float64)
     if regime != "random":
-        target = y if regime == "m2_right" else (y + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
+        target = (
+            y
+            if regime == "m2_right"
+            else (y + torch.randint(1, n_classes, (n,), generator=g)) % n_classes
+        )
         direction = head.W2[target] / head.W2[target].norm(dim=1, keepdim=True)
         z2 = 0.5 * z2 + 3.0 * d2**0.5 * direction
     return head, z1, z2, y
@@ -192,12 +210,17 @@ def eq8_fractions(head: ConcatHead, z1: Tensor, z2: Tensor, y: Tensor) -> dict[s
     s = s_factors(head, z2, y).masked_fill(F.one_hot(y, head.b.shape[0]).bool(), 0.0)
     return {
         "eq5 premise: all s_k < 1": (s < 1).all(dim=1).double().mean().item(),
-        "eq8, true-class path": (gradient_ratio(head, z1, z2, y, "true_class") < 1).double().mean().item(),
+        "eq8, true-class path": (gradient_ratio(head, z1, z2, y, "true_class") < 1)
+        .double()
+        .mean()
+        .item(),
         "eq8, exact gradient": (gradient_ratio(head, z1, z2, y, "full") < 1).double().mean().item(),
     }
 
 
-def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, path: str = "full") -> dict[str, Tensor]:
+def ratios_by_regime(
+    n: int, n_classes: int, dims: tuple[int, int], seed: int, path: str = "full"
+) -> dict[str, Tensor]:
     """``|g^Multi| / |g^Uni|`` per sample for each regime of :func:`random_problem`."""
     return {
         regime: gradient_ratio(*random_problem(n, n_classes, dims, seed, regime), path=path)
@@ -205,7 +228,9 @@ def ratios_by_regime(n: int, n_classes: int, dims: tuple[int, int], seed: int, p
     }
 
 
-def eq8_on_features(weight: Tensor, bias: Tensor, feats: dict[str, Tensor], y: Tensor) -> dict[str, dict[str, float]]:
+def eq8_on_features(
+    weight: Tensor, bias: Tensor, feats: dict[str, Tensor], y: Tensor
+) -> dict[str, dict[str, float]]:
     """:func:`eq8_fractions` for every modality of a trained concat head, that modality as m1
     and the concatenation of the others as m2 (``feats`` in the head's modality order)."""
     dims = {m: z.shape[1] for m, z in feats.items()}

@@ -21,7 +21,9 @@ class Table:
 
     def _repr_html_(self) -> str:
         uuid = hashlib.sha1(repr(self).encode()).hexdigest()[:10]  # stable, and unique on a page
-        theirs = [c for c in self.frame.columns if any(str(p).startswith("paper") for p in _levels(c))]
+        theirs = [
+            c for c in self.frame.columns if any(str(p).startswith("paper") for p in _levels(c))
+        ]
         styles = [
             {
                 "selector": "caption",
@@ -35,7 +37,9 @@ class Table:
         ]
         styler = self.frame.style.set_uuid(uuid).set_caption(self.caption).set_table_styles(styles)
         for column in self.frame.select_dtypes("float").columns:
-            styler = styler.format(f"{{:.{_decimals(self.frame[column])}f}}", subset=[column], na_rep="-")
+            styler = styler.format(
+                f"{{:.{_decimals(self.frame[column])}f}}", subset=[column], na_rep="-"
+            )
         return styler.set_properties(subset=theirs, **{"font-style": "italic"}).to_html()
 
 
@@ -46,5 +50,3 @@ def _levels(column: Hashable) -> tuple:
 def _decimals(values: pd.Series) -> int:
     """The fewest decimals (at most 6) that print every number of a float column as it is."""
     return max((len(f"{v:.6f}".rstrip("0").partition(".")[2]) for v in values.dropna()), default=0)
-
-

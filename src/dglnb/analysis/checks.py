@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..paths import goldens_dir
-from .report import Summary
+from .table_cells import Summary
 
 SIGMAS = 3.0
 STD_FLOOR = 0.01  # one point of accuracy: the least seed spread a regression tolerance assumes
@@ -47,10 +47,13 @@ def goldens_path(notebook: str) -> Path:
     return goldens_dir() / f"{notebook}.json"
 
 
-def tolerance(golden: Mapping[str, float], now: Mapping[str, float], spread: float = STD_FLOOR) -> float:
+def tolerance(
+    golden: Mapping[str, float], now: Mapping[str, float], spread: float = STD_FLOOR
+) -> float:
     """How far this run's mean may lie from the golden mean (see the module docstring); each side's std
     is at least ``spread``, the largest seed std its chapter measured for the metric (two or three seeds
     estimate a spread poorly, and rows of one chapter share one seed noise), and at least ``STD_FLOOR``."""
+
     def variance_of_mean(stats: Mapping[str, float]) -> float:
         std = stats["std"] if stats["n"] > 1 else 0.0
         return max(std, spread, STD_FLOOR) ** 2 / stats["n"]
@@ -73,9 +76,13 @@ def with_seed_spread(summaries: Mapping[str, Summary]) -> dict[str, Summary]:
     measured for the same metric among them, as :func:`regression` does, so that a claim about a
     one-seed row still allows for seed noise on its side."""
     spread = largest_spread(summaries)
-    return {label: {name: dict(stats, std=spread[name]) if stats["n"] == 1 else stats
-                    for name, stats in summary.items()}
-            for label, summary in summaries.items()}
+    return {
+        label: {
+            name: dict(stats, std=spread[name]) if stats["n"] == 1 else stats
+            for name, stats in summary.items()
+        }
+        for label, summary in summaries.items()
+    }
 
 
 def checked(profile: str, sizes: str | None = None) -> bool:
@@ -96,7 +103,10 @@ def regression(
     if not checked(profile, sizes):
         return
     path = goldens_path(notebook)
-    recorded = {label: {name: dict(stats) for name, stats in summary.items()} for label, summary in summaries.items()}
+    recorded = {
+        label: {name: dict(stats) for name, stats in summary.items()}
+        for label, summary in summaries.items()
+    }
     if os.environ.get(RECORD):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -104,7 +114,9 @@ def regression(
         os.replace(tmp, path)
         return
     if not path.is_file():
-        raise AssertionError(f"no goldens at {path}: run `make golden` and commit the notebook and its goldens")
+        raise AssertionError(
+            f"no goldens at {path}: run `make golden` and commit the notebook and its goldens"
+        )
     golden = json.loads(path.read_text())
     spread = largest_spread(golden)
     problems = []
@@ -114,8 +126,10 @@ def regression(
             if now is None:
                 problems.append(f"{label} {name}: recorded in the goldens, missing from this run")
             elif abs(now["mean"] - stats["mean"]) > (tol := tolerance(stats, now, spread[name])):
-                problems.append(f"{label} {name}: {now['mean']:.4f} (std {now['std']:.4f}, n {now['n']}) vs golden "
-                                f"{stats['mean']:.4f} (std {stats['std']:.4f}, n {stats['n']}); tolerance {tol:.4f}")
+                problems.append(
+                    f"{label} {name}: {now['mean']:.4f} (std {now['std']:.4f}, n {now['n']}) vs golden "
+                    f"{stats['mean']:.4f} (std {stats['std']:.4f}, n {stats['n']}); tolerance {tol:.4f}"
+                )
     assert not problems, "trained numbers moved beyond their seed spread:\n" + "\n".join(problems)
 
 
@@ -144,12 +158,21 @@ class Claim:
         """E.g. ``"reproduced: +1.3 points, 4.1 standard errors (0.3 points; the claim needs more than 2)"``."""
         ratio = self.gap / self.spread
         digits = 1 if self.scale == 100.0 else 2
-        return (f"{self.verdict}: {self.scale * self.gap:+.{digits}f}{self.unit}, {ratio:.1f} standard errors "
-                f"({self.scale * self.spread:.{digits}f}{self.unit}; the claim needs more than {self.sigmas:g})")
+        return (
+            f"{self.verdict}: {self.scale * self.gap:+.{digits}f}{self.unit}, {ratio:.1f} standard errors "
+            f"({self.scale * self.spread:.{digits}f}{self.unit}; the claim needs more than {self.sigmas:g})"
+        )
 
 
-def claim(statement: str, better: Summary, worse: Summary, metric: str, sigmas: float = 2.0,
-          scale: float = 100.0, unit: str = " points") -> Claim:
+def claim(
+    statement: str,
+    better: Summary,
+    worse: Summary,
+    metric: str,
+    sigmas: float = 2.0,
+    scale: float = 100.0,
+    unit: str = " points",
+) -> Claim:
     """The claim ``statement``: ``better``'s ``metric`` exceeds ``worse``'s by more than ``sigmas``
     standard errors of the difference, ``sqrt(s_better**2 / n_better + s_worse**2 / n_worse)``.
     ``scale`` and ``unit`` only change how the gap is described (for a ratio: ``scale=1, unit=""``)."""

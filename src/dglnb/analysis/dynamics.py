@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..figure_style import style
-from .report import epoch_curves, mean_std_table, phase_stats
+from .curves import epoch_curves, phase_stats
+from .table_cells import mean_std_table
 
 if TYPE_CHECKING:
     import pandas
@@ -27,12 +28,22 @@ def plot_dynamics(csv_paths: Mapping[str, Path], path: Path | None = None) -> Fi
         label: pd.read_csv(p).groupby(["modality", "epoch"]).mean(numeric_only=True)
         for label, p in csv_paths.items()
     }
-    modalities = list(dict.fromkeys(m for f in frames.values() for m in f.index.get_level_values("modality")))
-    panels = [("s_mean", "mean s (k != y)"), ("grad_multimodal", "|grad| from multimodal loss"),
-              ("grad_unimodal", "|grad| from unimodal loss")]
+    modalities = list(
+        dict.fromkeys(m for f in frames.values() for m in f.index.get_level_values("modality"))
+    )
+    panels = [
+        ("s_mean", "mean s (k != y)"),
+        ("grad_multimodal", "|grad| from multimodal loss"),
+        ("grad_unimodal", "|grad| from unimodal loss"),
+    ]
     with style():
-        fig, axes = plt.subplots(len(modalities), len(panels), squeeze=False, sharex=True,
-                                 figsize=(4 * len(panels), 2.8 * len(modalities)))
+        fig, axes = plt.subplots(
+            len(modalities),
+            len(panels),
+            squeeze=False,
+            sharex=True,
+            figsize=(4 * len(panels), 2.8 * len(modalities)),
+        )
         for row, m in enumerate(modalities):
             for col, (column, title) in enumerate(panels):
                 ax = axes[row, col]
@@ -74,9 +85,13 @@ def plot_gradient_ratio(run_dirs: list[Path], title: str = "") -> Figure:
         for i, m in enumerate(_modalities(run_dirs[0])):
             ratios = gradient_ratio_curves(run_dirs, m)
             ax.plot(ratios.index, ratios.values, color=f"C{i}", alpha=0.3, linewidth=0.8)
-            ax.plot(ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}")
+            ax.plot(
+                ratios.index, ratios.mean(axis=1), color=f"C{i}", linewidth=2, label=f"encoder {m}"
+            )
         ax.axhline(1, color="k", linewidth=0.8, linestyle="--")
-        ax.set(yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title)
+        ax.set(
+            yscale="log", xlabel="epoch", ylabel="|grad multimodal| / |grad unimodal|", title=title
+        )
         ax.legend()
     return fig
 
@@ -87,11 +102,16 @@ def gradient_ratio_by_epoch(run_dirs: list[Path], epochs: list[int]) -> pandas.D
     rows = []
     for m in _modalities(run_dirs[0]):
         ratios = gradient_ratio_curves(run_dirs, m)
-        rows += [{"encoder": m, **{f"epoch {ratios.index[e]}": ratios[run].iloc[e] for e in epochs}} for run in ratios]
+        rows += [
+            {"encoder": m, **{f"epoch {ratios.index[e]}": ratios[run].iloc[e] for e in epochs}}
+            for run in ratios
+        ]
     return mean_std_table(rows, by="encoder")
 
 
-def ratio_by_phase(runs: Sequence[Path], modality: str, early: int = 5, late: int = 10) -> dict[str, dict[str, float]]:
-    """:func:`~dglnb.analysis.report.phase_stats` of ``|g^Multi| / |g^Uni|`` at ``modality``'s encoder
+def ratio_by_phase(
+    runs: Sequence[Path], modality: str, early: int = 5, late: int = 10
+) -> dict[str, dict[str, float]]:
+    """:func:`~dglnb.analysis.curves.phase_stats` of ``|g^Multi| / |g^Uni|`` at ``modality``'s encoder
     (per-epoch means from ``diagnostics.csv``)."""
     return phase_stats(gradient_ratio_curves(list(runs), modality), early, late)

@@ -13,16 +13,21 @@ from ..models.fusion import ConcatFusion
 from ..train.loaders import make_loader
 from ..train.probe import encode_split
 from ..train.run import load_trained
-from .report import mean_std_table
+from .table_cells import mean_std_table
 
 if TYPE_CHECKING:
     import pandas
 
 
-def eq8_table(n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]) -> pandas.DataFrame:
+def eq8_table(
+    n: int, n_classes: int, dims: tuple[int, int], seeds: tuple[int, ...]
+) -> pandas.DataFrame:
     """:func:`dglnb.theory.eq8_fractions` on random problems of every regime, "mean ± std" over ``seeds``."""
     rows = [
-        {"regime": regime, **theory.eq8_fractions(*theory.random_problem(n, n_classes, dims, seed, regime))}
+        {
+            "regime": regime,
+            **theory.eq8_fractions(*theory.random_problem(n, n_classes, dims, seed, regime)),
+        }
         for regime in ("random", "m2_right", "m2_wrong")
         for seed in seeds
     ]
@@ -51,5 +56,9 @@ def eq8_on_run(run_dir: Path, split: str = "test") -> dict[str, dict[str, float]
 
 def eq8_table_on_runs(run_dirs: list[Path], split: str = "test") -> pandas.DataFrame:
     """:func:`eq8_on_run` over several runs (e.g. seeds): one row per modality, "mean ± std"."""
-    rows = [{"encoder": m, **fractions} for d in run_dirs for m, fractions in eq8_on_run(d, split).items()]
+    rows = [
+        {"encoder": m, **fractions}
+        for d in run_dirs
+        for m, fractions in eq8_on_run(d, split).items()
+    ]
     return mean_std_table(rows, by="encoder")

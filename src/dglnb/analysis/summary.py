@@ -14,7 +14,8 @@ import pandas as pd
 
 from .book_table import Table
 from .checks import Claim
-from .report import MISSING, Summary, mean_std, paper_value, table
+from .report import table
+from .table_cells import MISSING, Summary, mean_std, paper_value
 
 PROFILES = ("quick", "full")  #: the profiles with a column of their own, whichever one ran
 NOT_RUN = "not run in this build"  #: the numbers of a profile that this build did not run
@@ -30,8 +31,12 @@ class Line(NamedTuple):
     ours: str
 
 
-def versus(better: Mapping[str, float] | None, worse: Mapping[str, float] | None,
-           scale: float = 100.0, digits: int = 1) -> str:
+def versus(
+    better: Mapping[str, float] | None,
+    worse: Mapping[str, float] | None,
+    scale: float = 100.0,
+    digits: int = 1,
+) -> str:
     """This run's two sides of a claim, ``"92.1 ± 0.5 vs 90.6 ± 1.2"`` (summary entries, e.g. in %);
     each side's spaces are non-breaking, so that a narrow page breaks the line at "vs" only."""
     sides = (mean_std(stats, scale, digits).replace(" ", NBSP) for stats in (better, worse))
@@ -45,8 +50,13 @@ def paper_versus(better: float | None, worse: float | None) -> str:
     return f"{paper_value(better)} vs {paper_value(worse)}"
 
 
-def paper_heads_versus(rows: Mapping[str, Sequence[float | None]], heads: Sequence[str], better: str,
-                       worse: str, head: str) -> str:
+def paper_heads_versus(
+    rows: Mapping[str, Sequence[float | None]],
+    heads: Sequence[str],
+    better: str,
+    worse: str,
+    head: str,
+) -> str:
     """The paper's two sides of a claim from a table whose ``rows`` list one number per column of
     ``heads`` (e.g. :data:`dglnb.paper.AUDIO_VISUAL_HEADS`): rows ``better`` and ``worse``, column
     ``head``; ``"-"`` for a column the table does not have (a benchmark's own modality)."""
@@ -60,7 +70,9 @@ def line(claim: Claim, better: Summary, worse: Summary, paper: str = MISSING) ->
     """The row of ``claim``, made from the two summaries it compares: this run's numbers of the
     claim's metric, shown as the claim shows its gap (fractions in %, ratios with two decimals)."""
     digits = 1 if claim.scale == 100.0 else 2
-    return Line(claim, paper, versus(better.get(claim.metric), worse.get(claim.metric), claim.scale, digits))
+    return Line(
+        claim, paper, versus(better.get(claim.metric), worse.get(claim.metric), claim.scale, digits)
+    )
 
 
 def verdict(claim: Claim) -> str:
@@ -71,8 +83,14 @@ def verdict(claim: Claim) -> str:
     return f"{claim.verdict.replace(' ', NBSP)}: {margin.replace(' ', NBSP)}"
 
 
-def claims_table(lines: Sequence[Line], chapter: str, profile: str, dataset: str,
-                 seeds: Sequence[int] | str, theirs: str = "paper") -> Table:
+def claims_table(
+    lines: Sequence[Line],
+    chapter: str,
+    profile: str,
+    dataset: str,
+    seeds: Sequence[int] | str,
+    theirs: str = "paper",
+) -> Table:
     """``lines`` as a book table captioned with ``chapter``, the profile, dataset, seeds and dglnb
     version; the paper's numbers stand in column ``theirs`` (e.g. ``"paper (CREMA-D)"``).
 
@@ -84,10 +102,18 @@ def claims_table(lines: Sequence[Line], chapter: str, profile: str, dataset: str
         numbers = {f"{p} profile": line.ours if p == profile else NOT_RUN for p in profiles}
         return {theirs: line.paper, **numbers, "verdict": verdict(line.claim)}
 
-    frame = pd.DataFrame.from_dict({line.claim.statement: row(line) for line in lines}, orient="index")
+    frame = pd.DataFrame.from_dict(
+        {line.claim.statement: row(line) for line in lines}, orient="index"
+    )
     frame.index.name = CLAIM
-    return table(frame, f"{chapter}: the paper's claims beside this run's numbers (scores in %; SE: "
-                        "standard errors of the difference, from the seed spread)", profile, dataset, seeds)
+    return table(
+        frame,
+        f"{chapter}: the paper's claims beside this run's numbers (scores in %; SE: "
+        "standard errors of the difference, from the seed spread)",
+        profile,
+        dataset,
+        seeds,
+    )
 
 
 class Markdown(str):

@@ -42,7 +42,9 @@ def step_gradients(
     kind = METHODS.get(method)
     kind(**({"alpha": alpha} if kind.takes("alpha") else {})).compute_gradients(clone, batch)
     return {
-        name: torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in params])
+        name: torch.cat(
+            [(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in params]
+        )
         for name, params in parameter_groups(clone).items()
     }
 
@@ -59,6 +61,8 @@ def compare_steps(
             f"|g| {first}": na,
             f"|g| {second}": nb,
             "cosine": torch.nn.functional.cosine_similarity(a[group], b[group], dim=0).item(),
-            "relative difference": (a[group] - b[group]).norm().item() / na if na > 0 else float("nan"),
+            "relative difference": (a[group] - b[group]).norm().item() / na
+            if na > 0
+            else float("nan"),
         }
     return pd.DataFrame.from_dict(rows, orient="index")

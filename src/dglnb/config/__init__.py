@@ -7,6 +7,19 @@ from .files import read_settings
 from .profiles import PROFILES, check_profile, settings, sized, training_settings
 from .train_config import EXECUTION_FIELDS, TrainConfig, check_values
 
-__all__ = ["CHOICES", "DATA_PATHS", "EXECUTION_FIELDS", "OPTIMIZERS", "PROFILES", "PROTOCOLS",
-           "SELECTIONS", "TrainConfig", "check_profile", "check_values", "read_settings",
-           "settings", "sized", "training_settings"]
+__all__ = [
+    "CHOICES",
+    "DATA_PATHS",
+    "EXECUTION_FIELDS",
+    "OPTIMIZERS",
+    "PROFILES",
+    "PROTOCOLS",
+    "SELECTIONS",
+    "TrainConfig",
+    "check_profile",
+    "check_values",
+    "read_settings",
+    "settings",
+    "sized",
+    "training_settings",
+]

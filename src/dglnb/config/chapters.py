@@ -86,19 +86,23 @@ class DenseFusion:
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-ChapterSettings = (GradientSuppression | Trained | Phases | AlphaSweep | Comparison | Segmentation
-                   | DenseFusion)
+ChapterSettings = (
+    GradientSuppression | Trained | Phases | AlphaSweep | Comparison | Segmentation | DenseFusion
+)
 
 # experiment -> profile -> settings
 SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     # notebook 01: eq. 3-8 on random and trained concat models
     "gradient_suppression": {
-        "smoke": GradientSuppression(n_random=200, n_classes=6, dims=(8, 8), seeds=(0,),
-                                     dataset="synthetic"),
-        "quick": GradientSuppression(n_random=5000, n_classes=10, dims=(32, 32), seeds=(0, 1, 2),
-                                     dataset="synthetic"),
-        "full": GradientSuppression(n_random=20000, n_classes=10, dims=(64, 64), seeds=(0, 1, 2),
-                                    dataset="cremad"),
+        "smoke": GradientSuppression(
+            n_random=200, n_classes=6, dims=(8, 8), seeds=(0,), dataset="synthetic"
+        ),
+        "quick": GradientSuppression(
+            n_random=5000, n_classes=10, dims=(32, 32), seeds=(0, 1, 2), dataset="synthetic"
+        ),
+        "full": GradientSuppression(
+            n_random=20000, n_classes=10, dims=(64, 64), seeds=(0, 1, 2), dataset="cremad"
+        ),
     },
     # notebooks 02, 03, 08: the dataset, the seeds, and which of this run's modalities stands in for
     # which of the paper's CREMA-D columns (the modality that dominates the fused model ~ audio).
@@ -112,12 +116,27 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     # Table 3 on a third of AV-Digits' training split, where the ablation has headroom (on the whole
     # split DGL, +MT and +UT all end near the ceiling).
     "gradient_reorganizing": {
-        "smoke": AlphaSweep(dataset="avdigits", ablation_dataset="avdigits_small", seeds=(0,),
-                            alphas=(1.0, 4.0), sweep_seeds=(0,)),
-        "quick": AlphaSweep(dataset="avdigits", ablation_dataset="avdigits_small", seeds=(0, 1, 2),
-                            alphas=(1.0, 4.0), sweep_seeds=(0,)),
-        "full": AlphaSweep(dataset="cremad", ablation_dataset="cremad", seeds=(0, 1, 2),
-                           alphas=(1.0, 2.0, 3.0, 4.0, 5.0), sweep_seeds=(0, 1, 2)),
+        "smoke": AlphaSweep(
+            dataset="avdigits",
+            ablation_dataset="avdigits_small",
+            seeds=(0,),
+            alphas=(1.0, 4.0),
+            sweep_seeds=(0,),
+        ),
+        "quick": AlphaSweep(
+            dataset="avdigits",
+            ablation_dataset="avdigits_small",
+            seeds=(0, 1, 2),
+            alphas=(1.0, 4.0),
+            sweep_seeds=(0,),
+        ),
+        "full": AlphaSweep(
+            dataset="cremad",
+            ablation_dataset="cremad",
+            seeds=(0, 1, 2),
+            alphas=(1.0, 2.0, 3.0, 4.0, 5.0),
+            sweep_seeds=(0, 1, 2),
+        ),
     },
     # notebook 04: Table 1. ``seeds`` for the rows shared with chapters 02, 03 and 08 (vanilla, dgl,
     # unimodal; the same cached runs), ``method_seeds`` for the seven comparison methods. The quick
@@ -129,10 +148,17 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     # re-initialises after epochs 3, 6 and 9, the same fractions of the run.
     "comparison": {
         "smoke": Comparison(datasets=("avdigits",), seeds=(0,), method_seeds=(0,)),
-        "quick": Comparison(datasets=("avdigits",), seeds=(0, 1), method_seeds=(0, 1),
-                            method_options={"dnr": dict(reinit_epoch=3)}),
-        "full": Comparison(datasets=("cremad", "kinetics_sounds", "vggsound"), seeds=(0, 1, 2),
-                           method_seeds=(0, 1, 2)),
+        "quick": Comparison(
+            datasets=("avdigits",),
+            seeds=(0, 1),
+            method_seeds=(0, 1),
+            method_options={"dnr": dict(reinit_epoch=3)},
+        ),
+        "full": Comparison(
+            datasets=("cremad", "kinetics_sounds", "vggsound"),
+            seeds=(0, 1, 2),
+            method_seeds=(0, 1, 2),
+        ),
     },
     # notebook 07: Table 5's rows (vanilla = the fusion baseline, dgl, unimodal) and the scenes of its figure.
     "segmentation": {
@@ -155,12 +181,18 @@ SETTINGS: dict[str, dict[str, ChapterSettings]] = {
     # accuracy).
     "dense_fusion": {
         "smoke": DenseFusion(dataset="avdigits", seeds=(0,), methods=("vanilla", "dgl")),
-        "quick": DenseFusion(dataset="avdigits", seeds=(0, 1, 2), methods=("vanilla", "dgl"),
-                             train=dict(epochs=10, milestones=(8,))),
-        "full": DenseFusion(dataset="cremad", seeds=(0, 1, 2),
-                            methods=("vanilla", "gblending", "ogm_ge", "pmr", "agm", "mmpareto",
-                                     "dnr", "dgl"),
-                            method_options={"mmpareto": dict(unimodal_logits="zeroed")}),
+        "quick": DenseFusion(
+            dataset="avdigits",
+            seeds=(0, 1, 2),
+            methods=("vanilla", "dgl"),
+            train=dict(epochs=10, milestones=(8,)),
+        ),
+        "full": DenseFusion(
+            dataset="cremad",
+            seeds=(0, 1, 2),
+            methods=("vanilla", "gblending", "ogm_ge", "pmr", "agm", "mmpareto", "dnr", "dgl"),
+            method_options={"mmpareto": dict(unimodal_logits="zeroed")},
+        ),
     },
     # notebook 09: a model written in the notebook (no dglnb class) trained by the reader's own loop
     # with dglnb.dgl_loss; the loop takes the dataset's optimiser settings (training_settings) and

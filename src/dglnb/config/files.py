@@ -30,9 +30,10 @@ from .train_config import TrainConfig
 
 def field_types() -> dict[str, Any]:
     """Each TrainConfig field's type without ``| None``: ``{"alpha": float, "milestones": tuple[int, ...]}``."""
+
     def required(hint: Any) -> Any:
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
-            hint, = [a for a in typing.get_args(hint) if a is not type(None)]
+            (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return hint
 
     return {name: required(hint) for name, hint in typing.get_type_hints(TrainConfig).items()}
@@ -62,12 +63,15 @@ def read_settings(path: Path) -> dict[str, Any]:
     if spec is None:
         return {}
     if not isinstance(spec, dict):
-        raise ConfigError(f"the settings file {path} must map TrainConfig fields to values, "
-                          "e.g. 'method: dgl'")
+        raise ConfigError(
+            f"the settings file {path} must map TrainConfig fields to values, e.g. 'method: dgl'"
+        )
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     unknown = sorted(set(spec) - set(names), key=str)
     if unknown:
-        raise ConfigError(f"unknown settings in {path}: {', '.join(map(str, unknown))}; "
-                          f"valid settings: {', '.join(names)}")
+        raise ConfigError(
+            f"unknown settings in {path}: {', '.join(map(str, unknown))}; "
+            f"valid settings: {', '.join(names)}"
+        )
     kinds = field_types()
     return {name: _typed(kinds[name], value) for name, value in spec.items()}

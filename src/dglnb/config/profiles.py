@@ -51,9 +51,25 @@ _SMOKE = dict(width=4, hidden=8, batch_size=8, epochs=1, max_steps=3, milestones
 # The measured synthetic recipe: MLP encoders 64-128-128, SGD lr 0.04, batch 64, 50 epochs, alpha 4.
 _SYNTHETIC = dict(
     smoke=dict(_SMOKE, lr=0.04, threads=1),
-    quick=dict(lr=0.04, batch_size=64, epochs=50, milestones=(), hidden=128, diag_every=4, eval_batch_size=1000,
-               threads=1),
-    full=dict(lr=0.04, batch_size=64, epochs=100, milestones=(70,), hidden=128, diag_every=4, eval_batch_size=1000),
+    quick=dict(
+        lr=0.04,
+        batch_size=64,
+        epochs=50,
+        milestones=(),
+        hidden=128,
+        diag_every=4,
+        eval_batch_size=1000,
+        threads=1,
+    ),
+    full=dict(
+        lr=0.04,
+        batch_size=64,
+        epochs=100,
+        milestones=(70,),
+        hidden=128,
+        diag_every=4,
+        eval_batch_size=1000,
+    ),
 )
 # synthetic_seq3 (v2), the MLP-Mixer's quick benchmark: SGD at lr 0.04, where each modality's model
 # trained alone learns within 20 epochs (at lr 0.01 `mid` and `weak` alone were still far from it), and
@@ -67,10 +83,19 @@ _SEQUENCES = dict(
 # Real data, full profile: the official code (batch 64; the paper's text says 100), lr 2e-3 decayed
 # x0.1 after epoch 70, gradient-norm clip 40, alpha from its scripts (CREMA-D 4, KS 3, VGGSound 2).
 # Quick profile: narrow ResNet18 (width 16) on the data engineer's CPU-sized inputs; provisional.
-_AUDIO_VISUAL_QUICK = dict(width=16, batch_size=16, lr=0.01, epochs=10, milestones=(), diag_every=10)
+_AUDIO_VISUAL_QUICK = dict(
+    width=16, batch_size=16, lr=0.01, epochs=10, milestones=(), diag_every=10
+)
 _OFFICIAL = dict(grad_clip=40.0)
-_AV_DIGITS_QUICK = dict(_AUDIO_VISUAL_QUICK, batch_size=64, lr=0.04, epochs=16, milestones=(12,), diag_every=17,
-                        eval_batch_size=540)
+_AV_DIGITS_QUICK = dict(
+    _AUDIO_VISUAL_QUICK,
+    batch_size=64,
+    lr=0.04,
+    epochs=16,
+    milestones=(12,),
+    diag_every=17,
+    eval_batch_size=540,
+)
 # The prepared audio-visual datasets in the full profile: the official code's visual augmentation
 # (random resized crop, horizontal flip; batched on the device), and no file read in the loop:
 # CREMA-D (about 4 GB as stored) held in memory, the larger sets memory-mapped.
@@ -78,7 +103,9 @@ _PREPARED_FULL = dict(_OFFICIAL, augment=True, data_path="memory")
 # MOSI: aligned feature sequences through MLP encoders (a stand-in; no official code exists).
 _MOSI = dict(
     smoke=_SMOKE,
-    quick=dict(lr=0.01, batch_size=32, epochs=30, milestones=(), hidden=64, diag_every=10, threads=1),
+    quick=dict(
+        lr=0.01, batch_size=32, epochs=30, milestones=(), hidden=64, diag_every=10, threads=1
+    ),
     full=dict(lr=0.01, batch_size=64, epochs=100, milestones=(70,), hidden=128),
 )
 # RGB-D segmentation: the ESANet-style segmenter (its skips normalised as ESANet's) and Adam.
@@ -92,15 +119,31 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     # at lr 0.01 (68 steps an epoch): batch 64 costs about 0.6x the CPU time per sample, and at the same
     # number of epochs vanilla ends about two points lower (seeds 0-1: 89.4 / 91.3 % against 93.3 /
     # 90.6 %), DGL about one (95.2 / 94.3 % against 96.8 ± 0.4 %).
-    "avdigits": dict(smoke=_SMOKE, quick=_AV_DIGITS_QUICK, full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
+    "avdigits": dict(
+        smoke=_SMOKE,
+        quick=_AV_DIGITS_QUICK,
+        full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,)),
+    ),
     # A third of AV-Digits' training split (Table 3's ablation): the same recipe, 6 steps an epoch.
-    "avdigits_small": dict(smoke=_SMOKE, quick=dict(_AV_DIGITS_QUICK, diag_every=6),
-                           full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,))),
+    "avdigits_small": dict(
+        smoke=_SMOKE,
+        quick=dict(_AV_DIGITS_QUICK, diag_every=6),
+        full=dict(_OFFICIAL, width=16, epochs=30, milestones=(20,)),
+    ),
     "cremad": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_PREPARED_FULL, alpha=4.0)),
-    "kinetics_sounds": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK,
-                            full=dict(_PREPARED_FULL, alpha=3.0, data_path="mapped")),
-    "vggsound": dict(smoke=_SMOKE, quick=_AUDIO_VISUAL_QUICK, full=dict(_PREPARED_FULL, alpha=2.0, data_path="mapped")),
-    "av_folder": dict(smoke=dict(_SMOKE, threads=1), quick=_AUDIO_VISUAL_QUICK, full=_PREPARED_FULL),  # CREMA-D's
+    "kinetics_sounds": dict(
+        smoke=_SMOKE,
+        quick=_AUDIO_VISUAL_QUICK,
+        full=dict(_PREPARED_FULL, alpha=3.0, data_path="mapped"),
+    ),
+    "vggsound": dict(
+        smoke=_SMOKE,
+        quick=_AUDIO_VISUAL_QUICK,
+        full=dict(_PREPARED_FULL, alpha=2.0, data_path="mapped"),
+    ),
+    "av_folder": dict(
+        smoke=dict(_SMOKE, threads=1), quick=_AUDIO_VISUAL_QUICK, full=_PREPARED_FULL
+    ),  # CREMA-D's
     "mosi": _MOSI,
     "mosi_with_zero": _MOSI,
     # NYUv2 RGB-D segmentation (Table 5), ESANet-style segmenter. Full: the paper's setting, Adam, lr 1e-2,
@@ -109,15 +152,34 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     # Quick: width 8 on the loader's CPU-sized images; provisional.
     "nyuv2": dict(
         smoke=dict(_SMOKE, **_SEGMENTER, lr=1e-3, batch_size=2, max_steps=2, threads=1),
-        quick=dict(_SEGMENTER, lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10),
+        quick=dict(
+            _SEGMENTER, lr=1e-3, width=8, batch_size=8, epochs=10, milestones=(), diag_every=10
+        ),
         full=dict(_SEGMENTER, lr=1e-2, batch_size=8, epochs=300, milestones=()),
     ),
     # Embedded RGB-D scenes (rgbd_scenes): the same segmenter, narrow, on 32x32 scenes; Adam as for NYUv2.
     "rgbd_scenes": dict(
         smoke=dict(_SMOKE, **_SEGMENTER, lr=1e-3, batch_size=4, max_steps=2, threads=1),
-        quick=dict(_SEGMENTER, lr=3e-3, width=8, batch_size=16, epochs=12, milestones=(), diag_every=20,
-                   eval_batch_size=80, threads=1),
-        full=dict(_SEGMENTER, lr=1e-3, width=32, batch_size=16, epochs=60, milestones=(), eval_batch_size=100),
+        quick=dict(
+            _SEGMENTER,
+            lr=3e-3,
+            width=8,
+            batch_size=16,
+            epochs=12,
+            milestones=(),
+            diag_every=20,
+            eval_batch_size=80,
+            threads=1,
+        ),
+        full=dict(
+            _SEGMENTER,
+            lr=1e-3,
+            width=32,
+            batch_size=16,
+            epochs=60,
+            milestones=(),
+            eval_batch_size=100,
+        ),
     ),
 }
 
@@ -152,7 +214,16 @@ def training_settings(dataset: str, profile: str) -> dict[str, Any]:
 
 # The settings that size a run, not what it computes: a notebook's ``sizes="smoke"`` parameter takes
 # them from the smoke profile, so that a full-profile chapter runs end to end in seconds (tests).
-SIZE_SETTINGS = ("width", "hidden", "batch_size", "eval_batch_size", "epochs", "max_steps", "milestones", "diag_every")
+SIZE_SETTINGS = (
+    "width",
+    "hidden",
+    "batch_size",
+    "eval_batch_size",
+    "epochs",
+    "max_steps",
+    "milestones",
+    "diag_every",
+)
 
 
 def sized(dataset: str, sizes: str | None) -> dict[str, Any]:

@@ -113,17 +113,26 @@ class TrainConfig:
         setting is wrong. A run's config is this and more: :func:`dglnb.train.run.resolve`."""
         check_values(profile=self.profile)
         defaults = training_settings(self.dataset, self.profile)
-        values = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()}
+        values = {
+            k: v if getattr(self, k) is None else getattr(self, k) for k, v in defaults.items()
+        }
         check_values(**{**dataclasses.asdict(self), **values})
         values["milestones"] = tuple(values["milestones"])
         values["selection"] = self.selection or ("test" if self.protocol == "official" else "val")
-        paths = {k: Path(getattr(self, k)) for k in ("out", "data_root", "pretrained") if getattr(self, k) is not None}
+        paths = {
+            k: Path(getattr(self, k))
+            for k in ("out", "data_root", "pretrained")
+            if getattr(self, k) is not None
+        }
         return dataclasses.replace(self, **values, **paths)
 
     def to_json(self) -> dict[str, Any]:
         """The settings that define the run (not ``EXECUTION_FIELDS``), JSON-ready (paths as strings)."""
-        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
-                if k not in EXECUTION_FIELDS}
+        return {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in EXECUTION_FIELDS
+        }
 
 
 def check_values(**settings: Any) -> None:
@@ -142,4 +151,6 @@ def check_values(**settings: Any) -> None:
         if name == "profile":
             check_profile(value)
         elif name in CHECKS and (problem := CHECKS[name](value)) is not None:
-            raise ConfigError(f"{name} must be {problem}; got {str(value) if isinstance(value, Path) else value!r}")
+            raise ConfigError(
+                f"{name} must be {problem}; got {str(value) if isinstance(value, Path) else value!r}"
+            )

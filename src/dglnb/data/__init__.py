@@ -39,10 +39,14 @@ DATASETS: Registry[Callable] = Registry("dataset")
 
 def to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
     """A batch with its tensors moved to ``device`` (ids stay a list of str)."""
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    return {
+        k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()
+    }
 
 
-def load_dataset(name: str, split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0):
+def load_dataset(
+    name: str, split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+):
     """The ``split`` of dataset ``name`` (a Dataset with an ``info`` attribute)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")

@@ -26,7 +26,9 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 
 ATTEMPTS = 10  # torchvision's tries before it falls back to a central crop
-STREAM = 0x61756720  # keeps these seeds apart from the datasets' per-sample draws (dglnb.data.draws)
+STREAM = (
+    0x61756720  # keeps these seeds apart from the datasets' per-sample draws (dglnb.data.draws)
+)
 
 
 # Picture modalities of classification datasets: video frames (CREMA-D and the like) and AV-Digits'
@@ -40,19 +42,37 @@ def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def crop_boxes(batch: int, height: int, width: int, generator: torch.Generator, *,
-               scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+def crop_boxes(
+    batch: int,
+    height: int,
+    width: int,
+    generator: torch.Generator,
+    *,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> torch.Tensor:
     """(batch, 4) crop boxes ``(top, left, height, width)`` in whole pixels, drawn as torchvision's
     ``RandomResizedCrop.get_params`` draws one (float64 on the CPU)."""
     area = height * width
-    target = torch.empty(batch, ATTEMPTS, dtype=torch.float64).uniform_(*scale, generator=generator) * area
-    aspect = torch.exp(torch.empty(batch, ATTEMPTS, dtype=torch.float64).uniform_(
-        math.log(ratio[0]), math.log(ratio[1]), generator=generator))
+    target = (
+        torch.empty(batch, ATTEMPTS, dtype=torch.float64).uniform_(*scale, generator=generator)
+        * area
+    )
+    aspect = torch.exp(
+        torch.empty(batch, ATTEMPTS, dtype=torch.float64).uniform_(
+            math.log(ratio[0]), math.log(ratio[1]), generator=generator
+        )
+    )
     w, h = torch.sqrt(target * aspect).round(), torch.sqrt(target / aspect).round()
     fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
-    first = fits.to(torch.uint8).argmax(dim=1, keepdim=True)  # the first try that fits, as torchvision stops there
+    first = fits.to(torch.uint8).argmax(
+        dim=1, keepdim=True
+    )  # the first try that fits, as torchvision stops there
     w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
-    fallback_w, fallback_h = float(width), float(height)  # central crop, ratio clamped into the range
+    fallback_w, fallback_h = (
+        float(width),
+        float(height),
+    )  # central crop, ratio clamped into the range
     if width / height < min(ratio):
         fallback_h = float(round(width / min(ratio)))
     elif width / height > max(ratio):
@@ -60,14 +80,22 @@ def crop_boxes(batch: int, height: int, width: int, generator: torch.Generator, 
     found = fits.any(dim=1)
     w = torch.where(found, w, torch.full_like(w, fallback_w))
     h = torch.where(found, h, torch.full_like(h, fallback_h))
-    top = torch.where(found, (torch.rand(batch, dtype=torch.float64, generator=generator) * (height - h + 1)).floor(),
-                      ((height - h) / 2).floor())
-    left = torch.where(found, (torch.rand(batch, dtype=torch.float64, generator=generator) * (width - w + 1)).floor(),
-                       ((width - w) / 2).floor())
+    top = torch.where(
+        found,
+        (torch.rand(batch, dtype=torch.float64, generator=generator) * (height - h + 1)).floor(),
+        ((height - h) / 2).floor(),
+    )
+    left = torch.where(
+        found,
+        (torch.rand(batch, dtype=torch.float64, generator=generator) * (width - w + 1)).floor(),
+        ((width - w) / 2).floor(),
+    )
     return torch.stack([top, left, h, w], dim=1)
 
 
-def resized_crop(frames: torch.Tensor, boxes: torch.Tensor, mirror: torch.Tensor, size: int) -> torch.Tensor:
+def resized_crop(
+    frames: torch.Tensor, boxes: torch.Tensor, mirror: torch.Tensor, size: int
+) -> torch.Tensor:
     """Each sample's box of ``frames`` (B, C, H, W) or (B, C, T, H, W; one box for all T), resized to
     ``size`` x ``size`` bilinearly and mirrored left-right where ``mirror`` (B,) is true."""
     if frames.dim() not in (4, 5) or not frames.is_floating_point():
@@ -79,8 +107,13 @@ def resized_crop(frames: torch.Tensor, boxes: torch.Tensor, mirror: torch.Tensor
     sign = 1.0 - 2.0 * mirror.to(torch.float64)
     zeros = torch.zeros_like(w)
     # output coordinate u in [-1, 1] -> input coordinate of the box (align_corners=False convention)
-    theta = torch.stack([torch.stack([sign * w / width, zeros, (2 * left + w) / width - 1], dim=1),
-                         torch.stack([zeros, h / height, (2 * top + h) / height - 1], dim=1)], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([sign * w / width, zeros, (2 * left + w) / width - 1], dim=1),
+            torch.stack([zeros, h / height, (2 * top + h) / height - 1], dim=1),
+        ],
+        dim=1,
+    )
     grid = F.affine_grid(theta, [len(frames), 1, size, size], align_corners=False)
     # sample only inside the box (as resizing the cropped image does): clamp to its outer pixel centres
     low = torch.stack([(2 * left + 1) / width, (2 * top + 1) / height], dim=1) - 1
@@ -109,19 +142,32 @@ class Augment:
     size: int | None = None
 
     def __post_init__(self) -> None:
-        if not (0 < self.scale[0] <= self.scale[1] <= 1 and 0 < self.ratio[0] <= self.ratio[1] and 0 <= self.flip <= 1):
-            raise ConfigError(f"augmentation needs 0 < scale[0] <= scale[1] <= 1, 0 < ratio[0] <= ratio[1] and "
-                              f"0 <= flip <= 1; got scale={self.scale}, ratio={self.ratio}, flip={self.flip}")
+        if not (
+            0 < self.scale[0] <= self.scale[1] <= 1
+            and 0 < self.ratio[0] <= self.ratio[1]
+            and 0 <= self.flip <= 1
+        ):
+            raise ConfigError(
+                f"augmentation needs 0 < scale[0] <= scale[1] <= 1, 0 < ratio[0] <= ratio[1] and "
+                f"0 <= flip <= 1; got scale={self.scale}, ratio={self.ratio}, flip={self.flip}"
+            )
 
     def __call__(self, frames: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """``frames`` (B, C, H, W) or (B, C, T, H, W), augmented with draws from ``generator``."""
         if not self.enabled:
             return frames
         height, width = frames.shape[-2:]
-        boxes = crop_boxes(len(frames), height, width, generator, scale=self.scale, ratio=self.ratio)
+        boxes = crop_boxes(
+            len(frames), height, width, generator, scale=self.scale, ratio=self.ratio
+        )
         mirror = torch.rand(len(frames), generator=generator) < self.flip
         return resized_crop(frames, boxes, mirror, self.size or width)
 
-    def batch(self, batch: Mapping[str, Any], kinds: Mapping[str, str], generator: torch.Generator) -> dict[str, Any]:
+    def batch(
+        self, batch: Mapping[str, Any], kinds: Mapping[str, str], generator: torch.Generator
+    ) -> dict[str, Any]:
         """``batch`` with every modality of an augmented kind (``DatasetInfo.kinds``) augmented."""
-        return {k: self(v, generator) if kinds.get(k) in AUGMENTED_KINDS else v for k, v in batch.items()}
+        return {
+            k: self(v, generator) if kinds.get(k) in AUGMENTED_KINDS else v
+            for k, v in batch.items()
+        }

@@ -37,8 +37,16 @@ from .prepared import PreparedAV
 AUDIO = (".wav",)
 PICTURES = (".mp4", ".jpg", ".jpeg", ".png")
 # the reasons a file is skipped, as the summary counts them (each skip reason starts with one)
-KINDS = ("unreadable audio", "unreadable video", "no picture", "no audio", "several pictures", "missing",
-         "not a clip file", "outside the layout")
+KINDS = (
+    "unreadable audio",
+    "unreadable video",
+    "no picture",
+    "no audio",
+    "several pictures",
+    "missing",
+    "not a clip file",
+    "outside the layout",
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,9 @@ def scan_folder(raw: Path) -> tuple[list[Clip], dict[str, str]]:
         if len(rel.parts) != 2:
             bad[rel.as_posix()] = f"outside the layout: {path} is not RAW/<class>/<clip>.<ext>"
         elif path.suffix.lower() not in AUDIO + PICTURES:
-            bad[rel.as_posix()] = f"not a clip file: {path} (sound: {', '.join(AUDIO)}; picture: {', '.join(PICTURES)})"
+            bad[rel.as_posix()] = (
+                f"not a clip file: {path} (sound: {', '.join(AUDIO)}; picture: {', '.join(PICTURES)})"
+            )
         else:
             found.setdefault(rel.with_suffix("").as_posix(), []).append(path)
     clips = []
@@ -95,8 +105,10 @@ def read_list(path: Path, raw: Path) -> tuple[list[Clip], dict[str, str]]:
         reader = csv.DictReader(handle)
         header = [c.strip() for c in reader.fieldnames or []]
         if "path" not in header or "label" not in header:
-            raise DataError(f"{path}: the header row must name the columns path and label (and optionally "
-                            f"split); it has {header}. What to do: add a header row 'path,label,split'")
+            raise DataError(
+                f"{path}: the header row must name the columns path and label (and optionally "
+                f"split); it has {header}. What to do: add a header row 'path,label,split'"
+            )
         for line, row in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             clip_id = _strip_suffix(row["path"])
@@ -111,16 +123,25 @@ def read_list(path: Path, raw: Path) -> tuple[list[Clip], dict[str, str]]:
                 rows[clip_id] = (row["label"], split)
     given = {split is not None for _, split in rows.values()}
     if len(given) > 1:
-        problems += [f"{path}: clip {c} has no split, but others have one" for c, (_, s) in rows.items() if s is None]
+        problems += [
+            f"{path}: clip {c} has no split, but others have one"
+            for c, (_, s) in rows.items()
+            if s is None
+        ]
     if problems:
-        raise problems_error("bad rows in the clip list", problems,
-                             "fix the list: every row 'path,label[,split]', either every split given or none")
+        raise problems_error(
+            "bad rows in the clip list",
+            problems,
+            "fix the list: every row 'path,label[,split]', either every split given or none",
+        )
     clips, bad = [], {}
     for clip_id, (label, split) in rows.items():
         sounds = [p for p in (raw / f"{clip_id}{s}" for s in AUDIO) if p.is_file()]
         pictures = [p for p in (raw / f"{clip_id}{s}" for s in PICTURES) if p.is_file()]
         if not sounds and not pictures:
-            bad[clip_id] = f"missing: listed in {path}, but {raw / clip_id}.wav and its picture do not exist"
+            bad[clip_id] = (
+                f"missing: listed in {path}, but {raw / clip_id}.wav and its picture do not exist"
+            )
         elif why := _unpaired(clip_id, sounds, pictures, raw):
             bad[clip_id] = why
         else:
@@ -137,12 +158,14 @@ def _strip_suffix(path: str) -> str:
 def skip_summary(bad: dict[str, str]) -> str:
     """How many files or clips were skipped, by reason."""
     counts = Counter(next((k for k in KINDS if why.startswith(k)), "other") for why in bad.values())
-    return f"skipped {len(bad)}" + (f" ({', '.join(f'{counts[k]} {k}' for k in (*KINDS, 'other') if counts[k])})"
-                                    if bad else "")
+    return f"skipped {len(bad)}" + (
+        f" ({', '.join(f'{counts[k]} {k}' for k in (*KINDS, 'other') if counts[k])})" if bad else ""
+    )
 
 
-def make_splits(clips: list[Clip], labels: dict[str, int], val_share: float, test_share: float,
-                seed: int) -> dict[str, list[str]]:
+def make_splits(
+    clips: list[Clip], labels: dict[str, int], val_share: float, test_share: float, seed: int
+) -> dict[str, list[str]]:
     """The given splits (val carved from train when none is given), or seeded stratified ones."""
     given = {s: sorted(c.clip_id for c in clips if c.split == s) for s in SPLITS}
     if any(given.values()):
@@ -163,8 +186,9 @@ def make_splits(clips: list[Clip], labels: dict[str, int], val_share: float, tes
     return splits
 
 
-def class_warnings(classes: list[str], labels: dict[str, int], splits: dict[str, list[str]],
-                   listed: set[str]) -> list[str]:
+def class_warnings(
+    classes: list[str], labels: dict[str, int], splits: dict[str, list[str]], listed: set[str]
+) -> list[str]:
     """A line per class that lost every clip, or has none in some split."""
     lines = [
         f"class {name!r} has no usable clip: it is left out of the class list"
@@ -174,8 +198,14 @@ def class_warnings(classes: list[str], labels: dict[str, int], splits: dict[str,
         missing = [s for s, ids in splits.items() if not any(labels[i] == k for i in ids)]
         if missing:
             total = sum(y == k for y in labels.values())
-            lines.append(f"class {name!r} ({total} clip(s)) has none in {', '.join(missing)}"
-                         + (": it is trained on but never validated or tested" if "train" not in missing else ""))
+            lines.append(
+                f"class {name!r} ({total} clip(s)) has none in {', '.join(missing)}"
+                + (
+                    ": it is trained on but never validated or tested"
+                    if "train" not in missing
+                    else ""
+                )
+            )
     return lines
 
 
@@ -198,12 +228,20 @@ def prepare(
     for option, share in (("--test-share", test_share), ("--val-share", val_share)):
         if not 0 < share < 1:
             raise DataError(f"{option} must be between 0 and 1 (a share of the clips), got {share}")
-    raw = require_dir(Path(raw), "clip", "point --raw at the folder holding <class>/<clip>.wav and its picture")
+    raw = require_dir(
+        Path(raw), "clip", "point --raw at the folder holding <class>/<clip>.wav and its picture"
+    )
     out = Path(out)
     clips, bad = read_list(Path(csv_list), raw) if csv_list else scan_folder(raw)
-    todo = [c for c in clips if not all((out / m / f"{c.clip_id}.npy").is_file() for m in ("audio", "visual"))]
+    todo = [
+        c
+        for c in clips
+        if not all((out / m / f"{c.clip_id}.npy").is_file() for m in ("audio", "visual"))
+    ]
     tasks = [(c.audio, c.picture, out, c.clip_id, spectrogram_name, frame_side, fps) for c in todo]
-    bad |= run_clips(prepare_clip, tasks, [c.clip_id for c in todo], workers=workers, desc="av_folder")
+    bad |= run_clips(
+        prepare_clip, tasks, [c.clip_id for c in todo], workers=workers, desc="av_folder"
+    )
     skipped = report_bad(bad, strict, f"fix or remove these files under {raw}")
     good = [c for c in clips if c.clip_id not in bad]
     classes = sorted({c.label for c in good})
@@ -214,17 +252,32 @@ def prepare(
     tqdm.write(f"av_folder: {len(good)} clips in {len(classes)} classes; {skip_summary(bad)}")
     for line in warnings:
         tqdm.write(f"warning: {line}")
-    options = {"spectrogram": spectrogram_name, "frame_side": frame_side, "fps": fps, "val_share": val_share,
-               "test_share": test_share, "seed": seed, "csv": str(csv_list) if csv_list else None,
-               "splits": "given" if any(c.split for c in good) else "made"}
-    shapes = {"audio": list(get_spec(spectrogram_name).shape), "visual": [-1, frame_side, frame_side, 3]}
-    manifest = {**av_manifest("av_folder", classes, labels, splits, options, shapes, skipped), "warnings": warnings}
+    options = {
+        "spectrogram": spectrogram_name,
+        "frame_side": frame_side,
+        "fps": fps,
+        "val_share": val_share,
+        "test_share": test_share,
+        "seed": seed,
+        "csv": str(csv_list) if csv_list else None,
+        "splits": "given" if any(c.split for c in good) else "made",
+    }
+    shapes = {
+        "audio": list(get_spec(spectrogram_name).shape),
+        "visual": [-1, frame_side, frame_side, 3],
+    }
+    manifest = {
+        **av_manifest("av_folder", classes, labels, splits, options, shapes, skipped),
+        "warnings": warnings,
+    }
     write_manifest(out, manifest)
     return manifest
 
 
 @DATASETS.register("av_folder")
-def load_av_folder(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
+def load_av_folder(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> PreparedAV:
     """Clips prepared by ``data_prep/av_folder.py``: one frame per clip (random when training), as CREMA-D;
     the class count is the manifest's."""
     return PreparedAV(data_root, "av_folder", split, profile=profile, frames=1)

@@ -45,11 +45,26 @@ from .prep import stratified_split
 
 VERSION = "avdigits-v2"
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-VOICES = ("en", "en-us", "en-029", "en-gb-scotland", "en-gb-x-rp", "en+m3", "en-us+f2", "en+f4", "en+croak")
-SPEC = SpectrogramSpec("avdigits", 16_000, 1.0, 512, 159, center=False)  # the paper's STFT on 1 s: 257x98
+VOICES = (
+    "en",
+    "en-us",
+    "en-029",
+    "en-gb-scotland",
+    "en-gb-x-rp",
+    "en+m3",
+    "en-us+f2",
+    "en+f4",
+    "en+croak",
+)
+SPEC = SpectrogramSpec(
+    "avdigits", 16_000, 1.0, 512, 159, center=False
+)  # the paper's STFT on 1 s: 257x98
 # profile -> (spectrogram pooling (frequency, time), frames kept after pooling, image side)
 INPUT_SIZES: dict[str, tuple[tuple[int, int], int, int]] = {
-    "smoke": ((4, 4), 24, 16), "quick": ((4, 2), 48, 32), "full": ((1, 1), 98, 32)}
+    "smoke": ((4, 4), 24, 16),
+    "quick": ((4, 2), 48, 32),
+    "full": ((1, 1), 98, 32),
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,10 @@ def _requests(labels: np.ndarray, recipe: Recipe, rng: np.random.Generator) -> l
     voices = rng.integers(len(VOICES), size=len(labels))
     pitches = rng.integers(recipe.pitch[0], recipe.pitch[1] + 1, size=len(labels))
     rates = rng.integers(recipe.rate[0], recipe.rate[1] + 1, size=len(labels))
-    return [Utterance(WORDS[y], VOICES[v], int(p), int(r)) for y, v, p, r in zip(labels, voices, pitches, rates)]
+    return [
+        Utterance(WORDS[y], VOICES[v], int(p), int(r))
+        for y, v, p, r in zip(labels, voices, pitches, rates)
+    ]
 
 
 def _place(speech: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, float]) -> np.ndarray:
@@ -103,8 +121,14 @@ def generate(recipe: Recipe = Recipe()) -> dict[str, np.ndarray]:
     images = digits.images.astype(np.float32) / 16.0
     rng = np.random.default_rng(recipe.seed)
     speech, rate = synthesize(_requests(labels, recipe, rng))
-    waves = np.stack([_place(resample(s.astype(np.float32) / 32768.0, rate, SPEC.sample_rate), rng, recipe.snr_db)
-                      for s in speech])
+    waves = np.stack(
+        [
+            _place(
+                resample(s.astype(np.float32) / 32768.0, rate, SPEC.sample_rate), rng, recipe.snr_db
+            )
+            for s in speech
+        ]
+    )
     specs = np.stack([spectrogram(w, SPEC) for w in waves])
     ids = [f"{i:04d}" for i in range(len(labels))]
     rest, test = stratified_split(ids, labels.tolist(), recipe.test_share, recipe.seed)
@@ -152,8 +176,10 @@ def linear_probes(recipe: Recipe = Recipe()) -> dict[str, float]:
 
     arrays = cached(recipe)
     labels, split = np.asarray(arrays["labels"]), np.asarray(arrays["split"])
-    features = {"visual": np.asarray(arrays["coarse"]).reshape(len(labels), -1),
-                "audio": np.asarray(arrays["spectrograms"], dtype=np.float32).mean(axis=2)}
+    features = {
+        "visual": np.asarray(arrays["coarse"]).reshape(len(labels), -1),
+        "audio": np.asarray(arrays["spectrograms"], dtype=np.float32).mean(axis=2),
+    }
     features["audio+visual"] = np.hstack([features["audio"], features["visual"]])
     scores = {}
     for name, x in features.items():
@@ -172,19 +198,27 @@ class AVDigits(Dataset):
         index = np.flatnonzero(arrays["split"] == ("train", "val", "test").index(split))
         pool, frames, side = INPUT_SIZES[profile]
         train = arrays["split"] == 0
-        specs = torch.from_numpy(np.asarray(arrays["spectrograms"][index], dtype=np.float32))[:, None]
+        specs = torch.from_numpy(np.asarray(arrays["spectrograms"][index], dtype=np.float32))[
+            :, None
+        ]
         if pool != (1, 1):
             specs = F.avg_pool2d(specs, pool)
         train_specs = arrays["spectrograms"][train]
-        mean, std = float(np.mean(train_specs, dtype=np.float64)), float(np.std(train_specs, dtype=np.float64))
+        mean, std = (
+            float(np.mean(train_specs, dtype=np.float64)),
+            float(np.std(train_specs, dtype=np.float64)),
+        )
         self.audio = ((specs[..., :frames] - mean) / std).contiguous()
         images = torch.from_numpy(np.asarray(arrays["coarse"][index]))[:, None]
         self.visual = F.interpolate(images, size=(side, side), mode="nearest")
         self.labels = arrays["labels"][index].tolist()
         self.ids = [f"{i:04d}" for i in index]
         self.info = DatasetInfo(
-            name="avdigits", modalities=("audio", "visual"), kinds={"audio": "spectrogram", "visual": "image"},
-            num_classes=10, shapes={"audio": tuple(self.audio.shape[1:]), "visual": tuple(self.visual.shape[1:])},
+            name="avdigits",
+            modalities=("audio", "visual"),
+            kinds={"audio": "spectrogram", "visual": "image"},
+            num_classes=10,
+            shapes={"audio": tuple(self.audio.shape[1:]), "visual": tuple(self.visual.shape[1:])},
         )
         self.recipe = asdict(recipe)
 
@@ -192,11 +226,18 @@ class AVDigits(Dataset):
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {"audio": self.audio[i], "visual": self.visual[i], "label": self.labels[i], "id": self.ids[i]}
+        return {
+            "audio": self.audio[i],
+            "visual": self.visual[i],
+            "label": self.labels[i],
+            "id": self.ids[i],
+        }
 
 
 @DATASETS.register("avdigits")
-def load_avdigits(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> AVDigits:
+def load_avdigits(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> AVDigits:
     """AV-Digits (embedded; ``data_root`` and ``seed`` are unused: the set and its splits are fixed)."""
     return AVDigits(split, profile)
 
@@ -205,16 +246,23 @@ SMALL_TRAIN_SHARE = 1 / 3
 
 
 @DATASETS.register("avdigits_small")
-def load_avdigits_small(split: str, *, profile: str = "quick", data_root: Path | None = None,
-                        seed: int = 0) -> AVDigits:
+def load_avdigits_small(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> AVDigits:
     """AV-Digits with the first third of every class of the training split (358 of 1,077 clips; val
     and test unchanged): a harder setting, where the methods of Table 3's ablation do not all reach
     the ceiling the full training split takes them to."""
     data = AVDigits(split, profile)
     if split == "train":
         labels = np.asarray(data.labels)
-        keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[: round(SMALL_TRAIN_SHARE * np.sum(labels == c))]
-                                       for c in range(data.info.num_classes)]))
+        keep = np.sort(
+            np.concatenate(
+                [
+                    np.flatnonzero(labels == c)[: round(SMALL_TRAIN_SHARE * np.sum(labels == c))]
+                    for c in range(data.info.num_classes)
+                ]
+            )
+        )
         data.audio, data.visual = data.audio[keep], data.visual[keep]
         data.labels, data.ids = [data.labels[i] for i in keep], [data.ids[i] for i in keep]
     data.info = replace(data.info, name="avdigits_small")

@@ -66,7 +66,9 @@ def prepare_clips(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Prepare ``entries`` (clip files ``clip_dir/file_names[id]``) into ``out``; return the manifest."""
-    clip_dir = require_dir(clip_dir, f"{dataset} clips", "pass --clips, the folder holding the .mp4 files")
+    clip_dir = require_dir(
+        clip_dir, f"{dataset} clips", "pass --clips, the folder holding the .mp4 files"
+    )
     out = Path(out)
     classes = sorted({e.label for e in entries if e.split == "train"})
     if len(classes) != expected_classes:
@@ -74,13 +76,23 @@ def prepare_clips(
             f"{dataset}: the training list has {len(classes)} classes, expected {expected_classes}: {classes}. "
             f"What to do: check the list file, or pass --expected-classes {len(classes)} if your release has that many"
         )
-    bad = {e.clip_id: f"class {e.label!r} ({e.split}) is not one of the {len(classes)} training classes"
-           for e in entries if e.label not in classes}
+    bad = {
+        e.clip_id: f"class {e.label!r} ({e.split}) is not one of the {len(classes)} training classes"
+        for e in entries
+        if e.label not in classes
+    }
     listed = [e for e in entries if e.clip_id not in bad]
-    bad |= {e.clip_id: f"listed, but {clip_dir / file_names[e.clip_id]} does not exist"
-            for e in listed if not (clip_dir / file_names[e.clip_id]).is_file()}
-    todo = [e.clip_id for e in listed if e.clip_id not in bad
-            and not all((out / m / f"{e.clip_id}.npy").is_file() for m in ("audio", "visual"))]
+    bad |= {
+        e.clip_id: f"listed, but {clip_dir / file_names[e.clip_id]} does not exist"
+        for e in listed
+        if not (clip_dir / file_names[e.clip_id]).is_file()
+    }
+    todo = [
+        e.clip_id
+        for e in listed
+        if e.clip_id not in bad
+        and not all((out / m / f"{e.clip_id}.npy").is_file() for m in ("audio", "visual"))
+    ]
     tasks = [(clip_dir / file_names[c], out, c, spectrogram_name, frame_side) for c in todo]
     bad |= run_clips(_prepare_clip, tasks, todo, workers=workers, desc=dataset)
     skipped = report_bad(bad, strict, f"check or re-download these clips under {clip_dir}")
@@ -88,10 +100,24 @@ def prepare_clips(
     labels = {e.clip_id: classes.index(e.label) for e in good}
     train = sorted(e.clip_id for e in good if e.split == "train")
     train, val = stratified_split(train, [labels[c] for c in train], val_share, seed)
-    splits = {"train": train, "val": val, "test": sorted(e.clip_id for e in good if e.split == "test")}
-    options = {"spectrogram": spectrogram_name, "frame_side": frame_side, "frames": FRAMES_PER_CLIP, "fps": 1.0,
-               "val_share": val_share, "seed": seed, "expected_classes": expected_classes}
-    shapes = {"audio": list(get_spec(spectrogram_name).shape), "visual": [FRAMES_PER_CLIP, frame_side, frame_side, 3]}
+    splits = {
+        "train": train,
+        "val": val,
+        "test": sorted(e.clip_id for e in good if e.split == "test"),
+    }
+    options = {
+        "spectrogram": spectrogram_name,
+        "frame_side": frame_side,
+        "frames": FRAMES_PER_CLIP,
+        "fps": 1.0,
+        "val_share": val_share,
+        "seed": seed,
+        "expected_classes": expected_classes,
+    }
+    shapes = {
+        "audio": list(get_spec(spectrogram_name).shape),
+        "visual": [FRAMES_PER_CLIP, frame_side, frame_side, 3],
+    }
     manifest = av_manifest(dataset, classes, labels, splits, options, shapes, skipped)
     write_manifest(out, manifest)
     return manifest

@@ -56,7 +56,9 @@ def read_split_file(path: Path) -> dict[str, int]:
                 continue
             rows[name] = label
     if problems:
-        raise problems_error("bad rows in a CREMA-D split file", problems, "fix or replace the split file")
+        raise problems_error(
+            "bad rows in a CREMA-D split file", problems, "fix or replace the split file"
+        )
     return rows
 
 
@@ -103,30 +105,51 @@ def prepare(
     out = Path(out)
     wavs = {p.stem: p for p in audio_dir.glob("*.wav")}
     flvs = {p.stem: p for p in video_dir.glob("*.flv")}
-    bad = {n: f"audio {wavs[n]} has no video {video_dir / (n + '.flv')}" for n in wavs.keys() - flvs.keys()}
-    bad |= {n: f"video {flvs[n]} has no audio {audio_dir / (n + '.wav')}" for n in flvs.keys() - wavs.keys()}
+    bad = {
+        n: f"audio {wavs[n]} has no video {video_dir / (n + '.flv')}"
+        for n in wavs.keys() - flvs.keys()
+    }
+    bad |= {
+        n: f"video {flvs[n]} has no audio {audio_dir / (n + '.wav')}"
+        for n in flvs.keys() - wavs.keys()
+    }
     labels: dict[str, int] = {}
     for name in sorted(wavs.keys() & flvs.keys()):
         try:
             labels[name] = label_of(name)
         except ValueError as exc:
             bad[name] = f"{wavs[name]}: {exc}"
-    todo = [n for n in sorted(labels) if not all((out / m / f"{n}.npy").is_file() for m in ("audio", "visual"))]
+    todo = [
+        n
+        for n in sorted(labels)
+        if not all((out / m / f"{n}.npy").is_file() for m in ("audio", "visual"))
+    ]
     tasks = [(wavs[n], flvs[n], out, n, spectrogram_name, frame_side, 1.0) for n in todo]
     bad |= run_clips(prepare_clip, tasks, todo, workers=workers, desc="CREMA-D")
     skipped = report_bad(bad, strict, fix)
     good = {n: y for n, y in labels.items() if n not in bad}
 
     splits = _splits(good, split_dir, val_share, seed)
-    options = {"spectrogram": spectrogram_name, "frame_side": frame_side, "fps": 1.0, "val_share": val_share,
-               "seed": seed, "split_files": str(split_dir) if split_dir else None}
-    shapes = {"audio": list(get_spec(spectrogram_name).shape), "visual": [-1, frame_side, frame_side, 3]}
+    options = {
+        "spectrogram": spectrogram_name,
+        "frame_side": frame_side,
+        "fps": 1.0,
+        "val_share": val_share,
+        "seed": seed,
+        "split_files": str(split_dir) if split_dir else None,
+    }
+    shapes = {
+        "audio": list(get_spec(spectrogram_name).shape),
+        "visual": [-1, frame_side, frame_side, 3],
+    }
     manifest = av_manifest("cremad", CLASSES, good, splits, options, shapes, skipped)
     write_manifest(out, manifest)
     return manifest
 
 
-def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, seed: int) -> dict[str, list[str]]:
+def _splits(
+    labels: dict[str, int], split_dir: Path | None, val_share: float, seed: int
+) -> dict[str, list[str]]:
     """train/val/test ids: the official files when given (clips they list but we lack are reported)."""
     names = sorted(labels)
     if split_dir is None:
@@ -141,8 +164,12 @@ def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, se
             )
             for s in ("train", "test")
         }
-        wrong = [f"{n}: split file says {CLASSES[y]}, file name says {CLASSES[labels[n]]}"
-                 for rows in listed.values() for n, y in rows.items() if n in labels and labels[n] != y]
+        wrong = [
+            f"{n}: split file says {CLASSES[y]}, file name says {CLASSES[labels[n]]}"
+            for rows in listed.values()
+            for n, y in rows.items()
+            if n in labels and labels[n] != y
+        ]
         if wrong:
             raise problems_error(
                 "CREMA-D split files disagree with the clip names",
@@ -151,15 +178,20 @@ def _splits(labels: dict[str, int], split_dir: Path | None, val_share: float, se
             )
         absent = sorted(n for rows in listed.values() for n in rows if n not in labels)
         if absent:
-            report_bad({n: "listed in a split file but missing or bad in the release" for n in absent}, False,
-                       "these clips are left out of the splits")
+            report_bad(
+                {n: "listed in a split file but missing or bad in the release" for n in absent},
+                False,
+                "these clips are left out of the splits",
+            )
         train, test = (sorted(n for n in listed[s] if n in labels) for s in ("train", "test"))
     train, val = stratified_split(train, [labels[n] for n in train], val_share, seed)
     return {"train": train, "val": val, "test": test}
 
 
 @DATASETS.register("cremad")
-def load_cremad(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
+def load_cremad(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> PreparedAV:
     """CREMA-D prepared by ``data_prep/cremad.py``: one frame per clip (random when training; ``seed``, the
     data seed, is unused: the draws follow the run seed, see :mod:`dglnb.data.draws`)."""
     return PreparedAV(data_root, "cremad", split, profile=profile, frames=1)

@@ -20,7 +20,9 @@ import numpy as np
 class EpochDraws:
     """Mixin for a dataset whose training items involve random draws."""
 
-    draws: tuple[int, int] | None = None  # (run seed, epoch) of the epoch being served, or None: no draws
+    draws: tuple[int, int] | None = (
+        None  # (run seed, epoch) of the epoch being served, or None: no draws
+    )
 
     def set_epoch(self, seed: int, epoch: int) -> None:
         """Serve ``epoch`` of the run seeded ``seed``: its draws from now on."""

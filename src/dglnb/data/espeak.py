@@ -43,7 +43,9 @@ def _speak_all(utterances: list[Utterance]) -> tuple[list[np.ndarray], int]:
     if rate <= 0:
         raise RuntimeError(f"espeak-ng failed to initialise with data {data.decode()}")
     chunks: list[np.ndarray] = []
-    callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+    callback_type = ctypes.CFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    )
 
     def collect(wav, count, events):  # noqa: ARG001 - espeak's callback signature
         if count > 0:
@@ -59,7 +61,9 @@ def _speak_all(utterances: list[Utterance]) -> tuple[list[np.ndarray], int]:
         lib.espeak_SetParameter(PARAM_PITCH, u.pitch, 0)
         lib.espeak_SetParameter(PARAM_RATE, u.rate, 0)
         text = u.text.encode()
-        lib.espeak_ng_SetRandSeed(ctypes.c_long(0))  # breathy variants add noise seeded from the clock
+        lib.espeak_ng_SetRandSeed(
+            ctypes.c_long(0)
+        )  # breathy variants add noise seeded from the clock
         chunks.clear()
         lib.espeak_Synth(text, len(text) + 1, 0, POS_CHARACTER, 0, CHARS_AUTO, None, None)
         lib.espeak_Synchronize()
@@ -83,7 +87,9 @@ def main(argv: list[str]) -> None:
     """Subprocess entry: read requests (json), write samples/ends/rate (npz)."""
     request, result = argv
     waves, rate = _speak_all([Utterance(**u) for u in json.loads(Path(request).read_text())])
-    np.savez(result, samples=np.concatenate(waves), ends=np.cumsum([w.size for w in waves]), rate=rate)
+    np.savez(
+        result, samples=np.concatenate(waves), ends=np.cumsum([w.size for w in waves]), rate=rate
+    )
 
 
 if __name__ == "__main__":

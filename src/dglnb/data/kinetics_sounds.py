@@ -28,21 +28,39 @@ def read_list(path: Path, split: str) -> list[Entry]:
             if not row:
                 continue
             if len(row) < 3 or not row[0].strip() or not row[-1].strip():
-                problems.append(f"{path}:{line}: expected 'id,duration,class', got {','.join(row)!r}")
+                problems.append(
+                    f"{path}:{line}: expected 'id,duration,class', got {','.join(row)!r}"
+                )
                 continue
             entries.append(Entry(row[0].strip(), row[-1].strip(), split))
     if problems:
-        raise problems_error("bad rows in a Kinetics-Sounds list", problems, "fix or replace the list file")
+        raise problems_error(
+            "bad rows in a Kinetics-Sounds list", problems, "fix or replace the list file"
+        )
     return entries
 
 
-def prepare(clips: Path, train_list: Path, test_list: Path, out: Path, *,
-            expected_classes: int = EXPECTED_CLASSES, **options: Any) -> dict[str, Any]:
+def prepare(
+    clips: Path,
+    train_list: Path,
+    test_list: Path,
+    out: Path,
+    *,
+    expected_classes: int = EXPECTED_CLASSES,
+    **options: Any,
+) -> dict[str, Any]:
     """Prepare Kinetics-Sounds into ``out``; ``options`` as :func:`dglnb.data.clips.prepare_clips`."""
     entries = read_list(Path(train_list), "train") + read_list(Path(test_list), "test")
     names = {e.clip_id: f"{e.clip_id}.mp4" for e in entries}
-    return prepare_clips("kinetics_sounds", entries, Path(clips), Path(out), file_names=names,
-                         expected_classes=expected_classes, **options)
+    return prepare_clips(
+        "kinetics_sounds",
+        entries,
+        Path(clips),
+        Path(out),
+        file_names=names,
+        expected_classes=expected_classes,
+        **options,
+    )
 
 
 @DATASETS.register("kinetics_sounds")

@@ -47,8 +47,10 @@ def find_pickle(data_root: Path | None) -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise DataError(f"no {' or '.join(FILES)} at {root}. What to do: download MulT's or MMSA's aligned MOSI "
-                    "features and pass the file or its folder as --data-root")
+    raise DataError(
+        f"no {' or '.join(FILES)} at {root}. What to do: download MulT's or MMSA's aligned MOSI "
+        "features and pass the file or its folder as --data-root"
+    )
 
 
 def read_split(path: Path, split: str) -> dict[str, Any]:
@@ -57,12 +59,16 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
         with open(path, "rb") as handle:
             data = load_plain(handle)
     except RefusedClass as exc:
-        raise DataError(f"{path} was refused: it names {exc.qualified_name}, and a MOSI feature "
-                        "pickle holds NumPy arrays and plain containers only (loading it could run "
-                        "code). What to do: re-download MulT's or MMSA's aligned MOSI features from "
-                        "their sources") from exc
+        raise DataError(
+            f"{path} was refused: it names {exc.qualified_name}, and a MOSI feature "
+            "pickle holds NumPy arrays and plain containers only (loading it could run "
+            "code). What to do: re-download MulT's or MMSA's aligned MOSI features from "
+            "their sources"
+        ) from exc
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise DataError(f"{path} is not a readable pickle ({exc}). What to do: re-download it") from exc
+        raise DataError(
+            f"{path} is not a readable pickle ({exc}). What to do: re-download it"
+        ) from exc
     key = SPLIT_KEYS[split]
     if not isinstance(data, dict) or key not in data:
         raise DataError(
@@ -73,19 +79,30 @@ def read_split(path: Path, split: str) -> dict[str, Any]:
     label_key = "regression_labels" if "regression_labels" in part else "labels"
     missing = [k for k in (*FEATURE_KEYS.values(), label_key) if k not in part]
     if missing:
-        raise DataError(f"{path}[{key!r}] lacks {missing}. What to do: pass MulT's or MMSA's aligned MOSI pickle")
-    features = {m: np.nan_to_num(np.asarray(part[k], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-                for m, k in FEATURE_KEYS.items()}
+        raise DataError(
+            f"{path}[{key!r}] lacks {missing}. What to do: pass MulT's or MMSA's aligned MOSI pickle"
+        )
+    features = {
+        m: np.nan_to_num(np.asarray(part[k], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        for m, k in FEATURE_KEYS.items()
+    }
     labels = np.asarray(part[label_key], dtype=np.float32).reshape(-1)
     sizes = {m: len(f) for m, f in features.items()} | {label_key: len(labels)}
     if len(set(sizes.values())) != 1:
         raise DataError(
             f"{path}[{key!r}]: modalities disagree on the number of samples {sizes}. What to do: re-download it"
         )
-    ids = ["$".join(map(str, np.ravel(i))) if not isinstance(i, str) else i for i in part["id"]] if "id" in part \
+    ids = (
+        ["$".join(map(str, np.ravel(i))) if not isinstance(i, str) else i for i in part["id"]]
+        if "id" in part
         else [f"{split}-{i:05d}" for i in range(len(labels))]
-    return {"features": features, "labels": labels, "ids": ids,
-            "format": "mmsa" if label_key == "regression_labels" else "mult"}
+    )
+    return {
+        "features": features,
+        "labels": labels,
+        "ids": ids,
+        "format": "mmsa" if label_key == "regression_labels" else "mult",
+    }
 
 
 def binary_labels(scores: np.ndarray, zero: str) -> tuple[np.ndarray, np.ndarray]:
@@ -108,23 +125,36 @@ class MOSI(Dataset):
         self.ids = [part["ids"][i] for i in keep]
         self.scores = part["labels"][keep]
         self.format = part["format"]
-        self.info = DatasetInfo(name="mosi", modalities=MODALITIES, kinds={m: "sequence" for m in MODALITIES},
-                                num_classes=2, shapes={m: tuple(f.shape[1:]) for m, f in self.features.items()})
+        self.info = DatasetInfo(
+            name="mosi",
+            modalities=MODALITIES,
+            kinds={m: "sequence" for m in MODALITIES},
+            num_classes=2,
+            shapes={m: tuple(f.shape[1:]) for m, f in self.features.items()},
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {**{m: f[i] for m, f in self.features.items()}, "label": int(self.labels[i]), "id": self.ids[i]}
+        return {
+            **{m: f[i] for m, f in self.features.items()},
+            "label": int(self.labels[i]),
+            "id": self.ids[i],
+        }
 
 
 @DATASETS.register("mosi")
-def load_mosi(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> MOSI:
+def load_mosi(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> MOSI:
     """MOSI, positive vs negative, neutral (0) samples excluded."""
     return MOSI(data_root, split, zero="exclude")
 
 
 @DATASETS.register("mosi_with_zero")
-def load_mosi_with_zero(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> MOSI:
+def load_mosi_with_zero(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> MOSI:
     """MOSI, label >= 0 vs label < 0: neutral (0) samples count as positive."""
     return MOSI(data_root, split, zero="positive")

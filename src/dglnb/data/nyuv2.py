@@ -56,13 +56,17 @@ def read_mapping(path: Path) -> np.ndarray:
         else:
             values = np.loadtxt(path).reshape(-1)
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"40-class mapping {path} is unreadable ({exc}). What to do: pass a .mat with mapClass "
-                        "or a .npy/.txt array of 894 or 895 entries") from exc
+        raise DataError(
+            f"40-class mapping {path} is unreadable ({exc}). What to do: pass a .mat with mapClass "
+            "or a .npy/.txt array of 894 or 895 entries"
+        ) from exc
     if values.size == 894:
         values = np.concatenate([[0], values])
     if values.size != 895 or values.min() < 0 or values.max() > NUM_CLASSES:
-        raise DataError(f"40-class mapping {path}: {values.size} entries in [{values.min()}, {values.max()}], "
-                        "expected 894 or 895 entries in 0-40. What to do: pass the 40-class mapping")
+        raise DataError(
+            f"40-class mapping {path}: {values.size} entries in [{values.min()}, {values.max()}], "
+            "expected 894 or 895 entries in 0-40. What to do: pass the 40-class mapping"
+        )
     table = np.where(values > 0, values - 1, IGNORE).astype(np.uint8)
     table[0] = IGNORE
     return table
@@ -74,12 +78,18 @@ def read_splits(path: Path, count: int) -> dict[str, list[int]]:
 
     try:
         raw = loadmat(Path(path))
-        splits = {s: (np.asarray(raw[k]).reshape(-1).astype(int) - 1).tolist()
-                  for s, k in (("train", "trainNdxs"), ("test", "testNdxs"))}
+        splits = {
+            s: (np.asarray(raw[k]).reshape(-1).astype(int) - 1).tolist()
+            for s, k in (("train", "trainNdxs"), ("test", "testNdxs"))
+        }
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"{path} is not the official splits.mat with trainNdxs/testNdxs ({exc}). "
-                        "What to do: pass the splits.mat shipped with the labeled set") from exc
-    outside = [f"{s}: image {i + 1}" for s, idx in splits.items() for i in idx if not 0 <= i < count]
+        raise DataError(
+            f"{path} is not the official splits.mat with trainNdxs/testNdxs ({exc}). "
+            "What to do: pass the splits.mat shipped with the labeled set"
+        ) from exc
+    outside = [
+        f"{s}: image {i + 1}" for s, idx in splits.items() for i in idx if not 0 <= i < count
+    ]
     if outside:
         raise problems_error(
             f"{path}: image numbers outside 1..{count}",
@@ -89,8 +99,9 @@ def read_splits(path: Path, count: int) -> dict[str, list[int]]:
     return splits
 
 
-def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share: float = 0.1,
-            seed: int = 0) -> dict[str, Any]:
+def prepare(
+    mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share: float = 0.1, seed: int = 0
+) -> dict[str, Any]:
     """Write the prepared NYUv2 layout into ``out``; resumes by skipping finished images."""
     import h5py
 
@@ -101,7 +112,9 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
     try:
         handle = h5py.File(mat, "r")
     except OSError as exc:
-        raise DataError(f"{mat} is not an HDF5 (MATLAB v7.3) file ({exc}). What to do: re-download it") from exc
+        raise DataError(
+            f"{mat} is not an HDF5 (MATLAB v7.3) file ({exc}). What to do: re-download it"
+        ) from exc
     with handle:
         missing = [k for k in ("images", "depths", "labels") if k not in handle]
         if missing:
@@ -117,15 +130,25 @@ def prepare(mat: Path, splits_mat: Path, mapping: Path, out: Path, *, val_share:
                 out / "rgb" / f"{name}.npy",
                 np.ascontiguousarray(handle["images"][index].transpose(2, 1, 0)),
             )
-            atomic_save_npy(out / "depth" / f"{name}.npy", handle["depths"][index].T.astype(np.float16))
-            atomic_save_npy(out / "label" / f"{name}.npy", table[handle["labels"][index].T.astype(np.int64)])
+            atomic_save_npy(
+                out / "depth" / f"{name}.npy", handle["depths"][index].T.astype(np.float16)
+            )
+            atomic_save_npy(
+                out / "label" / f"{name}.npy", table[handle["labels"][index].T.astype(np.int64)]
+            )
         height, width = handle["depths"].shape[2], handle["depths"].shape[1]
     ids = {s: [f"{i + 1:04d}" for i in idx] for s, idx in splits.items()}
     train, val = stratified_split(ids["train"], [0] * len(ids["train"]), val_share, seed)
     manifest = {
-        "dataset": "nyuv2", "num_classes": NUM_CLASSES, "ignore_index": IGNORE,
-        "options": {"val_share": val_share, "seed": seed, "mapping": str(mapping),
-                    "official_sizes": {s: len(v) for s, v in ids.items()}},
+        "dataset": "nyuv2",
+        "num_classes": NUM_CLASSES,
+        "ignore_index": IGNORE,
+        "options": {
+            "val_share": val_share,
+            "seed": seed,
+            "mapping": str(mapping),
+            "official_sizes": {s: len(v) for s, v in ids.items()},
+        },
         "shapes": {"rgb": [height, width, 3], "depth": [height, width], "label": [height, width]},
         "splits": {"train": train, "val": val, "test": sorted(ids["test"])},
     }
@@ -148,21 +171,35 @@ class NYUv2(Dataset):
         self.manifest = read_manifest(root, "nyuv2")
         self.root = Path(root)  # type: ignore[arg-type]
         self.ids = list(self.manifest["splits"][split])
-        missing = [str(self.root / m / f"{i}.npy") for i in self.ids for m in ("rgb", "depth", "label")
-                   if not (self.root / m / f"{i}.npy").is_file()]
+        missing = [
+            str(self.root / m / f"{i}.npy")
+            for i in self.ids
+            for m in ("rgb", "depth", "label")
+            if not (self.root / m / f"{i}.npy").is_file()
+        ]
         if missing:
-            raise problems_error(f"nyuv2 {split}: files listed in the manifest are missing", missing,
-                                 "re-run data_prep/nyuv2.py with the same --out (it resumes)")
+            raise problems_error(
+                f"nyuv2 {split}: files listed in the manifest are missing",
+                missing,
+                "re-run data_prep/nyuv2.py with the same --out (it resumes)",
+            )
         self.size = INPUT_SIZES[profile]
-        self.info = DatasetInfo(name="nyuv2", modalities=self.modalities, kinds={"rgb": "image", "depth": "image"},
-                                num_classes=NUM_CLASSES, task="segmentation",
-                                shapes={"rgb": (3, *self.size), "depth": (1, *self.size)})
+        self.info = DatasetInfo(
+            name="nyuv2",
+            modalities=self.modalities,
+            kinds={"rgb": "image", "depth": "image"},
+            num_classes=NUM_CLASSES,
+            task="segmentation",
+            shapes={"rgb": (3, *self.size), "depth": (1, *self.size)},
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def _load(self, modality: str, sample_id: str) -> torch.Tensor:
-        return torch.from_numpy(np.load(self.root / modality / f"{sample_id}.npy").astype(np.float32))
+        return torch.from_numpy(
+            np.load(self.root / modality / f"{sample_id}.npy").astype(np.float32)
+        )
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         sample_id = self.ids[i]
@@ -173,10 +210,17 @@ class NYUv2(Dataset):
             rgb = F.interpolate(rgb, size=self.size, mode="bilinear", antialias=True)
             depth = F.interpolate(depth, size=self.size, mode="nearest")
             label = F.interpolate(label, size=self.size, mode="nearest")
-        return {"rgb": normalise_rgb(rgb[0]), "depth": depth[0], "label": label[0, 0].long(), "id": sample_id}
+        return {
+            "rgb": normalise_rgb(rgb[0]),
+            "depth": depth[0],
+            "label": label[0, 0].long(),
+            "id": sample_id,
+        }
 
 
 @DATASETS.register("nyuv2")
-def load_nyuv2(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> NYUv2:
+def load_nyuv2(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> NYUv2:
     """NYUv2 prepared by ``data_prep/nyuv2.py``: 40 classes, 255 = ignore."""
     return NYUv2(data_root, split, profile)

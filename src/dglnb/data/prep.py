@@ -49,20 +49,33 @@ def save_av_sample(out: Path, sample_id: str, spectrogram: np.ndarray, frames: n
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     """Write ``out/manifest.json`` atomically (the last step of a prep: its presence means done)."""
     path = out / MANIFEST
-    atomic_write_bytes(path, (json.dumps({"format": MANIFEST_FORMAT, **manifest}, indent=1) + "\n").encode())
+    atomic_write_bytes(
+        path, (json.dumps({"format": MANIFEST_FORMAT, **manifest}, indent=1) + "\n").encode()
+    )
     return path
 
 
-def av_manifest(dataset: str, classes: Sequence[str], labels: dict[str, int], splits: dict[str, list[str]],
-                options: dict[str, Any], shapes: dict[str, list[int]], skipped: list[dict[str, str]]) -> dict[str, Any]:
+def av_manifest(
+    dataset: str,
+    classes: Sequence[str],
+    labels: dict[str, int],
+    splits: dict[str, list[str]],
+    options: dict[str, Any],
+    shapes: dict[str, list[int]],
+    skipped: list[dict[str, str]],
+) -> dict[str, Any]:
     """The manifest of a prepared classification set: ids, labels and class counts per split."""
     return {
         "dataset": dataset,
         "classes": list(classes),
         "options": options,
         "shapes": shapes,
-        "splits": {s: {"ids": ids, "labels": [labels[i] for i in ids]} for s, ids in splits.items()},
-        "class_counts": {s: class_counts((labels[i] for i in ids), len(classes)) for s, ids in splits.items()},
+        "splits": {
+            s: {"ids": ids, "labels": [labels[i] for i in ids]} for s, ids in splits.items()
+        },
+        "class_counts": {
+            s: class_counts((labels[i] for i in ids), len(classes)) for s, ids in splits.items()
+        },
         "skipped": skipped,
     }
 
@@ -74,11 +87,15 @@ def read_manifest(root: Path | None, dataset: str) -> dict[str, Any]:
         raise DataError(f"dataset {dataset!r} needs --data-root: the folder written by `{prep}`")
     path = Path(root) / MANIFEST
     if not path.is_file():
-        raise DataError(f"{path} does not exist: {root} is not a prepared {dataset} folder. What to do: run `{prep}`")
+        raise DataError(
+            f"{path} does not exist: {root} is not a prepared {dataset} folder. What to do: run `{prep}`"
+        )
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path} is unreadable ({exc}). What to do: re-run the data_prep script") from exc
+        raise DataError(
+            f"{path} is unreadable ({exc}). What to do: re-run the data_prep script"
+        ) from exc
     if manifest.get("dataset") != dataset:
         raise DataError(
             f"{path} describes dataset {manifest.get('dataset')!r}, not {dataset!r}. "
@@ -106,7 +123,10 @@ def stratified_split(
     counts = np.bincount(np.asarray(labels, dtype=np.int64))
     order = sorted(range(len(ids)), key=lambda i: ids[i])  # independent of listing order
     single = sorted(ids[i] for i in order if counts[labels[i]] == 1)
-    ids, labels = [ids[i] for i in order if counts[labels[i]] > 1], [labels[i] for i in order if counts[labels[i]] > 1]
+    ids, labels = (
+        [ids[i] for i in order if counts[labels[i]] > 1],
+        [labels[i] for i in order if counts[labels[i]] > 1],
+    )
     if len(ids) < 2:
         return sorted(ids + single), []
     stratify = labels if len(ids) * fraction >= len(set(labels)) else None
@@ -161,26 +181,43 @@ def require_dir(path: Path, what: str, fix: str) -> Path:
     return Path(path)
 
 
-def add_prep_arguments(parser: argparse.ArgumentParser, spectrograms: Sequence[str], default: str) -> None:
+def add_prep_arguments(
+    parser: argparse.ArgumentParser, spectrograms: Sequence[str], default: str
+) -> None:
     """The options every ``data_prep/`` script shares."""
-    parser.add_argument("--out", type=Path, required=True, help="prepared folder (re-running resumes)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="prepared folder (re-running resumes)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes decoding clips")
-    parser.add_argument("--strict", action="store_true", help="stop, naming every bad clip, instead of skipping them")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop, naming every bad clip, instead of skipping them",
+    )
     parser.add_argument(
         "--spectrogram",
         default=default,
         choices=list(spectrograms),
         help="dglnb.data.audio.SPECS name",
     )
-    parser.add_argument("--frame-side", type=int, default=224, help="frames are stored as side x side RGB")
-    parser.add_argument("--val-share", type=float, default=0.1, help="share of train held out for validation")
+    parser.add_argument(
+        "--frame-side", type=int, default=224, help="frames are stored as side x side RGB"
+    )
+    parser.add_argument(
+        "--val-share", type=float, default=0.1, help="share of train held out for validation"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
 def prep_options(args: argparse.Namespace) -> dict[str, Any]:
     """The shared options of :func:`add_prep_arguments` as keyword arguments."""
-    return {"workers": args.workers, "strict": args.strict, "frame_side": args.frame_side,
-            "val_share": args.val_share, "seed": args.seed}
+    return {
+        "workers": args.workers,
+        "strict": args.strict,
+        "frame_side": args.frame_side,
+        "val_share": args.val_share,
+        "seed": args.seed,
+    }
 
 
 def run_prep(prepare: Callable[[], dict[str, Any]], out: Path) -> int:

@@ -28,7 +28,11 @@ from .errors import DataError, problems_error
 from .prep import class_counts, read_manifest
 
 # profile -> (frame side in pixels, spectrogram average-pooling factor); None keeps the prepared size
-INPUT_SIZES: dict[str, tuple[int | None, int]] = {"smoke": (32, 4), "quick": (64, 2), "full": (None, 1)}
+INPUT_SIZES: dict[str, tuple[int | None, int]] = {
+    "smoke": (32, 4),
+    "quick": (64, 2),
+    "full": (None, 1),
+}
 IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1)
 
@@ -36,7 +40,9 @@ IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1, 1)
 def split_entries(manifest: dict[str, Any], split: str, root: Path) -> tuple[list[str], list[int]]:
     """(ids, labels) of ``split``, checked against the manifest's class counts."""
     if split not in manifest["splits"]:
-        raise DataError(f"{root / 'manifest.json'} has no split {split!r}. What to do: re-run the data_prep script")
+        raise DataError(
+            f"{root / 'manifest.json'} has no split {split!r}. What to do: re-run the data_prep script"
+        )
     entry = manifest["splits"][split]
     ids, labels = list(entry["ids"]), [int(y) for y in entry["labels"]]
     num_classes = len(manifest["classes"])
@@ -78,7 +84,9 @@ def frames_input(frames: torch.Tensor, side: int | None) -> torch.Tensor:
     resized (bilinear, antialiased) when ``side`` is set, ImageNet-normalised."""
     video = frames.movedim(-1, -4).float().div_(255)  # (..., 3, T, H, W)
     if side and video.shape[-1] != side:
-        planes = F.interpolate(video.reshape(-1, *video.shape[-3:]), size=(side, side), mode="bilinear", antialias=True)
+        planes = F.interpolate(
+            video.reshape(-1, *video.shape[-3:]), size=(side, side), mode="bilinear", antialias=True
+        )
         video = planes.reshape(*video.shape[:-2], side, side)
     mean, std = IMAGENET_MEAN.to(video.device), IMAGENET_STD.to(video.device)
     # in the plain layout: the moved channel axis would leave it strided channels-last, which sends a
@@ -88,7 +96,12 @@ def frames_input(frames: torch.Tensor, side: int | None) -> torch.Tensor:
 
 def missing_files(root: Path, ids: list[str], modalities: tuple[str, ...]) -> list[str]:
     """Every ``<modality>/<id>.npy`` that does not exist."""
-    return [str(root / m / f"{i}.npy") for i in ids for m in modalities if not (root / m / f"{i}.npy").is_file()]
+    return [
+        str(root / m / f"{i}.npy")
+        for i in ids
+        for m in modalities
+        if not (root / m / f"{i}.npy").is_file()
+    ]
 
 
 class PreparedAV(EpochDraws, Dataset):
@@ -96,14 +109,19 @@ class PreparedAV(EpochDraws, Dataset):
 
     modalities = ("audio", "visual")
 
-    def __init__(self, root: Path | None, dataset: str, split: str, *, profile: str, frames: int) -> None:
+    def __init__(
+        self, root: Path | None, dataset: str, split: str, *, profile: str, frames: int
+    ) -> None:
         self.manifest = read_manifest(root, dataset)
         self.root = Path(root)  # type: ignore[arg-type]
         self.ids, self.labels = split_entries(self.manifest, split, self.root)
         missing = missing_files(self.root, self.ids, self.modalities)
         if missing:
-            raise problems_error(f"{dataset} {split}: files listed in the manifest are missing", missing,
-                                 "re-run the data_prep script with the same --out (it resumes)")
+            raise problems_error(
+                f"{dataset} {split}: files listed in the manifest are missing",
+                missing,
+                "re-run the data_prep script with the same --out (it resumes)",
+            )
         self.frames = frames
         self.random_frames = split == "train" and frames == 1
         self.frame_side, self.pool = INPUT_SIZES[profile]
@@ -114,21 +132,32 @@ class PreparedAV(EpochDraws, Dataset):
             modalities=self.modalities,
             kinds={"audio": "spectrogram", "visual": "frames"},
             num_classes=len(self.manifest["classes"]),
-            shapes={"audio": (1, freq // self.pool, time // self.pool), "visual": (3, frames, side, side)},
+            shapes={
+                "audio": (1, freq // self.pool, time // self.pool),
+                "visual": (3, frames, side, side),
+            },
         )
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def _audio(self, sample_id: str) -> torch.Tensor:
-        return spectrogram_input(torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy")), self.pool)
+        return spectrogram_input(
+            torch.from_numpy(np.load(self.root / "audio" / f"{sample_id}.npy")), self.pool
+        )
 
     def _visual(self, index: int) -> torch.Tensor:
         stored = np.load(self.root / "visual" / f"{self.ids[index]}.npy")
-        picks = frame_picks(len(stored), self.frames, self.rng(index) if self.random_frames else None)
+        picks = frame_picks(
+            len(stored), self.frames, self.rng(index) if self.random_frames else None
+        )
         return frames_input(torch.from_numpy(stored[picks]), self.frame_side)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample_id = self.ids[index]
-        return {"audio": self._audio(sample_id), "visual": self._visual(index),
-                "label": self.labels[index], "id": sample_id}
+        return {
+            "audio": self._audio(sample_id),
+            "visual": self._visual(index),
+            "label": self.labels[index],
+            "id": sample_id,
+        }

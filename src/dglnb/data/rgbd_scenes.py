@@ -50,7 +50,11 @@ CLASSES = ("wall", "floor", "picture", "cabinet", "red_cushion", "blue_cushion")
 WALL, FLOOR, PICTURE, CABINET, RED, BLUE = range(len(CLASSES))
 DATA_SEED = 0
 SIDES = {"smoke": 32, "quick": 32, "full": 64}  # image side in pixels
-SIZES = {"smoke": (16, 8, 8), "quick": (320, 64, 160), "full": (4000, 500, 1000)}  # train, val, test
+SIZES = {
+    "smoke": (16, 8, 8),
+    "quick": (320, 64, 160),
+    "full": (4000, 500, 1000),
+}  # train, val, test
 _SPLIT_INDEX = {"train": 0, "val": 1, "test": 2}
 COLOURS = {  # per-channel uniform ranges of an object's colour
     PICTURE: ((0.3, 0.85), (0.45, 0.85), (0.1, 0.4)),
@@ -67,9 +71,15 @@ def _colour(rng: np.random.Generator, ranges) -> np.ndarray:
 def draw_scene(rng: np.random.Generator, side: int) -> dict[str, np.ndarray]:
     """One scene: ``rgb`` (3, S, S) in [0, 1], ``depth`` (S, S) metres with 0 = missing, ``label`` (S, S) uint8."""
     row, col = (np.mgrid[0:side, 0:side] + 0.5) / side
-    horizon, wall_depth, near = rng.uniform(0.55, 0.75), rng.uniform(2.5, 4.0), rng.uniform(1.0, 1.6)
+    horizon, wall_depth, near = (
+        rng.uniform(0.55, 0.75),
+        rng.uniform(2.5, 4.0),
+        rng.uniform(1.0, 1.6),
+    )
     floor = row >= horizon
-    depth = np.where(floor, wall_depth + (near - wall_depth) * (row - horizon) / (1 - horizon), wall_depth)
+    depth = np.where(
+        floor, wall_depth + (near - wall_depth) * (row - horizon) / (1 - horizon), wall_depth
+    )
     label = np.where(floor, FLOOR, WALL)
     wall_rgb = rng.uniform(0.55, 0.9, 3)[:, None, None]
     floor_rgb = _colour(rng, ((0.35, 0.6), (0.22, 0.42), (0.1, 0.28)))
@@ -113,26 +123,47 @@ def draw_scene(rng: np.random.Generator, side: int) -> dict[str, np.ndarray]:
             missing |= left & (label != cls) & (depth > front + 0.2)
     depth = np.where(missing, 0.0, depth)
     label = np.where(missing, IGNORE_INDEX, label)
-    return {"rgb": rgb.astype(np.float32), "depth": depth.astype(np.float32), "label": label.astype(np.uint8)}
+    return {
+        "rgb": rgb.astype(np.float32),
+        "depth": depth.astype(np.float32),
+        "label": label.astype(np.uint8),
+    }
 
 
 def generate(n: int, split: str, side: int, data_seed: int = DATA_SEED) -> dict[str, np.ndarray]:
     """Scenes 0..n-1 of ``split``, stacked: ``rgb`` (n, 3, S, S), ``depth`` (n, S, S), ``label`` (n, S, S)."""
-    scenes = [draw_scene(np.random.default_rng(np.random.SeedSequence(data_seed, spawn_key=(_SPLIT_INDEX[split], i))),
-                         side) for i in range(n)]
+    scenes = [
+        draw_scene(
+            np.random.default_rng(
+                np.random.SeedSequence(data_seed, spawn_key=(_SPLIT_INDEX[split], i))
+            ),
+            side,
+        )
+        for i in range(n)
+    ]
     return {k: np.stack([s[k] for s in scenes]) for k in ("rgb", "depth", "label")}
 
 
 @DATASETS.register("rgbd_scenes")
-def load_rgbd_scenes(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED):
+def load_rgbd_scenes(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED
+):
     """The embedded RGB-D scenes (see the module docstring); ``seed`` is the dataset seed."""
     side = SIDES.get(profile, SIDES["quick"])
     n = SIZES.get(profile, SIZES["quick"])[_SPLIT_INDEX[split]]
     arrays = generate(n, split, side, seed)
-    info = DatasetInfo(name="rgbd_scenes", modalities=("rgb", "depth"), kinds={"rgb": "image", "depth": "image"},
-                       num_classes=len(CLASSES), task="segmentation", class_names=CLASSES,
-                       shapes={"rgb": (3, side, side), "depth": (1, side, side)})
-    inputs = {"rgb": normalise_rgb(torch.from_numpy(arrays["rgb"])),
-              "depth": torch.from_numpy(arrays["depth"])[:, None] / DEPTH_SCALE}
+    info = DatasetInfo(
+        name="rgbd_scenes",
+        modalities=("rgb", "depth"),
+        kinds={"rgb": "image", "depth": "image"},
+        num_classes=len(CLASSES),
+        task="segmentation",
+        class_names=CLASSES,
+        shapes={"rgb": (3, side, side), "depth": (1, side, side)},
+    )
+    inputs = {
+        "rgb": normalise_rgb(torch.from_numpy(arrays["rgb"])),
+        "depth": torch.from_numpy(arrays["depth"])[:, None] / DEPTH_SCALE,
+    }
     ids = [f"{split}-{i:05d}" for i in range(n)]
     return TensorMultimodalDataset(info, inputs, torch.from_numpy(arrays["label"]).long(), ids)

@@ -61,15 +61,27 @@ def avdigits_table(profile: str) -> pd.DataFrame:
     rows = []
     for split in SPLITS:
         data = load_dataset("avdigits", split, profile=profile)
-        rows.append({"split": split, "samples": len(data), "audio": data.info.shapes["audio"],
-                     "visual": data.info.shapes["visual"], "per class (min-max)":
-                     f"{np.bincount(data.labels).min()}-{np.bincount(data.labels).max()}"})
+        rows.append(
+            {
+                "split": split,
+                "samples": len(data),
+                "audio": data.info.shapes["audio"],
+                "visual": data.info.shapes["visual"],
+                "per class (min-max)": f"{np.bincount(data.labels).min()}-{np.bincount(data.labels).max()}",
+            }
+        )
     return pd.DataFrame(rows).set_index("split")
 
 
 def _show_spec(ax: plt.Axes, spec: np.ndarray, sample_rate: int, hop: int, title: str) -> None:
     seconds = spec.shape[1] * hop / sample_rate
-    ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, 0, sample_rate / 2000))
+    ax.imshow(
+        spec,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(0, seconds, 0, sample_rate / 2000),
+    )
     ax.set(title=f"{title}\n{spec.shape[0]}x{spec.shape[1]}", xlabel="time (s)", ylabel="kHz")
 
 
@@ -79,13 +91,17 @@ def spectrogram_figure(index: int = 0) -> plt.Figure:
     arrays = cached()
     wave = np.asarray(arrays["waves"][index])
     label = int(arrays["labels"][index])
-    specs: list[tuple[SpectrogramSpec, str]] = [(AVDIGITS_SPEC, "AV-Digits: 1 s, win 512, hop 159"),
-                                                (get_spec("paper"), "paper: 16 kHz, 3 s, hop 159"),
-                                                (get_spec("official"), "official code: 22.05 kHz, hop 353")]
+    specs: list[tuple[SpectrogramSpec, str]] = [
+        (AVDIGITS_SPEC, "AV-Digits: 1 s, win 512, hop 159"),
+        (get_spec("paper"), "paper: 16 kHz, 3 s, hop 159"),
+        (get_spec("official"), "official code: 22.05 kHz, hop 353"),
+    ]
     with style():
         fig, axes = plt.subplots(1, 4, figsize=(13, 2.8))
         axes[0].plot(np.arange(wave.size) / AVDIGITS_SPEC.sample_rate, wave, lw=0.4)
-        axes[0].set(title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)", ylabel="amplitude")
+        axes[0].set(
+            title=f"waveform (digit {label}, 16 kHz)", xlabel="time (s)", ylabel="amplitude"
+        )
         for ax, (spec, title) in zip(axes[1:], specs):
             audio = resample(wave, AVDIGITS_SPEC.sample_rate, spec.sample_rate)
             _show_spec(ax, spectrogram(audio, spec), spec.sample_rate, spec.hop, title)
@@ -119,8 +135,9 @@ def probe_table() -> pd.DataFrame:
 
 def real_datasets() -> pd.DataFrame:
     """The five real datasets: inputs, classes, expected sizes and the prep command."""
-    return pd.DataFrame(REAL_DATASETS, columns=["dataset", "inputs", "classes", "expected sizes", "prepare"]
-                        ).set_index("dataset")
+    return pd.DataFrame(
+        REAL_DATASETS, columns=["dataset", "inputs", "classes", "expected sizes", "prepare"]
+    ).set_index("dataset")
 
 
 def check_prepared(data_root: Path | None) -> str:
@@ -137,4 +154,6 @@ def check_prepared(data_root: Path | None) -> str:
                 lines.append(check_dataset(name, path))
             except DataError as error:
                 lines.append(f"{name}: {error}")
-    return "\n".join(lines) or f"no prepared dataset folders ({', '.join(CHECKS)}) under {data_root}"
+    return (
+        "\n".join(lines) or f"no prepared dataset folders ({', '.join(CHECKS)}) under {data_root}"
+    )

@@ -57,7 +57,13 @@ class TensorMultimodalDataset(Dataset):
     """In-memory samples: one ``(n, ...)`` float tensor per modality, labels (``(n,)``, or ``(n, H, W)``
     for segmentation) and ids."""
 
-    def __init__(self, info: DatasetInfo, inputs: dict[str, torch.Tensor], labels: torch.Tensor, ids: list[str]):
+    def __init__(
+        self,
+        info: DatasetInfo,
+        inputs: dict[str, torch.Tensor],
+        labels: torch.Tensor,
+        ids: list[str],
+    ):
         self.info = info
         self.inputs = inputs
         self.labels = labels
@@ -90,7 +96,9 @@ def _prototypes(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
-def generate(n: int, split: str, *, three: bool = False, data_seed: int = DATA_SEED) -> dict[str, np.ndarray]:
+def generate(
+    n: int, split: str, *, three: bool = False, data_seed: int = DATA_SEED
+) -> dict[str, np.ndarray]:
     """Draw ``n`` samples of ``split``: arrays ``easy``, ``hard`` (, ``faint``) of shape (n, 64) and ``label``."""
     proto_seq, *split_seqs = np.random.SeedSequence(data_seed).spawn(1 + len(_SPLIT_INDEX))
     protos = _prototypes(np.random.default_rng(proto_seq))
@@ -130,12 +138,16 @@ def _load(name: str, split: str, profile: str, seed: int) -> TensorMultimodalDat
 
 
 @DATASETS.register("synthetic")
-def load_synthetic(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED):
+def load_synthetic(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED
+):
     """Two modalities, ``easy`` and ``hard`` (see the module docstring); ``seed`` is the dataset seed."""
     return _load("synthetic", split, profile, seed)
 
 
 @DATASETS.register("synthetic3")
-def load_synthetic3(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED):
+def load_synthetic3(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED
+):
     """Three modalities, ``easy``, ``hard`` and ``faint`` (see the module docstring)."""
     return _load("synthetic3", split, profile, seed)

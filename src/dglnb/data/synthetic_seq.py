@@ -46,12 +46,16 @@ MODALITIES = ("easy", "mid", "weak")
 AMPLITUDES = {"coarse": 3.0, "fine": 0.15, "mid": 0.35, "weak": 0.25}
 
 
-def generate(n: int, split: str, data_seed: int = DATA_SEED) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def generate(
+    n: int, split: str, data_seed: int = DATA_SEED
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``n`` samples of ``split``: per modality an (n, STEPS, 64) array, and the labels."""
     proto_seq, *split_seqs = np.random.SeedSequence([data_seed, 2]).spawn(1 + len(_SPLIT_INDEX))
     proto_rng = np.random.default_rng(proto_seq)
-    protos = {"coarse": _unit(proto_rng, NUM_CLASSES // 2),
-              **{name: _unit(proto_rng, NUM_CLASSES) for name in ("fine", "mid", "weak")}}
+    protos = {
+        "coarse": _unit(proto_rng, NUM_CLASSES // 2),
+        **{name: _unit(proto_rng, NUM_CLASSES) for name in ("fine", "mid", "weak")},
+    }
     rng = np.random.default_rng(split_seqs[_SPLIT_INDEX[split]])
     y = rng.permutation(np.arange(n) % NUM_CLASSES)
     a = AMPLITUDES
@@ -68,13 +72,21 @@ def generate(n: int, split: str, data_seed: int = DATA_SEED) -> tuple[dict[str, 
 
 
 @DATASETS.register("synthetic_seq3")
-def load_synthetic_seq3(split: str, *, profile: str = "quick", data_root: Path | None = None,
-                        seed: int = DATA_SEED) -> TensorMultimodalDataset:
+def load_synthetic_seq3(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = DATA_SEED
+) -> TensorMultimodalDataset:
     """The three sequence modalities ``easy``, ``mid``, ``weak`` (see the module docstring);
     ``seed`` is the dataset seed; split sizes as :mod:`.synthetic`'s."""
     n = SIZES.get(profile, SIZES["quick"])[_SPLIT_INDEX[split]]
     sequences, y = generate(n, split, data_seed=seed)
-    info = DatasetInfo(name="synthetic_seq3", modalities=MODALITIES, kinds=dict.fromkeys(MODALITIES, "sequence"),
-                       num_classes=NUM_CLASSES, shapes=dict.fromkeys(MODALITIES, (STEPS, DIM)))
+    info = DatasetInfo(
+        name="synthetic_seq3",
+        modalities=MODALITIES,
+        kinds=dict.fromkeys(MODALITIES, "sequence"),
+        num_classes=NUM_CLASSES,
+        shapes=dict.fromkeys(MODALITIES, (STEPS, DIM)),
+    )
     inputs = {m: torch.from_numpy(x).float() for m, x in sequences.items()}
-    return TensorMultimodalDataset(info, inputs, torch.from_numpy(y).long(), [f"{split}-{i:05d}" for i in range(n)])
+    return TensorMultimodalDataset(
+        info, inputs, torch.from_numpy(y).long(), [f"{split}-{i:05d}" for i in range(n)]
+    )

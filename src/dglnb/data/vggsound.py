@@ -26,13 +26,21 @@ def read_csv(path: Path) -> list[Entry]:
         for line, row in enumerate(csv.reader(handle), start=1):
             if not row:
                 continue
-            if len(row) != 4 or not row[1].strip().isdigit() or row[3].strip() not in ("train", "test"):
-                problems.append(f"{path}:{line}: expected 'ytid,start,label,train|test', got {','.join(row)!r}")
+            if (
+                len(row) != 4
+                or not row[1].strip().isdigit()
+                or row[3].strip() not in ("train", "test")
+            ):
+                problems.append(
+                    f"{path}:{line}: expected 'ytid,start,label,train|test', got {','.join(row)!r}"
+                )
                 continue
             ytid, start, label, split = (field.strip() for field in row)
             entries.append(Entry(f"{ytid}_{int(start):06d}", label, split))
     if problems:
-        raise problems_error("bad rows in the VGGSound list", problems, "fix or replace vggsound.csv")
+        raise problems_error(
+            "bad rows in the VGGSound list", problems, "fix or replace vggsound.csv"
+        )
     return entries
 
 
@@ -46,16 +54,31 @@ def _file_name(clips: Path, clip_id: str) -> str:
     )
 
 
-def prepare(clips: Path, csv_path: Path, out: Path, *, expected_classes: int = EXPECTED_CLASSES,
-            **options: Any) -> dict[str, Any]:
+def prepare(
+    clips: Path,
+    csv_path: Path,
+    out: Path,
+    *,
+    expected_classes: int = EXPECTED_CLASSES,
+    **options: Any,
+) -> dict[str, Any]:
     """Prepare VGGSound into ``out``; ``options`` as :func:`dglnb.data.clips.prepare_clips`."""
     entries = read_csv(Path(csv_path))
     names = {e.clip_id: _file_name(Path(clips), e.clip_id) for e in entries}
-    return prepare_clips("vggsound", entries, Path(clips), Path(out), file_names=names,
-                         expected_classes=expected_classes, **options)
+    return prepare_clips(
+        "vggsound",
+        entries,
+        Path(clips),
+        Path(out),
+        file_names=names,
+        expected_classes=expected_classes,
+        **options,
+    )
 
 
 @DATASETS.register("vggsound")
-def load_vggsound(split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0) -> PreparedAV:
+def load_vggsound(
+    split: str, *, profile: str = "quick", data_root: Path | None = None, seed: int = 0
+) -> PreparedAV:
     """VGGSound prepared by ``data_prep/vggsound.py``: 3 frames per clip."""
     return PreparedAV(data_root, "vggsound", split, profile=profile, frames=3)

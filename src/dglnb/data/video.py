@@ -20,7 +20,9 @@ def frames_per_second(path: Path, fps: float = 1.0, size: int = 224) -> np.ndarr
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         for index, frame in enumerate(container.decode(stream)):
-            time = frame.time if frame.time is not None else index / float(stream.average_rate or 25)
+            time = (
+                frame.time if frame.time is not None else index / float(stream.average_rate or 25)
+            )
             slot = int(np.floor(time * fps + 1e-6))
             if slot > last_slot:
                 kept.append(frame.to_ndarray(format="rgb24", width=size, height=size))

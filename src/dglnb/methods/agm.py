@@ -123,7 +123,10 @@ class AGM(Method):
         running = {m: self.mean_scores.get(m, 0.0) for m in scores}
         target, now = self.ratios(running), self.ratios(scores)
         self.steps += 1
-        self.mean_scores = {m: running[m] * (self.steps - 1) / self.steps + s / self.steps for m, s in scores.items()}
+        self.mean_scores = {
+            m: running[m] * (self.steps - 1) / self.steps + s / self.steps
+            for m, s in scores.items()
+        }
         # k_m = exp(alpha * min(rbar_m - r_m, 7))
         return {m: math.exp(self.modulation_alpha * min(target[m] - now[m], 7.0)) for m in scores}
 
@@ -131,9 +134,14 @@ class AGM(Method):
         y = batch["label"]
         feats = model.encode(batch)
         with torch.no_grad():
-            phi = shapley_logits(model, {m: z.detach() for m, z in feats.items()}, self.empty_coalition)
+            phi = shapley_logits(
+                model, {m: z.detach() for m, z in feats.items()}, self.empty_coalition
+            )
             # s_m = mean_i -log softmax(phi_m)_i[y_i]
-            scores = {m: float(-true_class_probability(u, y).clamp_min(1e-8).log().mean()) for m, u in phi.items()}
+            scores = {
+                m: float(-true_class_probability(u, y).clamp_min(1e-8).log().mean())
+                for m, u in phi.items()
+            }
         loss = model.loss(model.fuse(feats), y)
         loss.backward()
         coeffs = self.coefficients(scores)
@@ -143,8 +151,12 @@ class AGM(Method):
                     if p.grad is not None and p.dim() > 1:
                         # g <- k_m g for encoder m's weights
                         p.grad.mul_(k)
-        fusion_weights = [p.grad for p in model.fusion_parameters() if p.grad is not None and p.dim() > 1]
-        if self.clip_threshold is not None and any(g.abs().max() > self.clip_threshold for g in fusion_weights):
+        fusion_weights = [
+            p.grad for p in model.fusion_parameters() if p.grad is not None and p.dim() > 1
+        ]
+        if self.clip_threshold is not None and any(
+            g.abs().max() > self.clip_threshold for g in fusion_weights
+        ):
             nn.utils.clip_grad_norm_(model.parameters(), self.clip_threshold)
         return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}
 

@@ -35,10 +35,14 @@ class Method:
     #: Run settings (TrainConfig fields) a constructor may take besides the method's own options.
     RUN_SETTINGS: ClassVar[tuple[str, ...]] = ("alpha", "grad_clip", "dataset")
 
-    def __init__(self, grad_clip: float | None = None, dataset: str | None = None, **kw: Any) -> None:
+    def __init__(
+        self, grad_clip: float | None = None, dataset: str | None = None, **kw: Any
+    ) -> None:
         if kw:
-            raise TypeError(f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
-                            f"valid: {', '.join(type(self).options()) or 'none'}")
+            raise TypeError(
+                f"{type(self).__name__} got unknown hyperparameters: {', '.join(sorted(kw))}; "
+                f"valid: {', '.join(type(self).options()) or 'none'}"
+            )
         if grad_clip is not None and grad_clip <= 0:
             raise ValueError(f"grad_clip must be positive or None, got {grad_clip}")
         self.grad_clip = grad_clip
@@ -47,9 +51,13 @@ class Method:
     @classmethod
     def arguments(cls) -> set[str]:
         """Every keyword argument the constructors of the class and its bases take."""
-        return {name for klass in cls.__mro__ if "__init__" in vars(klass) and klass is not object
-                for name, p in inspect.signature(klass.__init__).parameters.items()
-                if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return {
+            name
+            for klass in cls.__mro__
+            if "__init__" in vars(klass) and klass is not object
+            for name, p in inspect.signature(klass.__init__).parameters.items()
+            if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
 
     @classmethod
     def options(cls) -> list[str]:
@@ -105,15 +113,25 @@ class Method:
         """Logits per head: ``"multimodal"`` and, per modality, the same fusion with the others zeroed."""
         feats = model.encode(batch)
         # logits (B, K): W z^tau + b, and per m W phi_tau(theta_tau, z^m, 0) + b (eq. 12/14)
-        return {"multimodal": model.fuse(feats), **{m: model.fuse_alone(feats, m) for m in model.modalities}}
+        return {
+            "multimodal": model.fuse(feats),
+            **{m: model.fuse_alone(feats, m) for m in model.modalities},
+        }
 
     def fused_heads(self, model: MultimodalClassifier) -> dict[str, tuple[str, ...]]:
         """The heads of :meth:`predict` computed by ``model.fuse``, with the modalities each zeroes (for
         scoring each with batch-norm statistics of its own inputs, :mod:`dglnb.train.evaluation`)."""
-        return {"multimodal": (), **{m: tuple(n for n in model.modalities if n != m) for m in model.modalities}}
+        return {
+            "multimodal": (),
+            **{m: tuple(n for n in model.modalities if n != m) for m in model.modalities},
+        }
 
     def on_epoch_start(
-        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
     ) -> None:
         """Called before epoch ``epoch``'s steps, with the model in train mode. ``loaders`` maps
         ``train`` (this epoch's shuffle), ``train_eval`` (train in a fixed order), ``val`` and ``test``
@@ -127,7 +145,9 @@ class Method:
 
     def load_state_dict(self, state: dict) -> None:
         if state:
-            raise ValueError(f"{type(self).__name__} has no state to load, got keys {sorted(state)}")
+            raise ValueError(
+                f"{type(self).__name__} has no state to load, got keys {sorted(state)}"
+            )
 
 
 def checked_alpha(alpha: float) -> float:
@@ -143,7 +163,11 @@ def true_class_probability(logits: Tensor, labels: Tensor) -> Tensor:
     # logits (B, K, ...) and labels (B, ...)
     labelled = (labels >= 0) & (labels < logits.shape[1])
     # p_i = softmax(logits_i)[y_i]: (B, ...), then the labelled ones, (N,)
-    probs = logits.softmax(dim=1).gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1)).squeeze(1)
+    probs = (
+        logits.softmax(dim=1)
+        .gather(1, labels.clamp(0, logits.shape[1] - 1).unsqueeze(1))
+        .squeeze(1)
+    )
     return probs[labelled]
 
 

@@ -61,8 +61,9 @@ class DGL(Method):
     truncate_multimodal: ClassVar[bool] = True  # MT: L^Multi reaches the fusion parameters only
     truncate_unimodal: ClassVar[bool] = True  # UT: L^m reaches encoder m only
 
-    def __init__(self, alpha: float = 4.0, fusion_dropout: float = 0.0, clip: str = "per_group",
-                 **kw: Any) -> None:
+    def __init__(
+        self, alpha: float = 4.0, fusion_dropout: float = 0.0, clip: str = "per_group", **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.alpha = checked_alpha(alpha)  # the weight of every unimodal loss L^m (eq. 15)
         if fusion_dropout < 0:
@@ -75,16 +76,26 @@ class DGL(Method):
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         feats = model.encode(batch)  # encoders run once
         # L^d (eq. 9-10) and each L^m (eq. 11-14) as the pair [L^d, alpha sum_m L^m] (eq. 15)
-        result = dgl_loss(feats, target=batch["label"], loss_fn=model.loss, alpha=self.alpha,
-                          truncate_multimodal=self.truncate_multimodal,
-                          truncate_unimodal=self.truncate_unimodal,
-                          fusion_dropout=self.fusion_dropout, **routing(model))
+        result = dgl_loss(feats, target=batch["label"], loss_fn=model.loss, **self.settings(model))
         # theta_tau, W, b <- dL^d/d(theta_tau, W, b); theta_m <- alpha dL^m/dtheta_m
         result.backward()
-        losses = {"loss_multi": result.multimodal,
-                  **{f"loss_{m}": loss for m, loss in result.unimodal.items()},
-                  **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()}}
+        losses = {
+            "loss_multi": result.multimodal,
+            **{f"loss_{m}": loss for m, loss in result.unimodal.items()},
+            **{f"loss_fusion_{m}_alone": loss for m, loss in result.fusion_alone.items()},
+        }
         return {name: loss.detach() for name, loss in losses.items()}
+
+    def settings(self, model: MultimodalClassifier) -> dict[str, Any]:
+        """:func:`dgl_loss`'s settings for this method on ``model``: alpha, the two truncations,
+        ``fusion_dropout``, and how the loss reaches the model's fusion (:func:`routing`)."""
+        return {
+            "alpha": self.alpha,
+            "truncate_multimodal": self.truncate_multimodal,
+            "truncate_unimodal": self.truncate_unimodal,
+            "fusion_dropout": self.fusion_dropout,
+            **routing(model),
+        }
 
     def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
         """Per routed group (``fusion``, then each encoder by its modality), all parameters together
@@ -93,7 +104,10 @@ class DGL(Method):
             return super().clip_groups(model)
         if self.clip == "none":
             return {}
-        return {"fusion": model.fusion_parameters(), **{m: model.encoder_parameters(m) for m in model.modalities}}
+        return {
+            "fusion": model.fusion_parameters(),
+            **{m: model.encoder_parameters(m) for m in model.modalities},
+        }
 
 
 def routing(model: MultimodalClassifier) -> dict[str, Any]:
@@ -102,9 +116,12 @@ def routing(model: MultimodalClassifier) -> dict[str, Any]:
     and a dropped modality passed as None (MMTM drops it at every transfer module)."""
     if model.separable:
         return {"fusion": model.fusion, "drop": model.zero_features}
-    return {"fusion": lambda inputs: fuse_present(model, inputs), "drop": lambda z: None,
-            "encoder_parameters": {m: model.encoder_parameters(m) for m in model.modalities},
-            "fusion_parameters": model.fusion_parameters()}
+    return {
+        "fusion": lambda inputs: fuse_present(model, inputs),
+        "drop": lambda z: None,
+        "encoder_parameters": {m: model.encoder_parameters(m) for m in model.modalities},
+        "fusion_parameters": model.fusion_parameters(),
+    }
 
 
 def fuse_present(model: MultimodalClassifier, inputs: Mapping[str, Any]) -> Tensor:
@@ -114,6 +131,8 @@ def fuse_present(model: MultimodalClassifier, inputs: Mapping[str, Any]) -> Tens
     present = next(z for z in inputs.values() if z is not None)
     with frozen_running_stats(model) if zero else nullcontext():
         return model.fuse({m: present if z is None else z for m, z in inputs.items()}, zero)
+
+
 @METHODS.register("dgl_mt")
 class DGLMultimodalTruncation(DGL):
     """MT only: encoders get no multimodal gradient; alpha * L^m updates encoder m and the fusion."""

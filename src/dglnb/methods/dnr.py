@@ -63,7 +63,9 @@ def reinit_weight(purity_gap: float, move_lambda: float) -> float:
 
 
 @torch.no_grad()
-def split_features(model: MultimodalClassifier, loader: Iterable) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def split_features(
+    model: MultimodalClassifier, loader: Iterable
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Encoder features (eval mode) of every batch of ``loader`` per modality, and the labels; the
     model is left in its previous mode."""
     was_training = model.training
@@ -83,12 +85,21 @@ def split_features(model: MultimodalClassifier, loader: Iterable) -> tuple[dict[
 class DiagnosingRelearning(Vanilla):
     """Vanilla training with periodic purity-gap diagnosis and soft re-initialisation of each encoder."""
 
-    PUBLISHED = {"*": dict(move_lambda=3.0, reinit_epoch=20, reinit_num=3)}  # the official CREMA-D script
+    PUBLISHED = {
+        "*": dict(move_lambda=3.0, reinit_epoch=20, reinit_num=3)
+    }  # the official CREMA-D script
 
-    def __init__(self, move_lambda: float | None = None, reinit_epoch: int | None = None, reinit_num: int | None = None,
-                 **kw: Any) -> None:
+    def __init__(
+        self,
+        move_lambda: float | None = None,
+        reinit_epoch: int | None = None,
+        reinit_num: int | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
-        self.set_published(move_lambda=move_lambda, reinit_epoch=reinit_epoch, reinit_num=reinit_num)
+        self.set_published(
+            move_lambda=move_lambda, reinit_epoch=reinit_epoch, reinit_num=reinit_num
+        )
         if self.move_lambda < 0:
             raise ValueError(f"move_lambda must be >= 0, got {self.move_lambda}")
         if self.reinit_epoch < 1 or self.reinit_num < 0:
@@ -96,26 +107,42 @@ class DiagnosingRelearning(Vanilla):
                 f"reinit_epoch must be >= 1 and reinit_num >= 0, got {self.reinit_epoch} and {self.reinit_num}"
             )
         self.initial: dict[str, list[Tensor]] = {}
-        self.reinits: list[dict[str, Any]] = []  # per re-initialisation: epoch, purities, gap and weight per modality
+        self.reinits: list[
+            dict[str, Any]
+        ] = []  # per re-initialisation: epoch, purities, gap and weight per modality
 
     def setup(self, model: MultimodalClassifier) -> None:
-        self.initial = {m: [p.detach().clone() for p in model.encoder_parameters(m)] for m in model.modalities}
+        self.initial = {
+            m: [p.detach().clone() for p in model.encoder_parameters(m)] for m in model.modalities
+        }
 
     def is_reinit_epoch(self, finished_epoch: int) -> bool:
         """Whether the official schedule re-initialises after ``finished_epoch`` (0-based)."""
-        return (finished_epoch > 0 and finished_epoch % self.reinit_epoch == 0
-                and len(self.reinits) < self.reinit_num)
+        return (
+            finished_epoch > 0
+            and finished_epoch % self.reinit_epoch == 0
+            and len(self.reinits) < self.reinit_num
+        )
 
-    def diagnose(self, model: MultimodalClassifier, train_loader: Iterable, val_loader: Iterable) -> dict[str, dict]:
+    def diagnose(
+        self, model: MultimodalClassifier, train_loader: Iterable, val_loader: Iterable
+    ) -> dict[str, dict]:
         """Per modality: train and validation purity, their gap and the re-initialisation weight."""
-        (train, y_train), (val, y_val) = split_features(model, train_loader), split_features(model, val_loader)
+        (train, y_train), (val, y_val) = (
+            split_features(model, train_loader),
+            split_features(model, val_loader),
+        )
         result = {}
         for m in model.modalities:
             p_train = cluster_purity(train[m], y_train, model.num_classes)
             p_val = cluster_purity(val[m], y_val, model.num_classes)
             gap = abs(p_train - p_val)
-            result[m] = {"purity_train": p_train, "purity_val": p_val, "gap": gap,
-                         "weight": reinit_weight(gap, self.move_lambda)}
+            result[m] = {
+                "purity_train": p_train,
+                "purity_val": p_val,
+                "gap": gap,
+                "weight": reinit_weight(gap, self.move_lambda),
+            }
         return result
 
     @torch.no_grad()
@@ -126,8 +153,13 @@ class DiagnosingRelearning(Vanilla):
                 # theta <- w_m theta_init + (1 - w_m) theta
                 p.copy_(w * p0.to(p) + (1 - w) * p)
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],
-                       optimizer: torch.optim.Optimizer) -> None:
+    def on_epoch_start(
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
         if not self.is_reinit_epoch(epoch - 1):
             return
         diagnosis = self.diagnose(model, loaders["train"], loaders["val"])

@@ -95,16 +95,23 @@ def mean_loss(model: MultimodalClassifier, head: str, batches: Iterable[Batch]) 
     for batch in batches:
         batch = to_device(batch, device)
         n = len(batch["label"])
-        total += float(model.loss(head_logits(model, model.encode(batch), head), batch["label"])) * n
+        total += (
+            float(model.loss(head_logits(model, model.encode(batch), head), batch["label"])) * n
+        )
         count += n
     return total / count
 
 
-def fresh_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module, clone: nn.Module) -> torch.optim.Optimizer:
+def fresh_optimizer(
+    optimizer: torch.optim.Optimizer, model: nn.Module, clone: nn.Module
+) -> torch.optim.Optimizer:
     """An optimizer of ``optimizer``'s kind and group settings over ``clone``'s parameters, with no state."""
     position = {id(p): i for i, p in enumerate(model.parameters())}
     params = list(clone.parameters())
-    groups = [dict(g, params=[params[position[id(p)]] for p in g["params"]]) for g in optimizer.param_groups]
+    groups = [
+        dict(g, params=[params[position[id(p)]] for p in g["params"]])
+        for g in optimizer.param_groups
+    ]
     return type(optimizer)(groups)
 
 
@@ -118,7 +125,9 @@ class GradientBlending(Method):
         super().__init__(**kw)
         self.set_published(super_epoch=super_epoch)
         if self.super_epoch < 1 or estimate not in ESTIMATES:
-            raise ValueError(f"need super_epoch >= 1 and estimate in {ESTIMATES}; got {self.super_epoch}, {estimate!r}")
+            raise ValueError(
+                f"need super_epoch >= 1 and estimate in {ESTIMATES}; got {self.super_epoch}, {estimate!r}"
+            )
         self.estimate = estimate
         self.weights: dict[str, float] | None = None
 
@@ -126,7 +135,11 @@ class GradientBlending(Method):
         return [MULTIMODAL, *model.modalities]
 
     def train_epoch(
-        self, model: MultimodalClassifier, head: str, loader: Iterable[Batch], optimizer: torch.optim.Optimizer
+        self,
+        model: MultimodalClassifier,
+        head: str,
+        loader: Iterable[Batch],
+        optimizer: torch.optim.Optimizer,
     ) -> float:
         """One epoch on ``head``'s loss alone; the mean step loss."""
         model.train()
@@ -144,16 +157,26 @@ class GradientBlending(Method):
         return sum(losses) / len(losses)
 
     def loss_curve(
-        self, model: MultimodalClassifier, head: str, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+        self,
+        model: MultimodalClassifier,
+        head: str,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
     ) -> LossCurve:
         """Train a copy of ``model`` on ``head`` for ``super_epoch`` epochs and read its losses (see ``estimate``)."""
         clone = copy.deepcopy(model)
         clone_optimizer = fresh_optimizer(optimizer, model, clone)
         if self.estimate == "paper":
-            start = (mean_loss(clone, head, loaders["train_eval"]), mean_loss(clone, head, loaders["val"]))
+            start = (
+                mean_loss(clone, head, loaders["train_eval"]),
+                mean_loss(clone, head, loaders["val"]),
+            )
             for _ in range(self.super_epoch):
                 self.train_epoch(clone, head, loaders["train"], clone_optimizer)
-            end = (mean_loss(clone, head, loaders["train_eval"]), mean_loss(clone, head, loaders["val"]))
+            end = (
+                mean_loss(clone, head, loaders["train_eval"]),
+                mean_loss(clone, head, loaders["val"]),
+            )
         else:
             ends = []
             for epoch in range(self.super_epoch):
@@ -164,10 +187,16 @@ class GradientBlending(Method):
         return LossCurve(train_start=start[0], train_end=end[0], val_start=start[1], val_end=end[1])
 
     def on_epoch_start(
-        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
     ) -> None:
         if epoch % self.super_epoch == 0:
-            curves = {head: self.loss_curve(model, head, loaders, optimizer) for head in self.heads(model)}
+            curves = {
+                head: self.loss_curve(model, head, loaders, optimizer) for head in self.heads(model)
+            }
             self.weights = blending_weights(curves, self.estimate)
 
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
@@ -177,8 +206,13 @@ class GradientBlending(Method):
         losses = {h: model.loss(head_logits(model, feats, h), batch["label"]) for h in heads}
         # L = sum_k w_k L_CE(head_k, y)
         sum(weights[h] * losses[h] for h in heads).backward()
-        return {**{f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach() for h, loss in losses.items()},
-                **scalar_logs("weight", weights)}
+        return {
+            **{
+                f"loss_{'multi' if h == MULTIMODAL else h}": loss.detach()
+                for h, loss in losses.items()
+            },
+            **scalar_logs("weight", weights),
+        }
 
     def state_dict(self) -> dict:
         return {"weights": self.weights}

@@ -88,15 +88,26 @@ def entropy_weights(logits: Sequence[Tensor], per_sample: bool = True) -> Tensor
 class MLA(Method):
     """Alternating unimodal steps through one shared head, with the head's gradient projected."""
 
-    def __init__(self, projection: str = "owm", fusion_weights: str = "entropy",
-                 fixed_weights: Sequence[float] | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        projection: str = "owm",
+        fusion_weights: str = "entropy",
+        fixed_weights: Sequence[float] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         if projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}")
+            raise ValueError(
+                f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}"
+            )
         if fusion_weights not in FUSION_WEIGHTS:
-            raise ValueError(f"fusion_weights must be one of {', '.join(FUSION_WEIGHTS)}, got {fusion_weights!r}")
+            raise ValueError(
+                f"fusion_weights must be one of {', '.join(FUSION_WEIGHTS)}, got {fusion_weights!r}"
+            )
         self.projection, self.fusion_weights = projection, fusion_weights
-        self.fixed_weights = None if fixed_weights is None else tuple(float(w) for w in fixed_weights)
+        self.fixed_weights = (
+            None if fixed_weights is None else tuple(float(w) for w in fixed_weights)
+        )
         self.projector: Tensor | None = None  # P, created at the first modified step
         self.steps = 0  # unimodal steps taken in the run (the official exp_count)
         self.batch_index = 0  # batches seen this epoch
@@ -104,11 +115,15 @@ class MLA(Method):
 
     def setup(self, model: MultimodalClassifier) -> None:
         if model.task != "classification":
-            raise ConfigError(f"mla needs a classifier (one linear head shared by every modality's feature vector); "
-                              f"this model's task is {model.task}. What to do: use another method")
+            raise ConfigError(
+                f"mla needs a classifier (one linear head shared by every modality's feature vector); "
+                f"this model's task is {model.task}. What to do: use another method"
+            )
         dims = {model.encoders[m].out_dim for m in model.modalities}
         if len(dims) != 1:
-            raise ValueError(f"MLA shares one head across modalities, which needs equal feature sizes; got {dims}")
+            raise ValueError(
+                f"MLA shares one head across modalities, which needs equal feature sizes; got {dims}"
+            )
         head = nn.Linear(dims.pop(), model.num_classes)
         init_weights(head)
         model.add_module("shared_head", head.to(next(model.parameters())))
@@ -117,8 +132,13 @@ class MLA(Method):
         params = [p for m in model.modalities for p in model.encoder_parameters(m)]
         return [{"params": params + list(model.shared_head.parameters()), "lr": lr}]
 
-    def on_epoch_start(self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable],
-                       optimizer: torch.optim.Optimizer) -> None:
+    def on_epoch_start(
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
         self.batch_index = 0
         self.batches_per_epoch = max(len(loaders["train"]), 1)
 
@@ -128,7 +148,9 @@ class MLA(Method):
             return
         # alpha_t = 0.1^(1 + batch index / batches per epoch)
         alpha = 0.1 ** (1 + self.batch_index / self.batches_per_epoch)
-        with torch.autocast(z.device.type, enabled=False):  # P and the gradient in the head's precision
+        with torch.autocast(
+            z.device.type, enabled=False
+        ):  # P and the gradient in the head's precision
             # r = mean_i z_i: (d,)
             r = z.detach().to(head.weight.dtype).mean(dim=0)
             if self.projector is None:
@@ -137,8 +159,9 @@ class MLA(Method):
             # grad_W <- grad_W P^T: (K, d)
             head.weight.grad = head.weight.grad @ self.projector.T
 
-    def train_step(self, model: MultimodalClassifier, batch: Batch,
-                   optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    def train_step(
+        self, model: MultimodalClassifier, batch: Batch, optimizer: torch.optim.Optimizer
+    ) -> dict[str, float]:
         """One step per modality, in the model's order; returns each modality's loss."""
         losses = {}
         for m in model.modalities:
@@ -149,8 +172,10 @@ class MLA(Method):
             loss.backward()
             self.modify_head_gradient(model.shared_head, z)
             if self.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.encoder_parameters(m) + list(model.shared_head.parameters()),
-                                         self.grad_clip)
+                nn.utils.clip_grad_norm_(
+                    model.encoder_parameters(m) + list(model.shared_head.parameters()),
+                    self.grad_clip,
+                )
             optimizer.step()
             self.steps += 1
             losses[f"loss_{m}"] = float(loss.detach())
@@ -166,7 +191,9 @@ class MLA(Method):
         if self.fusion_weights == "fixed":
             fixed = self.fixed_weights or OFFICIAL_FIXED_WEIGHTS.get(len(logits))
             if fixed is None or len(fixed) != len(logits):
-                raise ValueError(f"fixed_weights needs one weight per modality ({len(logits)}), got {fixed}")
+                raise ValueError(
+                    f"fixed_weights needs one weight per modality ({len(logits)}), got {fixed}"
+                )
             return torch.tensor([fixed], dtype=logits[0].dtype, device=logits[0].device)
         return entropy_weights(logits, per_sample=self.fusion_weights == "entropy")
 
@@ -182,8 +209,12 @@ class MLA(Method):
         return {"multimodal": fused, **heads}
 
     def state_dict(self) -> dict:
-        return {"projector": self.projector, "steps": self.steps, "batch_index": self.batch_index,
-                "batches_per_epoch": self.batches_per_epoch}
+        return {
+            "projector": self.projector,
+            "steps": self.steps,
+            "batch_index": self.batch_index,
+            "batches_per_epoch": self.batches_per_epoch,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.projector, self.steps = state["projector"], state["steps"]

@@ -45,7 +45,9 @@ UNIMODAL_LOGITS = ("separate", "zeroed")
 def min_norm_weights(g1: Tensor, g2: Tensor) -> tuple[float, float]:
     """(w, 1 - w) minimising ``|w g1 + (1 - w) g2|`` over w in [0, 1], as the official ``MinNormSolver``
     computes it for two vectors (w = 0.999 or 0.001 where the minimum is at an end)."""
-    v11, v12, v22 = (float((a * b).sum()) for a, b in ((g1, g1), (g1, g2), (g2, g2)))  # no low-precision matmul
+    v11, v12, v22 = (
+        float((a * b).sum()) for a, b in ((g1, g1), (g1, g2), (g2, g2))
+    )  # no low-precision matmul
     if v12 >= v11:
         w = 0.999
     elif v12 >= v22:
@@ -79,8 +81,13 @@ class MMPareto(Method):
 
     PUBLISHED = {"*": dict(gamma=1.5)}  # hard-coded in the official code, for every dataset
 
-    def __init__(self, gamma: float | None = None, rescale: str = "tensor", unimodal_logits: str = "separate",
-                 **kw: Any) -> None:
+    def __init__(
+        self,
+        gamma: float | None = None,
+        rescale: str = "tensor",
+        unimodal_logits: str = "separate",
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.set_published(gamma=gamma)
         if self.gamma <= 0:
@@ -88,14 +95,18 @@ class MMPareto(Method):
         if rescale not in RESCALES:
             raise ValueError(f"rescale must be one of {', '.join(RESCALES)}, got {rescale!r}")
         if unimodal_logits not in UNIMODAL_LOGITS:
-            raise ValueError(f"unimodal_logits must be one of {', '.join(UNIMODAL_LOGITS)}, got {unimodal_logits!r}")
+            raise ValueError(
+                f"unimodal_logits must be one of {', '.join(UNIMODAL_LOGITS)}, got {unimodal_logits!r}"
+            )
         self.rescale, self.unimodal_logits = rescale, unimodal_logits
 
     def setup(self, model: MultimodalClassifier) -> None:
         if self.unimodal_logits == "separate":
             add_unimodal_heads(model)
 
-    def unimodal_loss(self, model: MultimodalClassifier, feats: dict[str, Tensor], m: str, y: Tensor) -> Tensor:
+    def unimodal_loss(
+        self, model: MultimodalClassifier, feats: dict[str, Tensor], m: str, y: Tensor
+    ) -> Tensor:
         """L^m: modality m's own head, or the shared fusion with the other modalities zeroed."""
         if self.unimodal_logits == "separate":
             logits = model.unimodal_heads[m](model.modality_feature(feats, m))
@@ -128,8 +139,10 @@ class MMPareto(Method):
             g_mm = torch.autograd.grad(loss_multi, params, retain_graph=True, allow_unused=True)
             g_u = torch.autograd.grad(losses[m], params, retain_graph=True, allow_unused=True)
             zeros = [torch.zeros_like(p) for p in params]
-            final[m] = self.integrate([z if g is None else g for g, z in zip(g_mm, zeros)],
-                                      [z if g is None else g for g, z in zip(g_u, zeros)])
+            final[m] = self.integrate(
+                [z if g is None else g for g, z in zip(g_mm, zeros)],
+                [z if g is None else g for g, z in zip(g_u, zeros)],
+            )
         encoder_ids = {id(p) for params in encoders.values() for p in params}
         heads = [p for p in model.parameters() if id(p) not in encoder_ids]
         # the heads (and fusion) take d(L^Multi + sum_m L^m) as it is
@@ -137,4 +150,7 @@ class MMPareto(Method):
         for m, params in encoders.items():
             for p, g in zip(params, final[m]):
                 p.grad = g
-        return {"loss_multi": loss_multi.detach(), **{f"loss_{m}": loss.detach() for m, loss in losses.items()}}
+        return {
+            "loss_multi": loss_multi.detach(),
+            **{f"loss_{m}": loss.detach() for m, loss in losses.items()},
+        }

@@ -67,8 +67,11 @@ class OGMGE(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.set_published(modulation_alpha=modulation_alpha, modulation_starts=modulation_starts,
-                           modulation_ends=modulation_ends)
+        self.set_published(
+            modulation_alpha=modulation_alpha,
+            modulation_starts=modulation_starts,
+            modulation_ends=modulation_ends,
+        )
         if self.modulation_alpha < 0:
             raise ValueError(f"modulation_alpha must be >= 0, got {self.modulation_alpha}")
         self.conv_only = conv_only
@@ -76,12 +79,18 @@ class OGMGE(Method):
         self.epoch = 0
 
     def on_epoch_start(
-        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
     ) -> None:
         self.epoch = epoch
 
     @torch.no_grad()
-    def unimodal_logits(self, model: MultimodalClassifier, feats: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def unimodal_logits(
+        self, model: MultimodalClassifier, feats: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
         """u_m: the fusion with the other modalities zeroed; with ``half_bias``, less (1 - 1/M) of the
         all-zero output."""
         feats = {m: z.detach() for m, z in feats.items()}
@@ -98,10 +107,14 @@ class OGMGE(Method):
         scores = {m: float(true_class_probability(u, labels).sum()) for m, u in logits.items()}
         weakest = min(scores.values())
         # k_m = 1 - tanh(alpha rho_m) where rho_m = s_m / min_n s_n > 1, else 1
-        return {m: 1 - math.tanh(self.modulation_alpha * s / weakest) if s > weakest else 1.0
-                for m, s in scores.items()}
+        return {
+            m: 1 - math.tanh(self.modulation_alpha * s / weakest) if s > weakest else 1.0
+            for m, s in scores.items()
+        }
 
-    def modulated_parameters(self, model: MultimodalClassifier, modality: str) -> list[torch.nn.Parameter]:
+    def modulated_parameters(
+        self, model: MultimodalClassifier, modality: str
+    ) -> list[torch.nn.Parameter]:
         """The encoder parameters whose gradients are modulated (only 4-D ones with ``conv_only``)."""
         params = [p for p in model.encoder_parameters(modality) if p.grad is not None]
         return [p for p in params if p.dim() == 4] if self.conv_only else params
@@ -119,7 +132,11 @@ class OGMGE(Method):
                 for m in model.modalities:
                     for p in self.modulated_parameters(model, m):
                         # g <- k_m g + N(0, std(g)^2) (GE), every gradient tensor of encoder m
-                        noise = torch.randn_like(p.grad) * (p.grad.std() + 1e-8) if self.gradient_noise else 0.0
+                        noise = (
+                            torch.randn_like(p.grad) * (p.grad.std() + 1e-8)
+                            if self.gradient_noise
+                            else 0.0
+                        )
                         p.grad = p.grad * coeffs[m] + noise
         return {"loss_multi": loss.detach(), **scalar_logs("coeff", coeffs)}
 

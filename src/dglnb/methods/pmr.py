@@ -75,8 +75,13 @@ class PMR(Method):
     """Multimodal CE + modulation_alpha * prototypical CE of every modality that clusters worse than another."""
 
     PUBLISHED = {
-        "*": dict(modulation_alpha=1.0, momentum=0.2, prototype_fraction=0.1, modulation_starts=0,
-                  modulation_ends=100),
+        "*": dict(
+            modulation_alpha=1.0,
+            momentum=0.2,
+            prototype_fraction=0.1,
+            modulation_starts=0,
+            modulation_ends=100,
+        ),
     }
 
     def __init__(
@@ -90,16 +95,29 @@ class PMR(Method):
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
-        self.set_published(modulation_alpha=modulation_alpha, momentum=momentum, prototype_fraction=prototype_fraction,
-                           modulation_starts=modulation_starts, modulation_ends=modulation_ends)
-        if self.modulation_alpha < 0 or not 0 <= self.momentum <= 1 or not 0 < self.prototype_fraction <= 1:
-            raise ValueError("need modulation_alpha >= 0, 0 <= momentum <= 1 and 0 < prototype_fraction <= 1; got "
-                             f"{self.modulation_alpha}, {self.momentum}, {self.prototype_fraction}")
+        self.set_published(
+            modulation_alpha=modulation_alpha,
+            momentum=momentum,
+            prototype_fraction=prototype_fraction,
+            modulation_starts=modulation_starts,
+            modulation_ends=modulation_ends,
+        )
+        if (
+            self.modulation_alpha < 0
+            or not 0 <= self.momentum <= 1
+            or not 0 < self.prototype_fraction <= 1
+        ):
+            raise ValueError(
+                "need modulation_alpha >= 0, 0 <= momentum <= 1 and 0 < prototype_fraction <= 1; got "
+                f"{self.modulation_alpha}, {self.momentum}, {self.prototype_fraction}"
+            )
         self.momentum_from = momentum_from
         self.epoch = 0
         self.prototypes: dict[str, Tensor] | None = None
 
-    def update_prototypes(self, model: MultimodalClassifier, batches: Iterable[Batch], epoch: int) -> None:
+    def update_prototypes(
+        self, model: MultimodalClassifier, batches: Iterable[Batch], epoch: int
+    ) -> None:
         """Centroids of ``batches`` per class, blended into the previous prototypes from ``momentum_from`` on."""
         centroids, counts = class_centroids(model, batches, model.num_classes)
         old = self.prototypes or {m: torch.zeros_like(c) for m, c in centroids.items()}
@@ -111,11 +129,17 @@ class PMR(Method):
         self.prototypes = new
 
     def on_epoch_start(
-        self, epoch: int, model: MultimodalClassifier, loaders: Mapping[str, Iterable], optimizer: torch.optim.Optimizer
+        self,
+        epoch: int,
+        model: MultimodalClassifier,
+        loaders: Mapping[str, Iterable],
+        optimizer: torch.optim.Optimizer,
     ) -> None:
         if model.task != "classification":
-            raise ConfigError(f"pmr needs a classifier (its prototypes are class centroids of feature vectors); "
-                              f"this model's task is {model.task}. What to do: use another method")
+            raise ConfigError(
+                f"pmr needs a classifier (its prototypes are class centroids of feature vectors); "
+                f"this model's task is {model.task}. What to do: use another method"
+            )
         self.epoch = epoch
         train = loaders["train"]
         n = max(1, int(len(train) * self.prototype_fraction))
@@ -124,7 +148,9 @@ class PMR(Method):
     def prototype_weights(self, sims: Mapping[str, Tensor], labels: Tensor) -> dict[str, float]:
         """modulation_alpha for each modality whose prototype confidence s_m is below another's, else 0."""
         # s_m = sum_i softmax(sim_m)_i[y_i]
-        scores = {m: float(true_class_probability(s.detach(), labels).sum()) for m, s in sims.items()}
+        scores = {
+            m: float(true_class_probability(s.detach(), labels).sum()) for m, s in sims.items()
+        }
         best = max(scores.values())
         return {m: self.modulation_alpha if s < best else 0.0 for m, s in scores.items()}
 

@@ -74,9 +74,12 @@ class DGLLoss:
 
     def logs(self) -> dict[str, float]:
         """``loss``, ``loss_multi``, ``loss_<m>`` and ``loss_fusion_<m>_alone`` as floats."""
-        parts = {"loss": self.loss, "loss_multi": self.multimodal,
-                 **{f"loss_{m}": v for m, v in self.unimodal.items()},
-                 **{f"loss_fusion_{m}_alone": v for m, v in self.fusion_alone.items()}}
+        parts = {
+            "loss": self.loss,
+            "loss_multi": self.multimodal,
+            **{f"loss_{m}": v for m, v in self.unimodal.items()},
+            **{f"loss_fusion_{m}_alone": v for m, v in self.fusion_alone.items()},
+        }
         return {name: float(value.detach()) for name, value in parts.items()}
 
 
@@ -123,8 +126,10 @@ def dgl_loss(
     # [eq. 11-14] L^m: the same fusion with every other modality dropped, its parameters frozen (UT)
     frozen = truncate_unimodal and groups is None  # (the routed form keeps L^m off by its routes)
     # L^m = L_CE(W z^{tau m} + b, y), z^{tau m} = phi_tau(theta_tau, z^m, 0): a scalar per m
-    unimodal = {m: _loss(loss_fn, _fuse_dropped(fusion, _alone(features, m, drop), names, frozen),
-                         target) for m in names}
+    unimodal = {
+        m: _loss(loss_fn, _fuse_dropped(fusion, _alone(features, m, drop), names, frozen), target)
+        for m in names
+    }
     # [/eq. 11-14]
     # [eq. 9-10] (MT): L^d on detached features, so that it reaches the fusion's parameters only
     # z^m.detach() for every m (eq. 9): the same shapes, cut from the encoders' graphs
@@ -135,8 +140,10 @@ def dgl_loss(
     multimodal = _loss(loss_fn, outputs, target)
     # [/eq. 9-10]
     # the fusion on the unimodal paths (fusion_dropout): detached features, every other modality dropped
-    alone = {m: _loss(loss_fn, _fuse_dropped(fusion, _alone(detached, m, drop), names, False), target)
-             for m in (names if fusion_dropout > 0 else ())}
+    alone = {
+        m: _loss(loss_fn, _fuse_dropped(fusion, _alone(detached, m, drop), names, False), target)
+        for m in (names if fusion_dropout > 0 else ())
+    }
     # lambda * mean_m L^d(m alone): a scalar, or None
     seen_alone = fusion_dropout * torch.stack(list(alone.values())).mean() if alone else None
     # [eq. 15] the pair [L^d, alpha * sum_m L^m], each loss written into its own group
@@ -149,8 +156,8 @@ def dgl_loss(
     encoders, fusion_group = groups  # the fusion runs encoder layers: route each loss to its group
     every = [p for params in encoders.values() for p in params] + fusion_group
     # routes: alpha L^m -> theta_m (+ fusion without UT); L^d -> fusion (every parameter without MT)
-    routes = [(alpha * unimodal[m], encoders[m] + ([] if truncate_unimodal else fusion_group))
-              for m in names]
+    fusion_for_unimodal = [] if truncate_unimodal else fusion_group
+    routes = [(alpha * unimodal[m], encoders[m] + fusion_for_unimodal) for m in names]
     routes.append((multimodal, fusion_group if truncate_multimodal else every))
     # [/eq. 15]
     routes += [] if seen_alone is None else [(seen_alone, fusion_group)]
@@ -176,13 +183,16 @@ def _fuse(fusion: Callable[[Features], Any], inputs: Features, names: list[Hasha
         return fusion(inputs)
     except KeyError as error:
         if error.args and error.args[0] not in names:
-            raise ValueError(f"the fusion looked up modality {error.args[0]!r}, but the features "
-                             f"have {listed(names)}: give features and fusion the same names") from error
+            raise ValueError(
+                f"the fusion looked up modality {error.args[0]!r}, but the features "
+                f"have {listed(names)}: give features and fusion the same names"
+            ) from error
         raise
 
 
-def _fuse_dropped(fusion: Callable[[Features], Any], inputs: Features, names: list[Hashable],
-                  frozen: bool) -> Any:
+def _fuse_dropped(
+    fusion: Callable[[Features], Any], inputs: Features, names: list[Hashable], frozen: bool
+) -> Any:
     """A pass with a modality dropped: an ``nn.Module`` fusion runs on copies of its buffers (batch
     norm keeps the multimodal pass's statistics), with its parameters detached when ``frozen``."""
     if not isinstance(fusion, nn.Module):
@@ -196,5 +206,3 @@ def _state(fusion: nn.Module, frozen: bool) -> dict[str, Tensor]:
     # theta_tau, W, b detached under UT: dL^m/dtheta_tau = 0
     state = {n: p.detach() if frozen else p for n, p in fusion.named_parameters()}
     return {**state, **{n: b.clone() for n, b in fusion.named_buffers()}}
-
-

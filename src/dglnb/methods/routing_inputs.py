@@ -53,8 +53,10 @@ def listed(names: Iterable[Hashable]) -> str:
 def check_features(features: Features) -> list[Hashable]:
     """The modality names; each feature must carry its encoder's graph."""
     if not isinstance(features, (Mapping, tuple, list)):
-        raise TypeError(f"features must be a dict name -> tensor or a tuple of tensors, "
-                        f"got {type(features).__name__}")
+        raise TypeError(
+            f"features must be a dict name -> tensor or a tuple of tensors, "
+            f"got {type(features).__name__}"
+        )
     pairs = items(features)
     if len(pairs) < 2:
         raise ValueError(f"DGL needs two or more modalities, got {len(pairs)}")
@@ -63,15 +65,19 @@ def check_features(features: Features) -> list[Hashable]:
             raise ValueError(
                 f"features[{name!r}] does not require grad, so its encoder would receive no "
                 "gradient: pass the encoder's output as it is (not detached, not computed under "
-                "torch.no_grad)")
+                "torch.no_grad)"
+            )
     return [name for name, _ in pairs]
 
 
 Groups = tuple[dict[Hashable, list[Tensor]], list[Tensor]]  # (encoder m's parameters, the fusion's)
 
 
-def groups_of(names: list[Hashable], encoders: Mapping[Hashable, Iterable[Tensor]] | None,
-              fusion: Iterable[Tensor] | None) -> Groups | None:
+def groups_of(
+    names: list[Hashable],
+    encoders: Mapping[Hashable, Iterable[Tensor]] | None,
+    fusion: Iterable[Tensor] | None,
+) -> Groups | None:
     """The named parameter groups of the routed form, checked; None for the one-pass form."""
     if encoders is None and fusion is None:
         return None
@@ -79,8 +85,10 @@ def groups_of(names: list[Hashable], encoders: Mapping[Hashable, Iterable[Tensor
         raise ValueError("the routed form needs both encoder_parameters and fusion_parameters")
     groups = {m: list(params) for m, params in encoders.items()}
     if set(groups) != set(names):
-        raise ValueError(f"encoder_parameters names {listed(groups)}, the features "
-                         f"{listed(names)}: name one group per modality")
+        raise ValueError(
+            f"encoder_parameters names {listed(groups)}, the features "
+            f"{listed(names)}: name one group per modality"
+        )
     fusion = list(fusion)
     empty = [m for m, params in groups.items() if not params] + (["fusion"] if not fusion else [])
     if empty:
@@ -115,8 +123,10 @@ def check_separable(features: Features, names: list[Hashable], fusion: Any) -> N
         raise TypeError(f"fusion must be an nn.Module or a function, got {type(fusion).__name__}")
     declared = getattr(fusion, "modalities", None)
     if isinstance(declared, (tuple, list)) and set(declared) != set(names):
-        raise ValueError(f"the fusion fuses {listed(declared)}, the features are {listed(names)}: "
-                         "give features and fusion the same names")
+        raise ValueError(
+            f"the fusion fuses {listed(declared)}, the features are {listed(names)}: "
+            "give features and fusion the same names"
+        )
     if not isinstance(fusion, nn.Module):
         return
     if {id(p) for p in fusion.parameters()} & reached(tensors(features)):
@@ -124,22 +134,28 @@ def check_separable(features: Features, names: list[Hashable], fusion: Any) -> N
             "the features already depend on parameters of the fusion (it is the whole model, "
             "shares a layer with an encoder, or runs encoder layers, as MMTM does), so the losses "
             "cannot be separated by detaching. Pass only the fusion module, or name the parameter "
-            "groups: dgl_loss(..., encoder_parameters={name: params}, fusion_parameters=params)")
+            "groups: dgl_loss(..., encoder_parameters={name: params}, fusion_parameters=params)"
+        )
 
 
-def check_reached(features: Features, fusion: Any, unimodal: Mapping[Hashable, Tensor],
-                  truncate_unimodal: bool) -> None:
+def check_reached(
+    features: Features, fusion: Any, unimodal: Mapping[Hashable, Tensor], truncate_unimodal: bool
+) -> None:
     """Under UT an L^m that needs no gradient never read its modality (the fusion ignored it); a
     fusion given as a function must reach no parameter beyond the features' (none can be frozen)."""
     ignored = [m for m, loss in unimodal.items() if truncate_unimodal and not loss.requires_grad]
     if ignored:
-        raise ValueError(f"the fusion's output does not depend on features {listed(ignored)}, so "
-                         "those encoders would receive no gradient: the fusion must read every "
-                         "modality")
+        raise ValueError(
+            f"the fusion's output does not depend on features {listed(ignored)}, so "
+            "those encoders would receive no gradient: the fusion must read every "
+            "modality"
+        )
     if isinstance(fusion, nn.Module):
         return
     if reached(unimodal.values()) - reached(tensors(features)):
-        raise TypeError("the fusion is a function whose outputs depend on trainable parameters of "
-                        "its own, which dgl_loss cannot freeze for the unimodal losses: pass the "
-                        "nn.Module that holds them (e.g. an nn.Module whose forward calls your "
-                        "function)")
+        raise TypeError(
+            "the fusion is a function whose outputs depend on trainable parameters of "
+            "its own, which dgl_loss cannot freeze for the unimodal losses: pass the "
+            "nn.Module that holds them (e.g. an nn.Module whose forward calls your "
+            "function)"
+        )

@@ -35,10 +35,17 @@ class Unimodal(Method):
         add_unimodal_heads(model)
 
     def _model_parameters(self, model: MultimodalClassifier, modality: str) -> list[nn.Parameter]:
-        return model.encoder_parameters(modality) + list(model.unimodal_heads[modality].parameters())
+        return model.encoder_parameters(modality) + list(
+            model.unimodal_heads[modality].parameters()
+        )
 
     def param_groups(self, model: MultimodalClassifier, lr: float) -> list[dict]:
-        return [{"params": [p for m in model.modalities for p in self._model_parameters(model, m)], "lr": lr}]
+        return [
+            {
+                "params": [p for m in model.modalities for p in self._model_parameters(model, m)],
+                "lr": lr,
+            }
+        ]
 
     def clip_groups(self, model: MultimodalClassifier) -> dict[str, list[nn.Parameter]]:
         return {m: self._model_parameters(model, m) for m in model.modalities}
@@ -46,7 +53,8 @@ class Unimodal(Method):
     def compute_gradients(self, model: MultimodalClassifier, batch: Batch) -> dict[str, Tensor]:
         # L^m = L_CE(h_m(z_m), y) for every modality m (eq. 7's unimodal model): a scalar each
         losses = {
-            f"loss_{m}": model.loss(logits, batch["label"]) for m, logits in self.predict(model, batch).items()
+            f"loss_{m}": model.loss(logits, batch["label"])
+            for m, logits in self.predict(model, batch).items()
         }
         # sum_m L^m: encoder m and head h_m receive dL^m only
         sum(losses.values()).backward()

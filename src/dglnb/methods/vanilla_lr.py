@@ -20,7 +20,9 @@ class VanillaLR(Vanilla):
 
     def __init__(self, alpha: float = 4.0, lr_factor: float | None = None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.alpha = checked_alpha(alpha)  # the DGL weight whose larger encoder step this controls for
+        self.alpha = checked_alpha(
+            alpha
+        )  # the DGL weight whose larger encoder step this controls for
         self.lr_factor = 1 + self.alpha if lr_factor is None else lr_factor
         if self.lr_factor <= 0:
             raise ValueError(f"lr_factor must be positive, got {self.lr_factor}")

@@ -21,7 +21,14 @@ from .fusion import FUSIONS
 from .norm import frozen_running_stats
 from .segmentation import RGBDSegmenter
 
-__all__ = ["FUSIONS", "MultimodalClassifier", "RGBDSegmenter", "build_model", "frozen_running_stats", "init_weights"]
+__all__ = [
+    "FUSIONS",
+    "MultimodalClassifier",
+    "RGBDSegmenter",
+    "build_model",
+    "frozen_running_stats",
+    "init_weights",
+]
 
 
 def init_weights(module: nn.Module) -> None:
@@ -41,7 +48,9 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidden: int = 128) -> MultimodalClassifier:
+def build_model(
+    info: DatasetInfo, fusion: str = "concat", width: int = 64, hidden: int = 128
+) -> MultimodalClassifier:
     """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised;
     for a segmentation dataset the ESANet-style :class:`~dglnb.models.segmentation.RGBDSegmenter`
     (see :func:`~dglnb.models.segmentation.build_segmenter`).
@@ -49,17 +58,24 @@ def build_model(info: DatasetInfo, fusion: str = "concat", width: int = 64, hidd
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """
     fusion_cls = FUSIONS.get(fusion)
-    if info.task == "segmentation" and not (isinstance(fusion_cls, type) and issubclass(fusion_cls, RGBDSegmenter)):
-        raise ConfigError(f"dataset {info.name!r} is segmented by the ESANet-style segmenter, not fusion {fusion!r}. "
-                          "What to do: use fusion esanet (ESANet's normalised skips) or esanet_raw_skips")
+    if info.task == "segmentation" and not (
+        isinstance(fusion_cls, type) and issubclass(fusion_cls, RGBDSegmenter)
+    ):
+        raise ConfigError(
+            f"dataset {info.name!r} is segmented by the ESANet-style segmenter, not fusion {fusion!r}. "
+            "What to do: use fusion esanet (ESANet's normalised skips) or esanet_raw_skips"
+        )
     if isinstance(fusion_cls, type) and issubclass(fusion_cls, MultimodalClassifier):
         model = fusion_cls.build(info, width=width, hidden=hidden)
     else:
         encoders = {
-            m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden) for m in info.modalities
+            m: build_encoder(info.kinds[m], info.shapes.get(m), width=width, hidden=hidden)
+            for m in info.modalities
         }
         model = MultimodalClassifier(
-            encoders, fusion_cls({m: e.out_dim for m, e in encoders.items()}, info.num_classes), info.num_classes
+            encoders,
+            fusion_cls({m: e.out_dim for m, e in encoders.items()}, info.num_classes),
+            info.num_classes,
         )
     init_weights(model)
     return model

@@ -26,7 +26,9 @@ class MultimodalClassifier(nn.Module):
     #: detached features reaches the fusion parameters alone (False where the fusion runs encoder layers).
     separable: ClassVar[bool] = True
 
-    def __init__(self, encoders: Mapping[str, nn.Module], fusion: nn.Module, num_classes: int) -> None:
+    def __init__(
+        self, encoders: Mapping[str, nn.Module], fusion: nn.Module, num_classes: int
+    ) -> None:
         super().__init__()
         self.modalities: tuple[str, ...] = tuple(encoders)
         self.num_classes = num_classes
@@ -51,7 +53,9 @@ class MultimodalClassifier(nn.Module):
         """Logits from features, with the modalities in ``zero`` replaced by zeros (eq. 12/14)."""
         kept = self.kept_modalities(zero)
         # z_n -> 0 for every n in zero (modality dropout, eq. 12/14): the shapes of feats
-        inputs = {m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities}
+        inputs = {
+            m: feats[m] if m in kept else self.zero_features(feats[m]) for m in self.modalities
+        }
         # W z^tau + b, z^tau = phi_tau(theta_tau, z_1, ..., z_M) (eq. 1): (B, K) logits
         return self.fusion(inputs)
 
@@ -94,7 +98,9 @@ class MultimodalClassifier(nn.Module):
     def encoder_parameters(self, modality: str) -> list[nn.Parameter]:
         """theta_m: the parameters of ``modality``'s encoder."""
         if modality not in self.encoders:
-            raise ValueError(f"unknown modality {modality!r}; the model has {', '.join(self.modalities)}")
+            raise ValueError(
+                f"unknown modality {modality!r}; the model has {', '.join(self.modalities)}"
+            )
         return list(self.encoders[modality].parameters())
 
     def fusion_parameters(self) -> list[nn.Parameter]:

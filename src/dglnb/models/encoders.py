@@ -53,7 +53,9 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int = 128) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.out_dim = hidden
 
     def forward(self, x: Tensor) -> Tensor:
@@ -69,7 +71,9 @@ class SequenceEncoder(MLPEncoder):
         return self.net(x.mean(dim=1))
 
 
-def build_encoder(kind: str, shape: tuple[int, ...] | None = None, width: int = 64, hidden: int = 128) -> nn.Module:
+def build_encoder(
+    kind: str, shape: tuple[int, ...] | None = None, width: int = 64, hidden: int = 128
+) -> nn.Module:
     """The encoder for one modality of ``kind``; ``shape`` is the per-sample shape (no batch dim).
 
     ``shape`` is required for ``vector`` and ``sequence`` (its last entry is d); for the image kinds it
@@ -80,6 +84,8 @@ def build_encoder(kind: str, shape: tuple[int, ...] | None = None, width: int = 
         return (FramesEncoder if kind == "frames" else ConvEncoder)(channels, width)
     if kind in ("vector", "sequence"):
         if not shape:
-            raise ValueError(f"a {kind!r} encoder needs the per-sample shape to know its input size")
+            raise ValueError(
+                f"a {kind!r} encoder needs the per-sample shape to know its input size"
+            )
         return (SequenceEncoder if kind == "sequence" else MLPEncoder)(shape[-1], hidden)
     raise ValueError(f"unknown input kind {kind!r}; valid kinds: {', '.join(KINDS)}")

@@ -23,7 +23,9 @@ FUSIONS: Registry[Callable[[Mapping[str, int], int], nn.Module]] = Registry("fus
 
 def _two_modalities(in_dims: Mapping[str, int], fusion: str) -> tuple[str, str]:
     if len(in_dims) != 2:
-        raise ValueError(f"{fusion} fusion takes exactly two modalities, got {len(in_dims)}: {', '.join(in_dims)}")
+        raise ValueError(
+            f"{fusion} fusion takes exactly two modalities, got {len(in_dims)}: {', '.join(in_dims)}"
+        )
     first, second = in_dims
     return first, second
 

@@ -44,7 +44,9 @@ class AxisMLP(nn.Module):
         super().__init__()
         self.axis = axis
         self.norm = nn.LayerNorm(channels)
-        self.mlp = nn.Sequential(nn.Linear(size, EXPANSION * size), nn.GELU(), nn.Linear(EXPANSION * size, size))
+        self.mlp = nn.Sequential(
+            nn.Linear(size, EXPANSION * size), nn.GELU(), nn.Linear(EXPANSION * size, size)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         if self.axis == x.dim() - 1:
@@ -65,15 +67,26 @@ class AxisMLP(nn.Module):
 class CubeMixer(nn.Module):
     """The fusion: {m: (B, T, D)} in the model's order -> logits (B, K) (see the module doc)."""
 
-    def __init__(self, modalities: tuple[str, ...], steps: int, channels: int, num_classes: int,
-                 blocks: int = BLOCKS) -> None:
+    def __init__(
+        self,
+        modalities: tuple[str, ...],
+        steps: int,
+        channels: int,
+        num_classes: int,
+        blocks: int = BLOCKS,
+    ) -> None:
         super().__init__()
         self.modalities = modalities
-        self.blocks = nn.Sequential(*(
-            nn.Sequential(AxisMLP(steps, channels, axis=1), AxisMLP(len(modalities), channels, axis=2),
-                          AxisMLP(channels, channels, axis=3))
-            for _ in range(blocks)
-        ))
+        self.blocks = nn.Sequential(
+            *(
+                nn.Sequential(
+                    AxisMLP(steps, channels, axis=1),
+                    AxisMLP(len(modalities), channels, axis=2),
+                    AxisMLP(channels, channels, axis=3),
+                )
+                for _ in range(blocks)
+            )
+        )
         self.norm = nn.LayerNorm(channels)
         self.head = nn.Linear(len(modalities) * channels, num_classes)
 
@@ -102,17 +115,30 @@ class MixerClassifier(MultimodalClassifier):
     @classmethod
     def build(cls, info: DatasetInfo, width: int = 64, hidden: int = 128) -> MixerClassifier:
         """Encoders of ``hidden`` channels per step for ``info``'s three sequence modalities."""
-        kinds = ", ".join(f"{m}: {info.kinds[m]} {info.shapes.get(m, '')}".rstrip() for m in info.modalities)
-        steps = {info.shapes[m][0] for m in info.modalities if info.kinds[m] == "sequence" and m in info.shapes}
-        if len(info.modalities) != NUM_MODALITIES or len(steps) != 1 or \
-                any(info.kinds[m] != "sequence" for m in info.modalities):
+        kinds = ", ".join(
+            f"{m}: {info.kinds[m]} {info.shapes.get(m, '')}".rstrip() for m in info.modalities
+        )
+        steps = {
+            info.shapes[m][0]
+            for m in info.modalities
+            if info.kinds[m] == "sequence" and m in info.shapes
+        }
+        if (
+            len(info.modalities) != NUM_MODALITIES
+            or len(steps) != 1
+            or any(info.kinds[m] != "sequence" for m in info.modalities)
+        ):
             raise ConfigError(
                 f"mlp_mixer fusion mixes three sequence modalities of equal length, but dataset {info.name!r} has "
                 f"{len(info.modalities)} modalities ({kinds}). What to do: use mlp_mixer with mosi, mosi_with_zero or "
                 "synthetic_seq3, or a late fusion (concat, sum) here"
             )
         encoders = {m: MLPEncoder(info.shapes[m][-1], hidden) for m in info.modalities}
-        return cls(encoders, CubeMixer(info.modalities, steps.pop(), hidden, info.num_classes), info.num_classes)
+        return cls(
+            encoders,
+            CubeMixer(info.modalities, steps.pop(), hidden, info.num_classes),
+            info.num_classes,
+        )
 
     def encode_alone(self, batch: Mapping[str, Tensor], modality: str) -> Tensor:
         """The modality's encoder on its own sequence, averaged over time, (B, D)."""

@@ -80,11 +80,17 @@ class TransferModule(nn.Module):
     def forward(self, maps: Mapping[str, Tensor], batch_size: int) -> dict[str, Tensor]:
         like = next(iter(maps.values()))
         # S_m = mean_{t,h,w} A_m: (B, C_m), zeros for an absent stream
-        squeezed = [squeeze(maps[m]) if m in maps else like.new_zeros(batch_size, c) for m, c in self.channels.items()]
+        squeezed = [
+            squeeze(maps[m]) if m in maps else like.new_zeros(batch_size, c)
+            for m, c in self.channels.items()
+        ]
         # Z = relu(W [S_1; ...; S_M] + b): (B, sum_m C_m) -> (B, bottleneck)
         z = torch.relu(self.squeeze(torch.cat(squeezed, dim=1)))
         # A_m' = 2 sigmoid(W_m Z + b_m) * A_m, one gate per channel: (B, T, C_m, H, W)
-        return {m: 2 * torch.sigmoid(self.excite[m](z))[:, None, :, None, None] * a for m, a in maps.items()}
+        return {
+            m: 2 * torch.sigmoid(self.excite[m](z))[:, None, :, None, None] * a
+            for m, a in maps.items()
+        }
 
 
 class MMTMFusion(nn.Module):
@@ -119,8 +125,13 @@ class MMTMClassifier(MultimodalClassifier):
                 "audio-visual dataset (avdigits, cremad, kinetics_sounds, vggsound), or a late fusion (concat, "
                 "sum, film, gated) here"
             )
-        return cls({m: build_encoder(info.kinds[m], info.shapes.get(m), width=width) for m in info.modalities},
-                   info.num_classes)
+        return cls(
+            {
+                m: build_encoder(info.kinds[m], info.shapes.get(m), width=width)
+                for m in info.modalities
+            },
+            info.num_classes,
+        )
 
     def encode(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Each modality's layer1 map (B, T, C, H, W), T = 1 for a single image; the only part of a stream
@@ -145,8 +156,10 @@ class MMTMClassifier(MultimodalClassifier):
         with frozen_running_stats(self.encoders) if frozen else contextlib.nullcontext():
             for stage, transfer in zip(TRANSFER_STAGES, self.fusion.transfers):
                 # each kept stream's next stage, then the transfer module: (B, T, C_stage, H_s, W_s)
-                maps = {m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1])
-                        for m, a in maps.items()}
+                maps = {
+                    m: unfold(self.encoders[m].backbone.layers[stage](fold(a)), a.shape[1])
+                    for m, a in maps.items()
+                }
                 maps = transfer(maps, batch_size)
         # pooled over time and space: (B, 8 width)
         return {m: squeeze(a) for m, a in maps.items()}
@@ -155,7 +168,10 @@ class MMTMClassifier(MultimodalClassifier):
         """Logits, the modalities in ``zero`` zeroed at every transfer module and at the head."""
         pooled = self.streams(feats, self.kept_modalities(zero))
         like = next(iter(feats.values()))
-        z = [pooled[m] if m in pooled else like.new_zeros(len(like), self.encoders[m].out_dim) for m in self.modalities]
+        z = [
+            pooled[m] if m in pooled else like.new_zeros(len(like), self.encoders[m].out_dim)
+            for m in self.modalities
+        ]
         # W [z_1; ...; z_M] + b, zeros for a zeroed stream: (B, K)
         return self.fusion.head(torch.cat(z, dim=1))
 

@@ -21,7 +21,11 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
     passes with the other modalities zeroed: their gradients are unchanged, only the statistics used
     at test time stay those of the real (multimodal) passes.
     """
-    layers = [layer for layer in module.modules() if isinstance(layer, _BatchNorm) and layer.track_running_stats]
+    layers = [
+        layer
+        for layer in module.modules()
+        if isinstance(layer, _BatchNorm) and layer.track_running_stats
+    ]
     for layer in layers:
         layer.track_running_stats = False  # in training mode: batch statistics, no running update
     try:
@@ -33,9 +37,15 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
 
 def norm_layers_in(run: Callable[[], Any], module: nn.Module) -> list[_BatchNorm]:
     """The batch-norm layers of ``module`` (those with running statistics) that ``run()`` calls."""
-    layers = [layer for layer in module.modules() if isinstance(layer, _BatchNorm) and layer.track_running_stats]
+    layers = [
+        layer
+        for layer in module.modules()
+        if isinstance(layer, _BatchNorm) and layer.track_running_stats
+    ]
     called: list[_BatchNorm] = []
-    hooks = [layer.register_forward_pre_hook(lambda layer, _: called.append(layer)) for layer in layers]
+    hooks = [
+        layer.register_forward_pre_hook(lambda layer, _: called.append(layer)) for layer in layers
+    ]
     try:
         run()
     finally:
@@ -45,15 +55,19 @@ def norm_layers_in(run: Callable[[], Any], module: nn.Module) -> list[_BatchNorm
 
 
 @contextlib.contextmanager
-def recalibrated_stats(layers: list[_BatchNorm], passes: Iterable[Callable[[], Any]]) -> Iterator[None]:
+def recalibrated_stats(
+    layers: list[_BatchNorm], passes: Iterable[Callable[[], Any]]
+) -> Iterator[None]:
     """Inside, ``layers`` normalise (in eval mode) with running statistics re-estimated by ``passes``
     (each a forward pass through them, run without gradients): the plain average over the passes'
     batches, as precise-BN estimates them. The statistics gathered in training are restored on exit.
 
     For scoring an input pattern training never ran with those statistics, e.g. a fused model with a
     modality zeroed, whose fusion layers otherwise normalise by statistics of fused inputs."""
-    saved = [({k: v.clone() for k, v in layer.state_dict().items()}, layer.momentum, layer.training)
-             for layer in layers]
+    saved = [
+        ({k: v.clone() for k, v in layer.state_dict().items()}, layer.momentum, layer.training)
+        for layer in layers
+    ]
     try:
         for layer in layers:
             layer.reset_running_stats()

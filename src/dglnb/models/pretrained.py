@@ -28,16 +28,22 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     """The tensors of a ``torch.save``-d state dict, or a WeightsError saying why the file is not one."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"pretrained weights {path} do not exist. What to do: pass a torchvision ResNet18 "
-                           "state dict saved with torch.save")
+        raise WeightsError(
+            f"pretrained weights {path} do not exist. What to do: pass a torchvision ResNet18 "
+            "state dict saved with torch.save"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file that is not a checkpoint
-        raise WeightsError(f"pretrained weights {path} are unreadable ({type(exc).__name__}). What to do: pass a "
-                           "torchvision ResNet18 state dict saved with torch.save") from exc
+        raise WeightsError(
+            f"pretrained weights {path} are unreadable ({type(exc).__name__}). What to do: pass a "
+            "torchvision ResNet18 state dict saved with torch.save"
+        ) from exc
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise WeightsError(f"pretrained weights {path} hold a {type(state).__name__}, not a state dict of tensors. "
-                           "What to do: save model.state_dict(), not the model or a training checkpoint")
+        raise WeightsError(
+            f"pretrained weights {path} hold a {type(state).__name__}, not a state dict of tensors. "
+            "What to do: save model.state_dict(), not the model or a training checkpoint"
+        )
     return {k: v for k, v in state.items() if not k.startswith(HEAD_PREFIX)}
 
 
@@ -46,7 +52,9 @@ def _named(keys: list[str]) -> str:
     return ", ".join(keys[:SHOWN]) + more
 
 
-def adapted_state_dict(weights: dict[str, Tensor], trunk: nn.Module, path: Path) -> dict[str, Tensor]:
+def adapted_state_dict(
+    weights: dict[str, Tensor], trunk: nn.Module, path: Path
+) -> dict[str, Tensor]:
     """``weights`` made to fit ``trunk`` (the first conv summed over RGB for a one-channel trunk), or a
     WeightsError naming every missing, unexpected and mismatched key."""
     target = trunk.state_dict()
@@ -57,16 +65,31 @@ def adapted_state_dict(weights: dict[str, Tensor], trunk: nn.Module, path: Path)
     counters = {k for k in target if k.endswith("num_batches_tracked")}
     missing = [k for k in target if k not in weights and k not in counters]
     unexpected = [k for k in weights if k not in target]
-    mismatched = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in target.items()
-                  if k in weights and weights[k].shape != v.shape]
-    problems = [f"{label} {_named(keys)}" for label, keys in
-                (("missing", missing), ("unexpected", unexpected), ("mismatched (file vs model)", mismatched)) if keys]
+    mismatched = [
+        f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}"
+        for k, v in target.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
+    problems = [
+        f"{label} {_named(keys)}"
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("mismatched (file vs model)", mismatched),
+        )
+        if keys
+    ]
     if problems:
         width = trunk.conv1.out_channels
-        hint = (f"train at width 64 (this model's ResNet18 has width {width})" if width != 64
-                else "pass a torchvision ResNet18 state dict")
-        raise WeightsError(f"pretrained weights {path} do not fit the encoders' ResNet18: {'; '.join(problems)}. "
-                           f"What to do: {hint}")
+        hint = (
+            f"train at width 64 (this model's ResNet18 has width {width})"
+            if width != 64
+            else "pass a torchvision ResNet18 state dict"
+        )
+        raise WeightsError(
+            f"pretrained weights {path} do not fit the encoders' ResNet18: {'; '.join(problems)}. "
+            f"What to do: {hint}"
+        )
     return {k: weights.get(k, v) for k, v in target.items()}
 
 
@@ -79,9 +102,13 @@ def load_pretrained_encoders(model: nn.Module, path: Path) -> list[str]:
         if trunk is None:
             continue
         state = adapted_state_dict(weights, trunk, path)
-        trunk.load_state_dict({k: v.to(t) for (k, v), t in zip(state.items(), trunk.state_dict().values())})
+        trunk.load_state_dict(
+            {k: v.to(t) for (k, v), t in zip(state.items(), trunk.state_dict().values())}
+        )
         loaded.append(modality)
     if not loaded:
-        raise WeightsError(f"pretrained weights {path}: the model has no ResNet18 encoder (modalities "
-                           f"{', '.join(model.encoders)}). What to do: leave --pretrained out for this dataset")
+        raise WeightsError(
+            f"pretrained weights {path}: the model has no ResNet18 encoder (modalities "
+            f"{', '.join(model.encoders)}). What to do: leave --pretrained out for this dataset"
+        )
     return loaded

@@ -48,7 +48,9 @@ class ResNet18(nn.Module):
     def __init__(self, in_channels: int = 3, width: int = 64) -> None:
         super().__init__()
         if in_channels < 1 or width < 1:
-            raise ValueError(f"in_channels and width must be positive, got {in_channels} and {width}")
+            raise ValueError(
+                f"in_channels and width must be positive, got {in_channels} and {width}"
+            )
         self.out_dim = 8 * width
         self.stage_channels = tuple(width * 2**stage for stage in range(len(BLOCKS_PER_STAGE)))
         self.conv1 = nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False)

@@ -61,7 +61,9 @@ class StageEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> StageFeatures:
         if x.shape[-2] % 4 or x.shape[-1] % 4:
-            raise ValueError(f"image height and width must be multiples of 4, got {tuple(x.shape[-2:])}")
+            raise ValueError(
+                f"image height and width must be multiples of 4, got {tuple(x.shape[-2:])}"
+            )
         return StageFeatures(self.backbone.stages(x))
 
 
@@ -80,8 +82,11 @@ class SqueezeExcite(nn.Module):
         super().__init__()
         hidden = max(channels // reduction, 1)
         self.gate = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1), nn.Sigmoid(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -98,14 +103,20 @@ class PyramidPooling(nn.Module):
         super().__init__()
         reduced = max(channels // len(bins), 1)
         self.branches = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(b), nn.Conv2d(channels, reduced, 1), nn.ReLU(inplace=True)) for b in bins
+            nn.Sequential(
+                nn.AdaptiveAvgPool2d(b), nn.Conv2d(channels, reduced, 1), nn.ReLU(inplace=True)
+            )
+            for b in bins
         )
         self.out = conv_bn_relu(channels + reduced * len(bins), channels)
 
     def forward(self, x: Tensor) -> Tensor:
         size = x.shape[2:]
         # per bin: avg-pool, 1x1 conv + ReLU, upsampled back: (B, C / len(bins), H, W) each
-        pooled = [F.interpolate(branch(x), size=size, mode="bilinear", align_corners=False) for branch in self.branches]
+        pooled = [
+            F.interpolate(branch(x), size=size, mode="bilinear", align_corners=False)
+            for branch in self.branches
+        ]
         # conv-BN-ReLU of [x; pooled...]: (B, C, H, W)
         return self.out(torch.cat([x, *pooled], dim=1))
 
@@ -122,7 +133,11 @@ class DecoderStage(nn.Module):
         if skips not in SKIPS:
             raise ValueError(f"unknown skips {skips!r}; use one of: {', '.join(SKIPS)}")
         self.conv = conv_bn_relu(in_channels, out_channels)
-        self.skip = conv_bn_relu(out_channels, out_channels, kernel_size=1) if skips == "normalised" else nn.Identity()
+        self.skip = (
+            conv_bn_relu(out_channels, out_channels, kernel_size=1)
+            if skips == "normalised"
+            else nn.Identity()
+        )
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         # conv-BN-ReLU, upsampled to the skip's size: (B, C_out, H_skip, W_skip)
@@ -138,21 +153,30 @@ class RGBDFusionDecoder(nn.Module):
     Built for any number of modalities (one, for the ``unimodal`` baseline's own decoder).
     """
 
-    def __init__(self, modalities: Sequence[str], stage_channels: Sequence[int], num_classes: int,
-                 skips: str = "normalised") -> None:
+    def __init__(
+        self,
+        modalities: Sequence[str],
+        stage_channels: Sequence[int],
+        num_classes: int,
+        skips: str = "normalised",
+    ) -> None:
         super().__init__()
         self.modalities = tuple(modalities)
-        self.se = nn.ModuleDict({m: nn.ModuleList(SqueezeExcite(c) for c in stage_channels) for m in self.modalities})
+        self.se = nn.ModuleDict(
+            {m: nn.ModuleList(SqueezeExcite(c) for c in stage_channels) for m in self.modalities}
+        )
         self.context = PyramidPooling(stage_channels[-1])
         self.decoder = nn.ModuleList(
-            DecoderStage(c_in, c_out, skips) for c_in, c_out in zip(stage_channels[:0:-1], stage_channels[-2::-1])
+            DecoderStage(c_in, c_out, skips)
+            for c_in, c_out in zip(stage_channels[:0:-1], stage_channels[-2::-1])
         )
         self.classifier = nn.Conv2d(stage_channels[0], num_classes, 3, padding=1)
 
     def forward(self, feats: Mapping[str, Sequence[Tensor]]) -> Tensor:
         # f_s = sum_m SE_{m,s}(z_{m,s}) per scale s: (B, C_s, H/4 / 2^s, W/4 / 2^s), s = 0..3
         fused = [
-            sum(self.se[m][s](feats[m][s]) for m in self.modalities) for s in range(len(feats[self.modalities[0]]))
+            sum(self.se[m][s](feats[m][s]) for m in self.modalities)
+            for s in range(len(feats[self.modalities[0]]))
         ]
         # context module on the coarsest map: (B, 8 width, H/32, W/32)
         x = self.context(fused[-1])
@@ -160,14 +184,21 @@ class RGBDFusionDecoder(nn.Module):
             # up one scale, adding f_2, f_1, f_0 in turn
             x = stage(x, skip)
         # logits: 3x3 conv to K classes at stride 4, upsampled x4: (B, K, H, W)
-        return F.interpolate(self.classifier(x), scale_factor=4, mode="bilinear", align_corners=False)
+        return F.interpolate(
+            self.classifier(x), scale_factor=4, mode="bilinear", align_corners=False
+        )
 
 
 class UnimodalDecoder(nn.Module):
     """A decoder of its own for one modality's stage maps: the ``unimodal`` baseline's segmentation head."""
 
-    def __init__(self, modality: str, stage_channels: Sequence[int], num_classes: int,
-                 skips: str = "normalised") -> None:
+    def __init__(
+        self,
+        modality: str,
+        stage_channels: Sequence[int],
+        num_classes: int,
+        skips: str = "normalised",
+    ) -> None:
         super().__init__()
         self.modality = modality
         self.decoder = RGBDFusionDecoder((modality,), stage_channels, num_classes, skips)
@@ -194,22 +225,31 @@ class RGBDSegmenter(MultimodalClassifier):
     def build(cls, info: DatasetInfo, width: int = 64, hidden: int = 128) -> RGBDSegmenter:
         """A segmenter for ``info`` (image modalities; channels from ``info.shapes``), not yet initialised."""
         if info.task != "segmentation":
-            raise ConfigError(f"the {cls.__name__} fusion segments RGB-D images, but dataset {info.name!r} is a "
-                              f"{info.task} dataset. What to do: use a classification fusion (concat, sum, ...)")
+            raise ConfigError(
+                f"the {cls.__name__} fusion segments RGB-D images, but dataset {info.name!r} is a "
+                f"{info.task} dataset. What to do: use a classification fusion (concat, sum, ...)"
+            )
         missing = [m for m in info.modalities if m not in info.shapes]
         if missing:
             raise ValueError(
                 f"segmentation needs each modality's (C, H, W) shape in DatasetInfo.shapes; missing: {missing}"
             )
-        return cls({m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes)
+        return cls(
+            {m: StageEncoder(info.shapes[m][0], width) for m in info.modalities}, info.num_classes
+        )
 
     def __init__(self, encoders: Mapping[str, StageEncoder], num_classes: int) -> None:
         channels = {e.stage_channels for e in encoders.values()}
         if len(channels) != 1:
-            raise ValueError(f"the encoders' stage channels must agree to be fused, got {sorted(channels)}")
+            raise ValueError(
+                f"the encoders' stage channels must agree to be fused, got {sorted(channels)}"
+            )
         (stage_channels,) = channels
-        super().__init__(encoders, RGBDFusionDecoder(tuple(encoders), stage_channels, num_classes, self.skips),
-                         num_classes)
+        super().__init__(
+            encoders,
+            RGBDFusionDecoder(tuple(encoders), stage_channels, num_classes, self.skips),
+            num_classes,
+        )
         self.stage_channels = stage_channels
 
     def zero_features(self, z: StageFeatures) -> StageFeatures:

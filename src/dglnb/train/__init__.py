@@ -4,4 +4,12 @@
 from .cache import summarize, train_seeds
 from .run import check_settings, load_trained, read_metrics, resolve, train
 
-__all__ = ["check_settings", "load_trained", "read_metrics", "resolve", "summarize", "train", "train_seeds"]
+__all__ = [
+    "check_settings",
+    "load_trained",
+    "read_metrics",
+    "resolve",
+    "summarize",
+    "train",
+    "train_seeds",
+]

@@ -22,8 +22,15 @@ from ..paths import runs_dir
 from .run import METRICS, read_metrics, resolve, train
 
 #: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
-SUMMARIZED = ("test_score", "val_score", "test_pixel_accuracy", "val_pixel_accuracy", "linear_probe",
-              "decoder_probe", "test_score_running_stats")
+SUMMARIZED = (
+    "test_score",
+    "val_score",
+    "test_pixel_accuracy",
+    "val_pixel_accuracy",
+    "linear_probe",
+    "decoder_probe",
+    "test_score_running_stats",
+)
 
 
 def train_seeds(config: TrainConfig, seeds: Sequence[int]) -> dict[str, Any]:
@@ -113,6 +120,10 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
                 if v is not None:
                     values.setdefault(f"{group}.{head}", []).append(v)
     return {
-        name: {"mean": statistics.fmean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "n": len(v)}
+        name: {
+            "mean": statistics.fmean(v),
+            "std": statistics.stdev(v) if len(v) > 1 else 0.0,
+            "n": len(v),
+        }
         for name, v in values.items()
     }

@@ -21,8 +21,15 @@ import torch
 
 from ..errors import CheckpointError, RunStopped
 
-LOGS = ("history", "diagnostics", "timing")  # the run folder's CSV logs, kept as rows in the checkpoint
-RESUMABLE_CHANGES = ("epochs", "num_workers")  # settings a resumed run may change (train longer, other workers)
+LOGS = (
+    "history",
+    "diagnostics",
+    "timing",
+)  # the run folder's CSV logs, kept as rows in the checkpoint
+RESUMABLE_CHANGES = (
+    "epochs",
+    "num_workers",
+)  # settings a resumed run may change (train longer, other workers)
 #: Besides tensors, containers and numbers a checkpoint holds NumPy's global random state, a uint32 array
 #: (dglnb.train.determinism.rng_state): the array's reconstructor, its class and its dtype's classes.
 CHECKPOINT_GLOBALS = (np.zeros(0).__reduce__()[0], np.ndarray, np.dtype, type(np.dtype(np.uint32)))
@@ -108,9 +115,14 @@ def load_checkpoint(path: Path, run: dict[str, Any], device: torch.device) -> di
     differ); :class:`~dglnb.errors.CheckpointError` if it is unreadable, refused or from another run."""
     saved = load_file(path, device)
     if not isinstance(saved, dict) or "config" not in saved:
-        raise CheckpointError(f"{path} is not a dglnb checkpoint. What to do: delete it, or use another --out")
-    differences = [f"{k}={saved['config'].get(k)!r} there, {v!r} here" for k, v in run.items()
-                   if k not in RESUMABLE_CHANGES and saved["config"].get(k) != v]
+        raise CheckpointError(
+            f"{path} is not a dglnb checkpoint. What to do: delete it, or use another --out"
+        )
+    differences = [
+        f"{k}={saved['config'].get(k)!r} there, {v!r} here"
+        for k, v in run.items()
+        if k not in RESUMABLE_CHANGES and saved["config"].get(k) != v
+    ]
     if differences:
         raise CheckpointError(
             f"{path} was written by a run with other settings ({'; '.join(differences)}). What to do: resume with "

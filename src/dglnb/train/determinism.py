@@ -40,7 +40,11 @@ def deterministic_algorithms(enabled: bool) -> Iterator[None]:
 
 def rng_state() -> dict[str, Any]:
     """The global random states (to checkpoint)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

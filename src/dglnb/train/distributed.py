@@ -56,8 +56,10 @@ def local_batch_size(batch_size: int) -> int:
     """This rank's share of a global batch of ``batch_size``."""
     n = world_size()
     if batch_size % n:
-        raise ConfigError(f"batch_size {batch_size} is the global batch and must divide among {n} processes; "
-                          f"use a multiple of {n}")
+        raise ConfigError(
+            f"batch_size {batch_size} is the global batch and must divide among {n} processes; "
+            f"use a multiple of {n}"
+        )
     return batch_size // n
 
 
@@ -80,21 +82,32 @@ def sharded_loader(loader: DataLoader, shuffle_seed: int) -> DataLoader:
     """``loader`` with each rank drawing its share of the single-process permutation (:class:`SameShuffleSampler`,
     reseeded per epoch with ``shuffle_seed + epoch`` by :func:`dglnb.train.loaders.start_epoch`)."""
     sampler = SameShuffleSampler(loader.dataset, shuffle=True, seed=shuffle_seed, drop_last=False)
-    return DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=sampler, num_workers=loader.num_workers,
-                      generator=loader.generator, worker_init_fn=loader.worker_init_fn, drop_last=False)
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        generator=loader.generator,
+        worker_init_fn=loader.worker_init_fn,
+        drop_last=False,
+    )
 
 
-def average_gradients_before_steps(optimizer: torch.optim.Optimizer, local_batch: Callable[[], int]) -> None:
+def average_gradients_before_steps(
+    optimizer: torch.optim.Optimizer, local_batch: Callable[[], int]
+) -> None:
     """Before every ``optimizer.step``, make each gradient the global-batch mean: ``local_batch()``
     gives this rank's current batch size (the loop's, set before each step). Parameters without a
     gradient on every rank keep none (the optimizer skips them, as one process would). Every tensor
     reduced lives on the parameters' device, the run's."""
+
     def hook(opt: torch.optim.Optimizer, args, kwargs) -> None:
         params = [p for group in opt.param_groups for p in group["params"]]
         device = params[0].device
         batch_size = local_batch()
-        present = torch.tensor([p.grad is not None for p in params] + [batch_size], dtype=torch.float64,
-                               device=device)
+        present = torch.tensor(
+            [p.grad is not None for p in params] + [batch_size], dtype=torch.float64, device=device
+        )
         dist.all_reduce(present)  # how many ranks hold each gradient; the global batch size
         params = [p for p, n in zip(params, present[:-1].tolist()) if n > 0]
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]

@@ -26,12 +26,19 @@ from ..models.norm import norm_layers_in, recalibrated_stats
 from .device import autocast
 from .loaders import batches
 
-CALIBRATION_SAMPLES = 2048  # at most this many training samples (in a fixed order) re-estimate statistics
+CALIBRATION_SAMPLES = (
+    2048  # at most this many training samples (in a fixed order) re-estimate statistics
+)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.device,
-             heads: set[str] | None = None) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    method: Any,
+    loader: DataLoader,
+    device: torch.device,
+    heads: set[str] | None = None,
+) -> dict[str, float]:
     """Scores of every head ``method.predict`` returns (or of ``heads`` only), over the whole loader,
     by ``model.task`` (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a
     fraction; mIoU for segmentation), any other as ``"<head>/<metric>"``."""
@@ -43,7 +50,9 @@ def evaluate(model: nn.Module, method: Any, loader: DataLoader, device: torch.de
             logits = method.predict(model, batch)
         for head, out in logits.items():
             if heads is None or head in heads:
-                scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
+                scorers.setdefault(head, metrics.scorer_class(model.task)()).update(
+                    out, batch["label"]
+                )
     return metrics.flat_scores(scorers)
 
 
@@ -65,8 +74,13 @@ def _calibration_batches(loader: DataLoader, device: torch.device) -> list[dict[
     return out
 
 
-def final_scores(model: nn.Module, method: Any, loaders: dict[str, DataLoader], device: torch.device,
-                 splits: tuple[str, ...] = ("val", "test")) -> dict[str, dict[str, float]]:
+def final_scores(
+    model: nn.Module,
+    method: Any,
+    loaders: dict[str, DataLoader],
+    device: torch.device,
+    splits: tuple[str, ...] = ("val", "test"),
+) -> dict[str, dict[str, float]]:
     """The selected model's scores per split: ``{split: scores}`` as :func:`evaluate` gives them, each
     head through ``model.fuse`` scored with batch-norm statistics re-estimated for its own input pattern
     on ``loaders["train_eval"]`` where the fusion pass holds batch norm; then, only in that case,

@@ -43,8 +43,18 @@ from torch import Tensor, nn
 
 from ..models.fusion import ConcatFusion
 
-COLUMNS = ("epoch", "step", "modality", "grad_multimodal", "grad_unimodal", "s_mean", "s_frac_below_1", "s_median",
-           "grad_applied", "head_block_norm")
+COLUMNS = (
+    "epoch",
+    "step",
+    "modality",
+    "grad_multimodal",
+    "grad_unimodal",
+    "s_mean",
+    "s_frac_below_1",
+    "s_median",
+    "grad_applied",
+    "head_block_norm",
+)
 
 
 @contextlib.contextmanager
@@ -71,7 +81,9 @@ def mean_abs_grad(loss: Tensor, params: list[nn.Parameter]) -> float:
     return total / sum(p.numel() for p in params)
 
 
-def concat_s(model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor) -> dict[str, tuple[float, float, float]]:
+def concat_s(
+    model: nn.Module, feats: Mapping[str, Tensor], labels: Tensor
+) -> dict[str, tuple[float, float, float]]:
     """Per modality, (mean of s, fraction of s < 1, median of s) over samples and k != y; empty if not concat fusion."""
     fusion = getattr(model, "fusion", None)
     if not isinstance(fusion, ConcatFusion):
@@ -102,16 +114,20 @@ def measure(model: nn.Module, batch: Mapping[str, Any]) -> list[dict[str, Any]]:
         s = concat_s(model, feats, labels)
         for m in model.modalities:
             params = [p for p in model.encoder_parameters(m) if p.requires_grad]
-            uni = model.loss(model.fuse(feats, zero=[n for n in model.modalities if n != m]), labels)
+            uni = model.loss(
+                model.fuse(feats, zero=[n for n in model.modalities if n != m]), labels
+            )
             s_mean, s_below, s_median = s.get(m, (float("nan"),) * 3)
-            rows.append({
-                "modality": m,
-                "grad_multimodal": mean_abs_grad(multi, params),
-                "grad_unimodal": mean_abs_grad(uni, params),
-                "s_mean": s_mean,
-                "s_frac_below_1": s_below,
-                "s_median": s_median,
-            })
+            rows.append(
+                {
+                    "modality": m,
+                    "grad_multimodal": mean_abs_grad(multi, params),
+                    "grad_unimodal": mean_abs_grad(uni, params),
+                    "s_mean": s_mean,
+                    "s_frac_below_1": s_below,
+                    "s_median": s_median,
+                }
+            )
     return rows
 
 
@@ -137,6 +153,8 @@ def after_step(model: nn.Module) -> dict[str, dict[str, float]]:
     for m in model.modalities:
         params = model.encoder_parameters(m)
         applied = sum(p.grad.abs().sum().item() for p in params if p.grad is not None)
-        rows[m] = {"grad_applied": applied / sum(p.numel() for p in params),
-                   "head_block_norm": blocks[m].norm().item() if m in blocks else float("nan")}
+        rows[m] = {
+            "grad_applied": applied / sum(p.numel() for p in params),
+            "head_block_norm": blocks[m].norm().item() if m in blocks else float("nan"),
+        }
     return rows

@@ -33,18 +33,27 @@ def start_epoch(loader: DataLoader, seed: int, epoch: int) -> None:
     """Make the training ``loader``'s next pass epoch ``epoch`` of the run seeded ``seed``: its
     shuffle, its workers' seeds and its dataset's random draws all follow from (seed, epoch)."""
     loader.generator.manual_seed(epoch_seed(seed, epoch))
-    if isinstance(loader.sampler, DistributedSampler):  # seeded epoch_seed(seed, 0): the same permutation
+    if isinstance(
+        loader.sampler, DistributedSampler
+    ):  # seeded epoch_seed(seed, 0): the same permutation
         loader.sampler.set_epoch(epoch)
     draws.set_epoch(loader.dataset, seed, epoch)
 
 
-def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0
+) -> DataLoader:
     """A DataLoader with its own generator and seeded workers; the last partial batch is kept."""
     generator = torch.Generator()
     generator.manual_seed(seed)
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-        generator=generator, worker_init_fn=_seed_worker, drop_last=False,
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        generator=generator,
+        worker_init_fn=_seed_worker,
+        drop_last=False,
     )
 
 

@@ -1,4 +1,5 @@
-"""The training loop: optimiser and schedule, the epochs, evaluation, model selection.
+"""The training loop: the epochs, evaluation, model selection (the optimiser and schedule are set up by
+:mod:`dglnb.train.training`).
 
 The loop owns the epochs; a method (``dglnb.methods``) owns one training step. Per epoch:
 ``method.on_epoch_start``, then ``method.train_step`` on every batch (with optional diagnostics
@@ -32,113 +33,41 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..config import SELECTIONS, TrainConfig
+from ..config import TrainConfig
 from ..data import to_device
 from ..data.augment import Augment, step_generator
 from ..progress import progress
 from . import distributed, gradients
-from .checkpoint import LOGS, atomic_save, load_checkpoint, write_logs
-from .determinism import rng_state, set_rng_state
+from .checkpoint import atomic_save, write_logs
+from .determinism import rng_state
 from .device import autocast
 from .evaluation import evaluate, final_scores, selection_score
 from .loaders import batches, start_epoch
 from .probe import decoder_probe, linear_probe
-from .speed import (
-    batch_channels_last,
-    channels_last_is_sound,
-    compile_model,
-    make_optimizer,
-    to_channels_last,
-)
+from .speed import batch_channels_last
+from .training import Training, build_optimizer, prepare, restore
 
-
-def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
-    (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
-    unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), torch's default ones on a
-    CPU, whose runs stay bit for bit as they were. Gradient clipping, when configured, is done by the
-    method inside its step."""
-    return make_optimizer(method.param_groups(model, config.lr), config.device, config.optimizer, lr=config.lr,
-                          momentum=config.momentum, weight_decay=config.weight_decay,
-                          fast=torch.device(config.device).type == "cuda")
+# with a run's set-up (dglnb.train.training), which fit runs first
+__all__ = [
+    "Training",
+    "build_optimizer",
+    "end_epoch",
+    "finish",
+    "fit",
+    "prepare",
+    "restore",
+    "train_epoch",
+]
 
 
 def _prefixed(prefix: str, values: dict[str, float]) -> dict[str, float]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
-
-
-@dataclass
-class Training:
-    """What the epochs of one run share: the model and method, the optimizer and schedule, and
-    ``state``, everything a checkpoint keeps besides them (epoch, step, best epoch, log rows)."""
-
-    model: nn.Module
-    method: Any
-    loaders: dict[str, DataLoader]
-    config: TrainConfig
-    out: Path
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.MultiStepLR
-    state: dict[str, Any]
-    local_batch: int = 0  # this rank's current batch size, for the gradient average of a torchrun run
-
-    @property
-    def device(self) -> torch.device:
-        return torch.device(self.config.device)
-
-    @property
-    def channels_last(self) -> bool:
-        """Channels-last layout where it is sound and pays: CUDA (see
-        :func:`~dglnb.train.speed.channels_last_is_sound`)."""
-        return channels_last_is_sound(self.device)
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.out / "last.pt"
-
-
-def prepare(model: nn.Module, method: Any, loaders: dict[str, DataLoader], config: TrainConfig,
-            out: Path) -> Training:
-    """A fresh run: the model laid out (and compiled) for the device, the optimizer, the schedule,
-    and on torchrun the gradient average before every step."""
-    if config.selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {config.selection!r}; "
-                         f"valid selections: {', '.join(SELECTIONS)}")
-    if channels_last_is_sound(torch.device(config.device)):  # CUDA; on a CPU the plain layout
-        to_channels_last(model)
-    compile_model(model, config.compile)
-    optimizer = build_optimizer(method, model, config)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(config.milestones),
-                                                     gamma=config.gamma)
-    state: dict[str, Any] = {"epoch": -1, "step": 0, "best": None, **{name: [] for name in LOGS}}
-    training = Training(model, method, loaders, config, out, optimizer, scheduler, state)
-    if distributed.world_size() > 1:
-        distributed.average_gradients_before_steps(optimizer, lambda: training.local_batch)
-    return training
-
-
-def restore(training: Training) -> None:
-    """With ``config.resume``, continue from ``last.pt`` when there is one (its settings checked);
-    then rewrite the logs from the state, which drops rows a killed run wrote after its last
-    checkpoint, and a new run's stale files."""
-    if training.config.resume and training.checkpoint.exists():
-        saved = load_checkpoint(training.checkpoint, training.config.to_json(), training.device)
-        training.model.load_state_dict(saved["model"])
-        training.optimizer.load_state_dict(saved["optimizer"])
-        training.scheduler.load_state_dict(saved["scheduler"])
-        training.method.load_state_dict(saved["method"])
-        set_rng_state(saved["rng"])
-        training.state = {k: saved[k] for k in training.state}
-    if distributed.is_writer():
-        write_logs(training.state, training.out)
 
 
 def train_epoch(training: Training, epoch: int) -> dict[str, float]:
@@ -153,8 +82,13 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
     method.on_epoch_start(epoch, model, training.loaders, training.optimizer)
     sums: dict[str, float] = {}
     steps = 0
-    steps_bar = progress(batches(training.loaders["train"], config.max_steps),
-                         desc=f"epoch {epoch}", unit="step", leave=False, enabled=config.progress)
+    steps_bar = progress(
+        batches(training.loaders["train"], config.max_steps),
+        desc=f"epoch {epoch}",
+        unit="step",
+        leave=False,
+        enabled=config.progress,
+    )
     for batch in steps_bar:
         batch = to_device(batch, training.device)
         if training.channels_last:
@@ -169,17 +103,22 @@ def train_epoch(training: Training, epoch: int) -> dict[str, float]:
             logs = method.train_step(model, batch, training.optimizer)
         if diagnose:
             applied = gradients.after_step(model)
-            state["diagnostics"] += [{"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
-                                     for row in rows]
+            state["diagnostics"] += [
+                {"epoch": epoch, "step": state["step"], **row, **applied[row["modality"]]}
+                for row in rows
+            ]
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + float(v)
         steps += 1
         state["step"] += 1
-    return distributed.mean_over_ranks({k: v / max(steps, 1) for k, v in sums.items()}, training.device)
+    return distributed.mean_over_ranks(
+        {k: v / max(steps, 1) for k, v in sums.items()}, training.device
+    )
 
 
-def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
-              seconds: float) -> dict[str, float]:
+def end_epoch(
+    training: Training, epoch: int, train_logs: dict[str, float], seconds: float
+) -> dict[str, float]:
     """After epoch ``epoch``'s steps: the schedule's step, evaluation on val and test, the best epoch
     so far, the log rows, then ``last.pt`` and the logs written (by the writing rank); returns the
     validation and test selection scores."""
@@ -198,13 +137,29 @@ def end_epoch(training: Training, epoch: int, train_logs: dict[str, float],
     if state["best"] is None or score > state["best"]["score"]:
         state["best"] = {"epoch": epoch, "score": score, "model": copy.deepcopy(model.state_dict())}
     state["epoch"] = epoch
-    state["history"].append({"epoch": epoch, "lr": lr, **_prefixed("train", train_logs),
-                             **_prefixed("val", val), **_prefixed("test", test)})
+    state["history"].append(
+        {
+            "epoch": epoch,
+            "lr": lr,
+            **_prefixed("train", train_logs),
+            **_prefixed("val", val),
+            **_prefixed("test", test),
+        }
+    )
     state["timing"].append({"epoch": epoch, "seconds": round(seconds, 3)})
     if distributed.is_writer():
-        atomic_save({**state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "method": method.state_dict(),
-                     "rng": rng_state(), "config": config.to_json()}, training.checkpoint)
+        atomic_save(
+            {
+                **state,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "method": method.state_dict(),
+                "rng": rng_state(),
+                "config": config.to_json(),
+            },
+            training.checkpoint,
+        )
         write_logs(state, training.out)
     return {"val": selection_score(val), **({"test": selection_score(test)} if test else {})}
 
@@ -224,9 +179,21 @@ def finish(training: Training) -> dict[str, Any]:
             probe = {"linear_probe": linear_probe(model, *probes)}
         else:
             config = training.config
-            probe = {"decoder_probe": decoder_probe(model, *probes, epochs=config.epochs, lr=config.lr,
-                                                    batch_size=config.batch_size, seed=config.seed)}
-    return {"best_epoch": best["epoch"], **{f"{split}_scores": v for split, v in scores.items()}, **probe}
+            probe = {
+                "decoder_probe": decoder_probe(
+                    model,
+                    *probes,
+                    epochs=config.epochs,
+                    lr=config.lr,
+                    batch_size=config.batch_size,
+                    seed=config.seed,
+                )
+            }
+    return {
+        "best_epoch": best["epoch"],
+        **{f"{split}_scores": v for split, v in scores.items()},
+        **probe,
+    }
 
 
 def fit(
@@ -242,21 +209,26 @@ def fit(
     ``history.csv`` columns: ``epoch``, ``lr`` (the scheduled base lr), ``train_<loss>`` (the method's
     losses averaged over the epoch), ``val_<head>``, and with ``selection="test"`` ``test_<head>``
     (per head of ``method.predict``, its primary score: accuracy, or mIoU for segmentation, which
-    adds ``val_<head>/pixel_accuracy`` and ``test_<head>/pixel_accuracy``; see :func:`evaluate`);
-    wall-clock seconds per epoch go to ``timing.csv``, so that history.csv is the same, bit for bit,
-    on every run with the same settings. With ``config.resume`` the run continues from
-    ``out/last.pt`` when there is one (see :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns
-    ``best_epoch``, ``val_scores``, ``test_scores`` (the selected model's
+    adds ``val_<head>/pixel_accuracy`` and ``test_<head>/pixel_accuracy``; see
+    :func:`~dglnb.train.evaluation.evaluate`); wall-clock seconds per epoch go to ``timing.csv``, so
+    that history.csv is the same, bit for bit, on every run with the same settings. With
+    ``config.resume`` the run continues from ``out/last.pt`` when there is one (see
+    :func:`~dglnb.train.checkpoint.load_checkpoint`). Returns ``best_epoch``, ``val_scores``,
+    ``test_scores`` (the selected model's
     :func:`~dglnb.train.evaluation.final_scores`) and ``linear_probe`` (per modality, on the selected
     model; classification) or ``decoder_probe`` (segmentation).
 
-    The run in steps: :func:`prepare`, :func:`restore`, then :func:`train_epoch` and :func:`end_epoch`
-    per epoch, and :func:`finish`.
+    The run in steps: :func:`~dglnb.train.training.prepare`, :func:`~dglnb.train.training.restore`,
+    then :func:`train_epoch` and :func:`end_epoch` per epoch, and :func:`finish`.
     """
     training = prepare(model, method, loaders, config, out)
     restore(training)
-    epochs = progress(range(training.state["epoch"] + 1, config.epochs), desc="epochs",
-                      unit="epoch", enabled=config.progress)
+    epochs = progress(
+        range(training.state["epoch"] + 1, config.epochs),
+        desc="epochs",
+        unit="epoch",
+        enabled=config.progress,
+    )
     for epoch in epochs:
         started = time.perf_counter()
         train_logs = train_epoch(training, epoch)

@@ -35,7 +35,9 @@ def encode_split(
     return {m: np.concatenate(v) for m, v in feats.items()}, np.concatenate(labels)
 
 
-def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: torch.device) -> dict[str, float]:
+def linear_probe(
+    model: nn.Module, train: DataLoader, test: DataLoader, device: torch.device
+) -> dict[str, float]:
     """Per modality: test accuracy of a logistic regression fitted on frozen train-split features.
 
     The features are the encoders' in eval mode (batch norm with its running statistics), of the
@@ -44,7 +46,9 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
     x_train, y_train = encode_split(model, train, device)
     x_test, y_test = encode_split(model, test, device)
     scores = {}
-    with threadpool_limits(1):  # BLAS threads fighting torch's idle OpenMP threads make lbfgs ~10x slower
+    with threadpool_limits(
+        1
+    ):  # BLAS threads fighting torch's idle OpenMP threads make lbfgs ~10x slower
         for m in x_train:
             probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
             probe.fit(x_train[m], y_train)
@@ -52,8 +56,17 @@ def linear_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: 
     return scores
 
 
-def decoder_probe(model: nn.Module, train: DataLoader, test: DataLoader, device: torch.device, *,
-                  epochs: int, lr: float, batch_size: int, seed: int = 0) -> dict[str, float]:
+def decoder_probe(
+    model: nn.Module,
+    train: DataLoader,
+    test: DataLoader,
+    device: torch.device,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int = 0,
+) -> dict[str, float]:
     """Per modality of a segmenter: test mIoU of a fresh decoder of the unimodal baseline's kind
     (``model.unimodal_head``) trained on the frozen encoder's stage maps of the training split, with
     Adam at ``lr`` for ``epochs`` epochs of ``batch_size`` (the segmentation counterpart of
@@ -90,7 +103,9 @@ def decoder_probe(model: nn.Module, train: DataLoader, test: DataLoader, device:
     return scores
 
 
-def encode_maps(model: nn.Module, loader: DataLoader, device: torch.device) -> tuple[dict[str, list[Tensor]], Tensor]:
+def encode_maps(
+    model: nn.Module, loader: DataLoader, device: torch.device
+) -> tuple[dict[str, list[Tensor]], Tensor]:
     """Every sample's stage maps per modality (concatenated over the loader's batches) and the labels."""
     parts: dict[str, list[list[Tensor]]] = {}
     labels = []
@@ -99,4 +114,6 @@ def encode_maps(model: nn.Module, loader: DataLoader, device: torch.device) -> t
         for m, stages in model.encode(batch).items():
             parts.setdefault(m, []).append(list(stages))
         labels.append(batch["label"])
-    return {m: [torch.cat(s) for s in zip(*per_batch)] for m, per_batch in parts.items()}, torch.cat(labels)
+    return {
+        m: [torch.cat(s) for s in zip(*per_batch)] for m, per_batch in parts.items()
+    }, torch.cat(labels)

@@ -48,7 +48,10 @@ from .loop import fit
 
 REGISTRIES = {"dataset": DATASETS, "method": METHODS, "fusion": FUSIONS}
 METRICS = "metrics.json"  #: a finished run's numbers and settings, in its run folder
-RENAMED = {"test_accuracy": "test_score", "val_accuracy": "val_score"}  #: old metrics.json keys -> today's
+RENAMED = {
+    "test_accuracy": "test_score",
+    "val_accuracy": "val_score",
+}  #: old metrics.json keys -> today's
 
 
 def check_settings(**values: Any) -> None:
@@ -84,7 +87,9 @@ def build_method(config: TrainConfig) -> Any:
     :class:`~dglnb.errors.ConfigError` names a bad option."""
     options = config.method_options
     if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
-        raise ConfigError(f"method_options must be a dict of constructor arguments; got {options!r}")
+        raise ConfigError(
+            f"method_options must be a dict of constructor arguments; got {options!r}"
+        )
     method = METHODS.get(config.method)
     run_settings = {"grad_clip": config.grad_clip, "dataset": config.dataset}
     if method.takes("alpha"):
@@ -111,11 +116,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train one model as ``config`` says, write its run folder, and return the metrics dict."""
     config = resolve(config)
     if config.out is None:
-        raise ConfigError("TrainConfig.out is required: the folder for metrics, logs and checkpoints")
+        raise ConfigError(
+            "TrainConfig.out is required: the folder for metrics, logs and checkpoints"
+        )
     try:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ConfigError(f"cannot create the run folder {config.out}: {error.strerror or error}") from error
+        raise ConfigError(
+            f"cannot create the run folder {config.out}: {error.strerror or error}"
+        ) from error
     joined = distributed.start(config.device)
     try:
         with torch_threads(config.threads), deterministic_algorithms(config.deterministic):
@@ -131,8 +140,10 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     info, loaders = splits.loaders(config)
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     if config.augment and model.task != "classification":
-        raise ConfigError(f"augment crops the input images only, not a {model.task} model's label maps. "
-                          "What to do: pass augment=False (--no-augment)")
+        raise ConfigError(
+            f"augment crops the input images only, not a {model.task} model's label maps. "
+            "What to do: pass augment=False (--no-augment)"
+        )
     if config.pretrained is not None:
         load_pretrained_encoders(model, config.pretrained)
     method = build_method(config)
@@ -145,11 +156,21 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         "metric": primary,
         "test_score": _with_all_heads(result["test_scores"], info.modalities),
         "val_score": _with_all_heads(result["val_scores"], info.modalities),
-        **{f"{split}_{name}": _with_all_heads(_secondary(result[f"{split}_scores"], name), info.modalities)
-           for split in ("test", "val") for name in others},
+        **{
+            f"{split}_{name}": _with_all_heads(
+                _secondary(result[f"{split}_scores"], name), info.modalities
+            )
+            for split in ("test", "val")
+            for name in others
+        },
         # where heads were scored with recalibrated statistics, the training statistics' scores beside them
-        **{f"{split}_score_running_stats": _with_all_heads(result[f"{split}_running_stats_scores"], info.modalities)
-           for split in ("test", "val") if f"{split}_running_stats_scores" in result},
+        **{
+            f"{split}_score_running_stats": _with_all_heads(
+                result[f"{split}_running_stats_scores"], info.modalities
+            )
+            for split in ("test", "val")
+            if f"{split}_running_stats_scores" in result
+        },
         "linear_probe": result.get("linear_probe"),
         "decoder_probe": result.get("decoder_probe"),
         "best_epoch": result["best_epoch"],
@@ -177,9 +198,13 @@ def train_and_report(config: TrainConfig) -> dict[str, Any]:
     """``dglnb train``: train, print the test scores and the linear probes, return the metrics."""
     metrics = train(config)
     heads = ", ".join(f"{h} {v:.4f}" for h, v in metrics["test_score"].items() if v is not None)
-    print(f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}")
+    print(
+        f"test {metrics['metric']} (epoch {metrics['best_epoch']}, selected on {metrics['selection']}): {heads}"
+    )
     if metrics["linear_probe"] is not None:
-        print(f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}")
+        print(
+            f"linear probe: {', '.join(f'{m} {v:.4f}' for m, v in metrics['linear_probe'].items())}"
+        )
     print(f"wrote {Path(config.out) / METRICS}")
     return metrics
 

@@ -50,7 +50,10 @@ def to_channels_last(model: nn.Module) -> nn.Module:
 
 def batch_channels_last(batch: Mapping[str, Any]) -> dict[str, Any]:
     """``batch`` with its 4-D float tensors (B, C, H, W) in channels-last layout; every other entry as is."""
-    return {k: v.contiguous(memory_format=torch.channels_last) if _is_image_batch(v) else v for k, v in batch.items()}
+    return {
+        k: v.contiguous(memory_format=torch.channels_last) if _is_image_batch(v) else v
+        for k, v in batch.items()
+    }
 
 
 def _is_image_batch(value: Any) -> bool:
@@ -61,12 +64,22 @@ def optimizer_flags(device: torch.device | str) -> dict[str, bool]:
     """``{"fused": True}`` where torch has fused SGD/Adam kernels for ``device``, else ``{"foreach": True}``."""
     from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
-    return {"fused": True} if torch.device(device).type in _get_fused_kernels_supported_devices() else {"foreach": True}
+    return (
+        {"fused": True}
+        if torch.device(device).type in _get_fused_kernels_supported_devices()
+        else {"foreach": True}
+    )
 
 
 def make_optimizer(
-    groups: Iterable[dict], device: torch.device | str, optimizer: str = "sgd", *,
-    lr: float, momentum: float = 0.9, weight_decay: float = 0.0, fast: bool = True,
+    groups: Iterable[dict],
+    device: torch.device | str,
+    optimizer: str = "sgd",
+    *,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    fast: bool = True,
 ) -> torch.optim.Optimizer:
     """``optimizer`` (``"sgd"`` with momentum, or ``"adam"``) over parameter ``groups`` that live on
     ``device``, with the fastest implementation torch has there (:func:`optimizer_flags`), or torch's
@@ -74,7 +87,9 @@ def make_optimizer(
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {optimizer!r}; use one of: {', '.join(OPTIMIZERS)}")
     if lr <= 0 or momentum < 0 or weight_decay < 0:
-        raise ConfigError(f"need lr > 0, momentum >= 0 and weight_decay >= 0, got {lr}, {momentum}, {weight_decay}")
+        raise ConfigError(
+            f"need lr > 0, momentum >= 0 and weight_decay >= 0, got {lr}, {momentum}, {weight_decay}"
+        )
     flags = optimizer_flags(device) if fast else {}
     if optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **flags)
@@ -88,7 +103,10 @@ def compile_model(model: nn.Module, enabled: bool = False) -> nn.Module:
         raise ConfigError(f"compile must be True or False, got {enabled!r}")
     if enabled:
         functorch_config.donated_buffer = False  # else backward(retain_graph=True) raises
-        parts = [*getattr(model, "encoders", {}).values(), *filter(None, [getattr(model, "fusion", None)])]
+        parts = [
+            *getattr(model, "encoders", {}).values(),
+            *filter(None, [getattr(model, "fusion", None)]),
+        ]
         for part in parts or [model]:
             part.compile()
     return model

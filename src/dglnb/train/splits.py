@@ -48,14 +48,20 @@ def unset_copy(dataset: Dataset) -> Dataset:
     return copy.copy(dataset)
 
 
-def array_loaders(config: TrainConfig, named: dict[str, Dataset], sizes: dict[str, int]) -> dict[str, DataLoader]:
+def array_loaders(
+    config: TrainConfig, named: dict[str, Dataset], sizes: dict[str, int]
+) -> dict[str, DataLoader]:
     """Loaders over the splits' arrays (``config.data_path`` "memory" or "mapped"), on ``config.device``."""
     if not all(isinstance(d, PreparedAV) for d in named.values()):
-        raise ConfigError(f"data_path {config.data_path!r} holds a prepared audio-visual dataset (cremad, "
-                          f"kinetics_sounds, vggsound, av_folder) as arrays; {config.dataset} is not one. "
-                          "What to do: use data_path 'files'")
+        raise ConfigError(
+            f"data_path {config.data_path!r} holds a prepared audio-visual dataset (cremad, "
+            f"kinetics_sounds, vggsound, av_folder) as arrays; {config.dataset} is not one. "
+            "What to do: use data_path 'files'"
+        )
     if distributed.world_size() > 1:
-        raise ConfigError("torchrun runs read samples from files for now. What to do: pass --data-path files")
+        raise ConfigError(
+            "torchrun runs read samples from files for now. What to do: pass --data-path files"
+        )
     loaders = {}
     for name, dataset in named.items():
         if config.data_path == "memory":
@@ -69,19 +75,34 @@ def array_loaders(config: TrainConfig, named: dict[str, Dataset], sizes: dict[st
             if not (folder / "ids.json").is_file():
                 to_arrays(dataset, folder)
             arrays = open_arrays(dataset, folder)
-        loaders[name] = ArrayLoader(ArrayAV(dataset, arrays), sizes[name], shuffle=name == "train", seed=config.seed,
-                                    num_workers=config.num_workers if config.data_path == "mapped" else 0,
-                                    device=config.device)
-    loaders["train_eval"] = ArrayLoader(ArrayAV(named["train"], loaders["train"].dataset.arrays), sizes["val"],
-                                        shuffle=False, device=config.device)
+        loaders[name] = ArrayLoader(
+            ArrayAV(dataset, arrays),
+            sizes[name],
+            shuffle=name == "train",
+            seed=config.seed,
+            num_workers=config.num_workers if config.data_path == "mapped" else 0,
+            device=config.device,
+        )
+    loaders["train_eval"] = ArrayLoader(
+        ArrayAV(named["train"], loaders["train"].dataset.arrays),
+        sizes["val"],
+        shuffle=False,
+        device=config.device,
+    )
     return loaders
 
 
 def loaders(config: TrainConfig) -> tuple[Any, dict[str, DataLoader]]:
     """The dataset's info and the loaders ``train`` (shuffled), ``train_eval``, ``val`` and ``test``."""
+
     def split(name: str) -> Dataset:
-        return load_dataset(config.dataset, name, profile=config.profile, data_root=config.data_root,
-                            seed=config.data_seed)
+        return load_dataset(
+            config.dataset,
+            name,
+            profile=config.profile,
+            data_root=config.data_root,
+            seed=config.data_seed,
+        )
 
     train, val, test = split("train"), split("val"), split("test")
     info = train.info
