@@ -37,7 +37,7 @@ AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 # The unit tests that exercise the CPU's kernels, run again on the emulated CPU: the training step and
 # its fast settings, layouts, methods, models, routing, resume and the engine.
 KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
-	models mmtm mixer segmentation routing resume engine)
+	models mmtm mixer segmentation routing resume engine dgl_loss_training)
 
 # Wall-clock timings of make book and make test, printed at their end (success only: make stops at a
 # failure). $(call clock_start,T) notes when target T started; $(call timed,T,LABEL,ARGS) runs
