@@ -35,7 +35,7 @@ PAPERMILL = printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
 # (matrix products) capped at AVX2; ATen's own kernels are chosen beside it (avx2, or default).
 AVX2_CPU := ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
 # The unit tests that exercise the CPU's kernels, run again on the emulated CPU: the training step and
-# its fast settings, layouts, methods, models, routing, resume and the engine.
+# its fast settings, layouts, methods, models, routing, resume, the engine and the drop-in loss.
 KERNEL_TESTS := $(patsubst %,tests/test_%.py,speed cpu_layout methods methods_alternating methods_balancing \
 	models mmtm mixer segmentation routing resume engine dgl_loss_training)
 
