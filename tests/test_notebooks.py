@@ -151,13 +151,15 @@ def test_hide_parameters_tags_papermills_cells_remove_cell(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell('profile = "full"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell(
+            '# Parameters\nprofile = "full"\n', metadata={"tags": ["injected-parameters"]}
+        ),
         nbformat.v4.new_code_cell("print(1)"),
     ]
     nbformat.write(nb, tmp_path / "x.ipynb")
     script = repo_root() / "tools" / "hide_parameters.py"
     subprocess.run([sys.executable, str(script), str(tmp_path / "x.ipynb")], check=True)
-    tags = [
-        c.metadata.get("tags", []) for c in nbformat.read(tmp_path / "x.ipynb", as_version=4).cells
-    ]
+    cells = nbformat.read(tmp_path / "x.ipynb", as_version=4).cells
+    tags = [c.metadata.get("tags", []) for c in cells]
     assert tags == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], []]
+    assert cells[1].source == '# Parameters\nprofile = "full"'  # as ruff's formatter leaves it

@@ -1,5 +1,6 @@
 """Hide papermill's parameter cells in the book: tag every cell tagged ``parameters`` or
-``injected-parameters`` ``remove-cell`` too (papermill cannot tag the cell it injects).
+``injected-parameters`` ``remove-cell`` too (papermill cannot tag the cell it injects). The injected
+cell also loses the final newline papermill writes, which ruff's formatter (make lint) removes.
 
 Usage: python tools/hide_parameters.py NOTEBOOK.ipynb...   (rewrites each notebook in place)
 """
@@ -17,6 +18,8 @@ def hide_parameters(path: str) -> None:
         tags = cell.metadata.get("tags", [])
         if PARAMETER_TAGS & set(tags) and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell.source = cell.source.rstrip("\n")
     nbformat.write(nb, path)
 
 
