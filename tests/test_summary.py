@@ -139,6 +139,9 @@ def test_the_claims_not_reproduced_are_listed_from_the_run():
     listed = summary.not_reproduced([held, missed], "Chapter 02", "quick")
     assert listed._repr_markdown_() == listed
     assert "- vanilla beats DGL (not\xa0reproduced" in listed and "DGL's multimodal" not in listed
-    assert summary.not_reproduced([held], "Chapter 02", "quick") == (
-        "Chapter 02 (quick profile): every claim reproduced."
-    )
+    html = listed._repr_html_()  # what the results page shows
+    assert html.startswith("<p>Chapter 02 (quick profile):</p><ul><li>vanilla beats DGL (not")
+    assert html.count("<li>") == 1
+    every = summary.not_reproduced([held], "Chapter 02", "quick")
+    assert every == "Chapter 02 (quick profile): every claim reproduced."
+    assert every._repr_html_() == "<p>Chapter 02 (quick profile): every claim reproduced.</p>"

@@ -9,13 +9,16 @@ Layers, each importing only from those below it (checked by ``tests/test_layers.
     models                     encoders, fusions, classifiers, segmenters
     data                       datasets and their preparation
     config                     TrainConfig and the profiles
-    errors registry paths progress figure_style metrics paper theory   foundations (theory imports nothing of dglnb's)
+    errors registry paths      foundations (theory imports nothing of dglnb's)
+    progress figure_style
+    metrics paper theory
 
 The public API, importable from ``dglnb`` itself: :func:`~dglnb.methods.routing.dgl_loss` (DGL as a
 loss for any model, in any training loop), :class:`~dglnb.config.train_config.TrainConfig`,
-:func:`~dglnb.train.run.check_settings`, :func:`~dglnb.train.cache.train_seeds`, :func:`~dglnb.train.run.load_trained`,
-:func:`~dglnb.train.run.resolve`, :func:`~dglnb.train.cache.summarize`; one run is
-``dglnb.train.train(config)`` (``dglnb.train`` is the training layer).
+:func:`~dglnb.train.run.check_settings`, :func:`~dglnb.train.cache.train_seeds`,
+:func:`~dglnb.train.run.load_trained`, :func:`~dglnb.train.run.resolve`,
+:func:`~dglnb.train.cache.summarize`; one run is ``dglnb.train.train(config)`` (``dglnb.train`` is
+the training layer).
 """
 
 from importlib import import_module

@@ -4,7 +4,7 @@
 from the dataclass (:func:`add_config_options`): ``--<field-name>`` with the field's type and its
 documentation as help; booleans as ``--x/--no-x``, tuples as several values (``--milestones 70 90``;
 none for an empty one), the method's options as repeatable ``--method-option NAME=VALUE``. Left
-out, a setting keeps the config's default; ``--config FILE.yaml`` (:func:`dglnb.config.read_settings`)
+out, a setting keeps the config's default; ``--config FILE.yaml`` (:func:`dglnb.config.files.read_settings`)
 sets any of them from a file, which the options given on the command line override.
 
 A mistake the user can fix (an unknown name, an invalid value, a missing or unprepared dataset, a

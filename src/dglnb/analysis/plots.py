@@ -1,6 +1,6 @@
-"""Figures for the book, drawn with seaborn in one style (:func:`style`, applied inside each function
-and while saving, never to matplotlib's global settings); saved per profile and shown, never
-compared byte for byte.
+"""Figures for the book, drawn with seaborn in one style (:func:`~dglnb.figure_style.style`,
+applied inside each function and while saving, never to matplotlib's global settings); saved per
+profile and shown, never compared byte for byte.
 
 The statistical figures show the seeds themselves beside their summary: curves as the mean over
 seeds with a band from the smallest to the largest seed (:func:`seed_band`, :func:`curve_panels`),

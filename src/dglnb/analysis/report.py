@@ -115,7 +115,7 @@ def encoder_measures(
     """Three measures of each modality's encoder, ``{measure: {modality: stats}}``: the model of that
     modality trained alone (``alone``, the paper's unimodal baseline), and inside each multimodal
     model of ``methods`` the shared head with the other modalities zeroed and a linear probe on
-    frozen features. :func:`measures_table` prints it, :func:`dglnb.analysis.plots.measure_bars` draws it."""
+    frozen features. :func:`measures_table` prints it, :func:`dglnb.analysis.method_plots.measure_bars` draws it."""
     measures = {"trained alone": {m: alone.get(f"test_score.{m}") for m in modalities}}
     for method, summary in methods.items():
         measures[f"{method}: zeroed head"] = {m: summary.get(f"test_score.{m}") for m in modalities}

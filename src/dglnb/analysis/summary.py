@@ -8,6 +8,7 @@ was not run in this build) and the verdict with its margin in standard errors.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Mapping, NamedTuple, Sequence
 
 import pandas as pd
@@ -116,19 +117,31 @@ def claims_table(
     )
 
 
-class Markdown(str):
-    """Markdown text that a notebook displays (and myst-nb glue pastes) as Markdown."""
+class ClaimList(str):
+    """A heading and a list of claims: Markdown in the notebook, HTML where myst-nb pastes it into
+    another page (the results page: a glue from another document takes text, HTML or images only)."""
+
+    def __new__(cls, heading: str, items: Sequence[str]) -> ClaimList:
+        listed = "".join(f"\n- {item}" for item in items)
+        text = super().__new__(cls, f"{heading}\n{listed}" if items else heading)
+        text.heading, text.items = heading, tuple(items)
+        return text
 
     def _repr_markdown_(self) -> str:
         return str(self)
 
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{escape(item)}</li>" for item in self.items)
+        return f"<p>{escape(self.heading)}</p>" + (f"<ul>{items}</ul>" if items else "")
 
-def not_reproduced(lines: Sequence[Line], chapter: str, profile: str) -> Markdown:
-    """The claims of ``lines`` this run does not reproduce, as a Markdown list for the results page
-    (``"chapter 06 (quick profile): every claim reproduced"`` when there is none): the list is read
+
+def not_reproduced(lines: Sequence[Line], chapter: str, profile: str) -> ClaimList:
+    """The claims of ``lines`` this run does not reproduce, listed for the results page
+    (``"Chapter 06 (quick profile): every claim reproduced."`` when there is none): the list is read
     from the runs, never typed."""
     missed = [line.claim for line in lines if not line.claim.holds]
     if not missed:
-        return Markdown(f"{chapter} ({profile} profile): every claim reproduced.")
-    items = "\n".join(f"- {c.statement} ({verdict(c)})" for c in missed)
-    return Markdown(f"{chapter} ({profile} profile):\n\n{items}")
+        return ClaimList(f"{chapter} ({profile} profile): every claim reproduced.", ())
+    return ClaimList(
+        f"{chapter} ({profile} profile):", [f"{c.statement} ({verdict(c)})" for c in missed]
+    )

@@ -1,5 +1,5 @@
 """The settings of each chapter's experiment, one frozen dataclass per experiment and one instance
-per profile (:data:`SETTINGS`); a chapter reads them with :func:`dglnb.config.profiles.settings`.
+per profile (``SETTINGS``); a chapter reads them with :func:`dglnb.config.profiles.settings`.
 
 Every experiment names its ``seeds``; the training recipe of its runs is the dataset's
 (:func:`dglnb.config.profiles.training_settings`), except where a field here overrides it.

@@ -87,7 +87,7 @@ class DGL(Method):
         return {name: loss.detach() for name, loss in losses.items()}
 
     def settings(self, model: MultimodalClassifier) -> dict[str, Any]:
-        """:func:`dgl_loss`'s settings for this method on ``model``: alpha, the two truncations,
+        """:func:`~dglnb.methods.routing.dgl_loss`'s settings for this method on ``model``: alpha, the two truncations,
         ``fusion_dropout``, and how the loss reaches the model's fusion (:func:`routing`)."""
         return {
             "alpha": self.alpha,
@@ -111,9 +111,10 @@ class DGL(Method):
 
 
 def routing(model: MultimodalClassifier) -> dict[str, Any]:
-    """How :func:`dgl_loss` reaches ``model``'s fusion: its fusion module, with the model's stand-in for a
-    dropped modality; or, where the fusion runs encoder layers, ``model.fuse`` with the groups named
-    and a dropped modality passed as None (MMTM drops it at every transfer module)."""
+    """How :func:`~dglnb.methods.routing.dgl_loss` reaches ``model``'s fusion: its fusion module,
+    with the model's stand-in for a dropped modality; or, where the fusion runs encoder layers,
+    ``model.fuse`` with the groups named and a dropped modality passed as None (MMTM drops it at
+    every transfer module)."""
     if model.separable:
         return {"fusion": model.fusion, "drop": model.zero_features}
     return {

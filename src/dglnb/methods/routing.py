@@ -50,7 +50,7 @@ def zeros(feature: Any) -> Any:
 
 @dataclass
 class DGLLoss:
-    """What :func:`dgl_loss` returns: ``loss`` to backpropagate, and its parts for logging.
+    """What :func:`~dglnb.methods.routing.dgl_loss` returns: ``loss`` to backpropagate, and its parts for logging.
 
     ``multimodal`` is L^d (L^Multi when not truncated), ``unimodal`` each L^m, ``fusion_alone`` the
     fusion's loss on each modality alone, detached (``fusion_dropout > 0`` only), ``outputs`` the fusion's outputs

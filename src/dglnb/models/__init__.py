@@ -53,7 +53,7 @@ def build_model(
 ) -> MultimodalClassifier:
     """Encoders for ``info.modalities`` (by ``info.kinds``), then ``fusion`` with its head, initialised;
     for a segmentation dataset the ESANet-style :class:`~dglnb.models.segmentation.RGBDSegmenter`
-    (see :func:`~dglnb.models.segmentation.build_segmenter`).
+    (built by :meth:`~dglnb.models.segmentation.RGBDSegmenter.build`).
 
     ``width`` is the ResNet18 stem width (64 as in the paper), ``hidden`` the MLP encoders' size.
     """
