@@ -22,8 +22,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 PY := .venv/bin/python
-# Chapter 04 first: its seven methods are the longest chain of runs no other chapter shares.
-NOTEBOOKS := notebooks/04_comparison.ipynb $(filter-out notebooks/04_comparison.ipynb,$(sort $(wildcard notebooks/*.ipynb)))
+# The two longest chapters first, side by side: 07 (segmentation, the most runs) and 04 (its seven
+# methods, the longest chain of runs no other chapter shares); then the rest in order.
+FIRST := notebooks/07_segmentation.ipynb notebooks/04_comparison.ipynb
+NOTEBOOKS := $(FIRST) $(filter-out $(FIRST),$(sort $(wildcard notebooks/*.ipynb)))
 EXECUTED := build/notebooks
 MATHJAX := build/mathjax/mathjax/tex-mml-chtml.js
 PARAMS := -p profile $(PROFILE) $(if $(DATA_ROOT),-p data_root $(DATA_ROOT)) $(if $(DEVICE),-p device $(DEVICE))
