@@ -230,12 +230,16 @@ def test_a_finished_run_of_other_settings_is_reported_not_skipped_or_retrained(t
     assert metrics.read_bytes() == before
 
 
-def _timed_train_run(folder: Path, config) -> str:
-    """sweeps.train_run, noting when it started and ended (module-level: packed jobs are pickled)."""
-    started = time.time()
-    done = sweeps.train_run(config)
-    (folder / f"seed{config.seed}").write_text(f"{started} {time.time()}")
-    return done
+def _train_run_once_its_twin_started(folder: Path, config) -> str:
+    """sweeps.train_run once both packed runs (seeds 0 and 1) have started (module-level: packed jobs
+    are pickled). Runs trained one after the other would leave the first waiting in vain: it fails."""
+    (folder / f"seed{config.seed}").touch()
+    deadline = time.monotonic() + 300
+    while not all((folder / f"seed{seed}").exists() for seed in (0, 1)):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other packed run never started: the runs went one at a time")
+        time.sleep(0.05)
+    return sweeps.train_run(config)
 
 
 def _note_visible_gpus(folder: Path, config) -> str:
@@ -251,17 +255,15 @@ def test_two_packed_runs_train_at_once_and_write_the_metrics_of_runs_one_after_t
     (tmp_path / "alone").mkdir()
     packed = sweeps.load_sweep(sweep_file(tmp_path / "packed", **spec))
     alone = sweeps.load_sweep(sweep_file(tmp_path / "alone", **spec))
-    times = tmp_path / "times"
-    times.mkdir()
-    job = functools.partial(_timed_train_run, times)
+    started = tmp_path / "started"
+    started.mkdir()
+    job = functools.partial(_train_run_once_its_twin_started, started)
     result = sweeps.run_sweep(packed, job=job, log=lambda _: None, pack=2)
-    assert len(result["trained"]) == 2 and not result["failed"]
+    assert len(result["trained"]) == 2 and not result["failed"]  # both trained at once
     assert sweeps.run_sweep(alone, log=lambda _: None)["failed"] == {}
     for run, twin in zip(packed.runs, alone.runs):
         assert (run.out / "metrics.json").read_bytes() == (twin.out / "metrics.json").read_bytes()
         assert (run.out / "history.csv").read_bytes() == (twin.out / "history.csv").read_bytes()
-    spans = [tuple(map(float, (times / f"seed{seed}").read_text().split())) for seed in (0, 1)]
-    assert max(start for start, _ in spans) < min(end for _, end in spans)  # both trained at once
 
 
 def test_local_runs_see_the_gpus_this_process_sees(tmp_path, monkeypatch):
