@@ -119,7 +119,7 @@ TRAINING: dict[str, dict[str, dict[str, Any]]] = {
     # diagnostics once an epoch, evaluation in batches of 540). Until version 0.2 the recipe was batch 16
     # at lr 0.01 (68 steps an epoch): batch 64 costs about 0.6x the CPU time per sample, and at the same
     # number of epochs vanilla ends about two points lower (seeds 0-1: 89.4 / 91.3 % against 93.3 /
-    # 90.6 %), DGL about one (95.2 / 94.3 % against 96.8 ± 0.4 %). Width 8 (was 16 in 0.2.0): a quarter
+    # 90.6 %), DGL about one (95.2 / 94.3 % against 96.8 ± 0.4 %). Width 8 (16 earlier in 0.2): a quarter
     # of the FLOPs, about 0.55x a run's CPU time; seeds 0-1 before the change: vanilla 90.0 / 88.7 %,
     # DGL 94.8 / 95.2 % (deviations page).
     "avdigits": dict(
