@@ -22,9 +22,11 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 PY := .venv/bin/python
-# The two longest chapters first, side by side: 07 (segmentation, the most runs) and 04 (its seven
-# methods, the longest chain of runs no other chapter shares); then the rest in order.
-FIRST := notebooks/07_segmentation.ipynb notebooks/04_comparison.ipynb
+# Longest chapters first, so that the two lanes end together: 07 (segmentation, the most runs) and
+# 04 (its seven methods, the longest chain of runs no other chapter shares) side by side, then 06
+# (three modalities) and 03; then the rest in order.
+FIRST := $(patsubst %,notebooks/%.ipynb,07_segmentation 04_comparison 06_three_modalities \
+	03_gradient_reorganizing)
 NOTEBOOKS := $(FIRST) $(filter-out $(FIRST),$(sort $(wildcard notebooks/*.ipynb)))
 EXECUTED := build/notebooks
 MATHJAX := build/mathjax/mathjax/tex-mml-chtml.js
@@ -124,7 +126,7 @@ rehearsal: .venv
 # The committed notebooks carry the quick-profile outputs: nbval re-runs them and compares the
 # cells tagged nbval-check-output (outputs exact by construction); hidden cells check trained
 # numbers against notebooks/goldens/ within their seed spread (dglnb.checks). One pytest per
-# chapter, JOBS at a time, in the order of NOTEBOOKS (chapter 04's own runs start first).
+# chapter, JOBS at a time, in the order of NOTEBOOKS (the longest first).
 nbval: .venv
 	$(PY) tools/check_environment.py
 	printf '%s\n' $(NOTEBOOKS) | env $(NBENV) xargs -P $(JOBS) -I{} \
