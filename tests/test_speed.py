@@ -155,6 +155,26 @@ def test_fused_optimizer_updates_like_the_plain_loop(kind):
         torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)
 
 
+def test_fused_sgd_steps_parameters_that_get_gradients_later_like_the_plain_loop():
+    """MLA steps one modality's encoder before the other's: torch's fused SGD alone fails on the step
+    where one parameter has a momentum buffer and another none yet."""
+    torch.manual_seed(0)
+    start = [torch.randn(3, 4), torch.randn(5)]
+    plain, fused = ([torch.nn.Parameter(t.clone()) for t in start] for _ in range(2))
+    reference = torch.optim.SGD(plain, lr=0.05, momentum=0.9, weight_decay=1e-4, foreach=False)
+    optimizer = make_optimizer([{"params": fused}], "cpu", lr=0.05, weight_decay=1e-4)
+    assert optimizer.defaults["fused"] is True
+    for stepped in ([0], [0, 1], [1], [0, 1]):  # the second parameter's first gradient comes later
+        grads = [torch.randn_like(t) for t in start]
+        for params, opt in ((plain, reference), (fused, optimizer)):
+            opt.zero_grad(set_to_none=True)
+            for i in stepped:
+                params[i].grad = grads[i].clone()
+            opt.step()
+    for p, q in zip(plain, fused):
+        torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)  # fused kernels round apart
+
+
 @pytest.fixture
 def inductor_cache_of_this_cpu_capability(monkeypatch):
     """Inductor's on-disk cache, one folder per ATen CPU capability: kernels cached under

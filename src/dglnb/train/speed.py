@@ -91,9 +91,18 @@ def make_optimizer(
             f"need lr > 0, momentum >= 0 and weight_decay >= 0, got {lr}, {momentum}, {weight_decay}"
         )
     flags = optimizer_flags(device) if fast else {}
-    if optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **flags)
-    return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay, **flags)
+    if optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay, **flags)
+    sgd = torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **flags)
+    if flags.get("fused") and momentum > 0:
+        # Fused SGD needs a momentum buffer for every parameter of a step or for none: a method that
+        # steps some parameters before others (MLA's modalities in turn) would fail at the first
+        # mixed step. A zero buffer's first update, 0 * momentum + grad, equals torch's first buffer
+        # (the gradient itself, dampening being 0), so the steps stay the same.
+        for group in sgd.param_groups:
+            for param in group["params"]:
+                sgd.state[param]["momentum_buffer"] = torch.zeros_like(param)
+    return sgd
 
 
 def compile_model(model: nn.Module, enabled: bool = False) -> nn.Module:
