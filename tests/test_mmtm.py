@@ -11,6 +11,7 @@ import torch
 
 from dglnb.errors import ConfigError
 from dglnb.methods import METHODS
+from dglnb.methods.dnr import split_features
 from dglnb.models import build_model
 from dglnb.models.mmtm import MMTMClassifier, TransferModule
 from tiny_models import SMALL_AUDIO_VISUAL as AV
@@ -127,6 +128,21 @@ def test_pmr_prototypes_are_class_centroids_of_the_pooled_streams():
     assert torch.allclose(pmr.prototypes["visual"][first], own[batch["label"] == first].mean(dim=0))
     losses = pmr.compute_gradients(model.train(), batch)
     assert {"loss_proto_audio", "loss_proto_visual"} <= set(losses)
+
+
+def test_dnr_diagnoses_the_pooled_streams_not_the_feature_maps():
+    """D&R clusters each modality's own feature vectors: on MMTM, the pooled streams (its encoders
+    return feature maps, which k-means cannot read)."""
+    model, batch = tiny_model(AV, "mmtm"), make_batch(AV)
+    features, labels = split_features(model, [batch])
+    model.eval()
+    with torch.no_grad():
+        own = model.modality_features(batch)
+    for m in model.modalities:
+        assert features[m].ndim == 2 and torch.equal(torch.from_numpy(features[m]), own[m].float())
+    assert (labels == batch["label"].numpy()).all()
+    diagnosis = METHODS.get("dnr")().diagnose(model, [batch], [batch])
+    assert all(0 <= diagnosis[m]["weight"] < 1 for m in model.modalities)
 
 
 def test_the_unimodal_method_trains_the_plain_encoders_without_the_transfer_modules():

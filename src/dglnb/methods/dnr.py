@@ -74,9 +74,9 @@ def split_features(
     feats: dict[str, list[np.ndarray]] = {m: [] for m in model.modalities}
     labels = []
     for batch in loader:
-        for m, z in model.encode(to_device(batch, device)).items():
+        for m, z in model.modality_features(to_device(batch, device)).items():
             feats[m].append(z.float().cpu().numpy())
-        labels.append(batch["label"].numpy())
+        labels.append(batch["label"].cpu().numpy())
     model.train(was_training)
     return {m: np.concatenate(v) for m, v in feats.items()}, np.concatenate(labels)
 
