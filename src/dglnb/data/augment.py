@@ -114,15 +114,19 @@ def resized_crop(
         ],
         dim=1,
     )
-    grid = F.affine_grid(theta, [len(frames), 1, size, size], align_corners=False)
     # sample only inside the box (as resizing the cropped image does): clamp to its outer pixel centres
     low = torch.stack([(2 * left + 1) / width, (2 * top + 1) / height], dim=1) - 1
     high = torch.stack([(2 * (left + w) - 1) / width, (2 * (top + h) - 1) / height], dim=1) - 1
+    # the (B, size, size, 2) grid is built where the frames are: built on the CPU and copied over, it
+    # went with an augmentation of about 35 ms a batch of 64 at 224 x 224 on an H200 (more than the
+    # training step); on a CPU nothing changes
+    theta, low, high = (t.to(frames.device) for t in (theta, low, high))
+    grid = F.affine_grid(theta, [len(frames), 1, size, size], align_corners=False)
     grid = torch.maximum(torch.minimum(grid, high[:, None, None]), low[:, None, None])
     planes = frames.reshape(len(frames), -1, height, width)
     out = F.grid_sample(
         planes,
-        grid.to(frames.device, frames.dtype),
+        grid.to(frames.dtype),
         mode="bilinear",
         padding_mode="border",
         align_corners=False,
