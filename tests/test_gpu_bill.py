@@ -1,6 +1,6 @@
 """tools/gpu_bill.py: the full profile's runs counted from the settings, each run once across chapters,
-epochs timed from the measured H200 epoch scaled by training clips and FLOPs, and the reproduction
-page holding the table it prints today."""
+epochs timed from each kind's H200 measurement (else the measured CREMA-D epoch scaled by training
+clips and FLOPs), and the reproduction page holding the table it prints today."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dglnb.config.profiles import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "benchmarks" / "results" / "epoch_time_h200.txt"
+STEPS = ROOT / "benchmarks" / "results" / "chapter_steps_h200.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +60,45 @@ def test_an_epoch_is_the_measured_time_per_clip_times_training_clips_and_flops(b
     measured = bill.read_measured(MEASURED)
     run = bill.rows("cremad", ("vanilla",), (0,))[0]
     seconds, marks, _ = bill.epoch_seconds(run, measured)
-    assert seconds == pytest.approx(2.24 / 6720 * 6698 * 0.9) and marks == "M"
+    assert seconds == pytest.approx(2.24 / 6720 * 6698 * 0.9) and marks == "E"
     ks = bill.rows("kinetics_sounds", ("dgl",), (0,))[0]
     seconds, marks, how = bill.epoch_seconds(ks, measured)
     flops = bill.flops_per_sample("kinetics_sounds", "concat") / bill.flops_per_sample(
         "cremad", "concat"
     )
-    assert seconds == pytest.approx(2.55 / 6720 * 14799 * 0.9 * flops) and marks == "MS"
+    assert seconds == pytest.approx(2.55 / 6720 * 14799 * 0.9 * flops) and marks == "ES"
     # a ResNet's FLOPs follow its input's area: 257x1004 + 3x224x224 positions against 257x299 + 224x224
     assert flops == pytest.approx((257 * 1004 + 3 * 224 * 224) / (257 * 299 + 224 * 224), rel=0.03)
     untimed = bill.rows("cremad", ("mmpareto",), (0,))[0]
-    assert bill.epoch_seconds(untimed, measured)[1] == "MF"
+    assert bill.epoch_seconds(untimed, measured)[1] == "EF"
+
+
+def test_a_measured_kind_times_its_epoch_from_its_own_step_hook_and_validation(bill, tmp_path):
+    record = {
+        "dataset": "kinetics_sounds",
+        "fusion": "concat",
+        "method": "pmr",
+        "options": {},
+        "batch": 64,
+        "step_s": 0.05,
+        "train_s_per_sample": 0.05 / 64,
+        "eval_s_per_sample": 2e-4,
+        "hook_s_per_sample": 1e-4,
+        "device": "NVIDIA H200",
+    }
+    (tmp_path / "steps.jsonl").write_text(json.dumps(record) + "\n")
+    steps = bill.read_steps(tmp_path / "steps.jsonl")
+    measured = bill.read_measured(MEASURED)
+    run = bill.rows("kinetics_sounds", ("pmr",), (2,), alphas=(3.0,))[0]
+    seconds, marks, how = bill.epoch_seconds(run, measured, steps)
+    train, val = 14799 * 0.9, 14799 * 0.1
+    assert seconds == pytest.approx(train * (0.05 / 64 + 1e-4) + val * 2e-4) and marks == "M"
+    assert "step 50.0 ms at batch 64" in how
+    other = bill.rows("vggsound", ("pmr",), (0,))[0]  # not measured: the scaled CREMA-D epoch
+    assert bill.epoch_seconds(other, measured, steps)[1] == "ESF"
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="no benchmarks/chapter_steps.py records"):
+        bill.read_steps(tmp_path / "empty.jsonl")
 
 
 def test_every_method_the_bill_counts_is_one_its_chapters_notebook_trains(bill):
@@ -92,7 +121,7 @@ def test_every_method_the_bill_counts_is_one_its_chapters_notebook_trains(bill):
 
 def test_the_reproduction_page_holds_the_bill_the_settings_give_today(bill):
     page = (ROOT / "book" / "reproduce.md").read_text()
-    table = bill.table(bill.bill(bill.read_measured(MEASURED)))
+    table = bill.table(bill.bill(bill.read_measured(MEASURED), bill.read_steps(STEPS)))
     assert table in page, (
         "book/reproduce.md is out of step: paste the output of tools/gpu_bill.py into section 9"
     )

@@ -1,18 +1,21 @@
 """The GPU bill of the full profile: per chapter (00-09) and for ``make reproduce``, the runs a chapter
-trains, their epochs and an epoch time taken from a measurement, as GPU-hours.
+trains, their epochs and an epoch time taken from measurements, as GPU-hours.
 
 * Runs: the seeds, datasets and alphas of ``dglnb.config.chapters.SETTINGS[...]["full"]``, the methods
   each chapter's notebook trains (:data:`COMPARED` and :func:`chapter_runs`), the epochs of
   ``dglnb.config.profiles.TRAINING[dataset]["full"]`` (or the chapter's override). A run is known by
   what the run cache tells apart (dataset, method, seed, fusion, epochs, alpha, method options), so
   ``make reproduce`` (chapter 04 first, as the Makefile orders them) trains each only once.
-* Epoch time, training steps only (the per-epoch validation and the final scoring are not counted):
-  seconds per training clip measured on an H200 at CREMA-D shapes (``--measured``, epoch_time.py's
-  output) times the epoch's training samples (the release's training split less the tenth held out
-  for validation), times the FLOPs per training sample of the run's model at its dataset's
-  full-profile inputs over CREMA-D's (counted with FlopCounterMode on the meta device): the same
-  achieved FLOP/s as the measured step is assumed, which makes MOSI's small MLPs and MMTM's extra
-  work a floor.
+* Epoch time, where the run's kind (dataset, fusion, method, options) was measured on an H200
+  (``--steps``, ``benchmarks/chapter_steps.py``'s output; mark M): its training clips (the release's
+  training split less the tenth held out for validation) times its measured seconds per training
+  sample and per sample of its epoch hook, plus the validation clips times its measured forward pass.
+  Elsewhere (mark E): seconds per training clip of the H200 epoch measured at CREMA-D shapes
+  (``--measured``, epoch_time.py's output) times the training clips, times the FLOPs per training
+  sample of the run's model over CREMA-D's (mark S where that differs from 1; counted with
+  FlopCounterMode on the meta device), a floor (mark F) where the run does work beyond them.
+  The loop's own costs beyond steps, hook and validation (augmentation, gradient diagnostics,
+  checkpoints, start-up) are not in either: book/reproduce.md gives what they added on an H200.
 
     .venv/bin/python tools/gpu_bill.py            # the table book/reproduce.md holds
     .venv/bin/python tools/gpu_bill.py --runs     # every run: its epoch time and how it was obtained
@@ -21,6 +24,7 @@ trains, their epochs and an epoch time taken from a measurement, as GPU-hours.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -51,7 +55,7 @@ COMPARED = ("gblending", "ogm_ge", "pmr", "agm", "mla", "mmpareto", "dnr")
 VAL_SHARE = 0.1  # the share of a training split data_prep holds out for validation (--val-share)
 # the releases' training splits (book/reproduce.md's data table); MOSI's has its own validation split
 RELEASE_TRAIN = {"cremad": 6698, "kinetics_sounds": 14799, "vggsound": 168618, "nyuv2": 795}
-MOSI_TRAIN = 1284  # MOSI's own training split (neutral samples included)
+MOSI_TRAIN, MOSI_VAL = 1284, 229  # MOSI's own training and validation splits
 MOSI_STEPS, MOSI_FEATURES = 50, {"audio": 5, "visual": 20, "text": 300}  # MulT's aligned pickle
 # method -> (the measured step its epoch is timed as, multiple of that epoch, how the multiple is known)
 SAME_AS_VANILLA = "as vanilla's epoch: the same encoder passes, not timed"
@@ -73,7 +77,9 @@ COSTS: dict[str, tuple[str, float, str]] = {
 }
 FLOOR = "as vanilla's epoch, a floor: the method's extra passes not timed"
 MARKS = {
-    "M": "an H200 epoch measured at CREMA-D shapes, scaled to the split's training clips",
+    "M": "the run's own kind measured on an H200 at its full-profile shapes and batch: training step, "
+    "epoch hook and validation pass (benchmarks/chapter_steps.py)",
+    "E": "an H200 epoch measured at CREMA-D shapes, scaled to the split's training clips",
     "S": "extrapolated from that epoch to another dataset or fusion by FLOPs per sample",
     "F": "a floor: work beyond the counted FLOPs not timed (comparison methods' extra passes, "
     "MMTM, MOSI's small MLPs; tools/gpu_bill.py --runs lists each run's)",
@@ -239,19 +245,58 @@ def read_measured(path: Path) -> dict[str, float]:
     return {m: float(seconds) / int(clips) for m, (clips, seconds) in zip(methods, timed)}
 
 
-def epoch_seconds(run: Run, measured: dict[str, float]) -> tuple[float, str, str]:
-    """(seconds of one epoch's training steps, marks (:data:`MARKS`), how it was obtained)."""
+def kind(run: Run) -> tuple:
+    """What decides a run's cost: (dataset, fusion, method, options); seeds and alphas cost the same."""
+    return (run.dataset, run.fusion, run.method, run.options)
+
+
+def read_steps(path: Path) -> dict[tuple, dict[str, Any]]:
+    """chapter_steps.py's records (JSON lines) by :func:`kind`."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not records:
+        raise ValueError(f"{path}: no benchmarks/chapter_steps.py records (one JSON object a line)")
+    return {
+        (r["dataset"], r["fusion"], r["method"], tuple(sorted(r["options"].items()))): r
+        for r in records
+    }
+
+
+def clips(dataset: str) -> tuple[float, float]:
+    """(training clips, validation clips) of a full-profile epoch of ``dataset``."""
+    if dataset == "mosi":
+        return MOSI_TRAIN, MOSI_VAL
+    return RELEASE_TRAIN[dataset] * (1 - VAL_SHARE), RELEASE_TRAIN[dataset] * VAL_SHARE
+
+
+def measured_epoch(run: Run, record: dict[str, Any]) -> tuple[float, str, str]:
+    """(seconds of one epoch, "M", how) from the run's own kind as chapter_steps.py measured it."""
+    train, val = clips(run.dataset)
+    per_train = record["train_s_per_sample"] + record["hook_s_per_sample"]
+    how = (
+        f"measured on {record['device']}: step {1e3 * record['step_s']:.1f} ms at batch "
+        f"{record['batch']}, epoch hook {1e6 * record['hook_s_per_sample']:.0f} us a training clip, "
+        f"validation {1e6 * record['eval_s_per_sample']:.0f} us a clip"
+    )
+    return train * per_train + val * record["eval_s_per_sample"], "M", how
+
+
+def epoch_seconds(
+    run: Run, measured: dict[str, float], steps: dict[tuple, dict] | None = None
+) -> tuple[float, str, str]:
+    """(seconds of one epoch, marks (:data:`MARKS`), how it was obtained): measured where ``steps``
+    holds the run's kind, else the CREMA-D epoch scaled."""
+    if steps and kind(run) in steps:
+        return measured_epoch(run, steps[kind(run)])
     step, multiple, how = COSTS.get(run.method, ("vanilla", 1, FLOOR))
-    clips = MOSI_TRAIN if run.dataset == "mosi" else RELEASE_TRAIN[run.dataset] * (1 - VAL_SHARE)
     scale = flops_per_sample(run.dataset, run.fusion) / flops_per_sample("cremad", "concat")
     floors = {
         "mmtm": "MMTM's work beyond its FLOPs not timed",
         "mosi": "small MLPs, far below the ResNets' FLOP/s",
     }
     extra = [floors[k] for k in (run.fusion, run.dataset) if k in floors]
-    marks = "M" + ("S" if scale != 1 else "") + ("F" if how == FLOOR or extra else "")
+    marks = "E" + ("S" if scale != 1 else "") + ("F" if how == FLOOR or extra else "")
     how = "; ".join([how, *extra, f"x{scale:.3g} the FLOPs per sample of CREMA-D's"])
-    return measured[step] * clips * scale * multiple, marks, how
+    return measured[step] * clips(run.dataset)[0] * scale * multiple, marks, how
 
 
 @dataclass
@@ -266,7 +311,7 @@ class Line:
     marks: str
 
 
-def bill(measured: dict[str, float]) -> list[Line]:
+def bill(measured: dict[str, float], steps: dict[tuple, dict] | None = None) -> list[Line]:
     """Each chapter's GPU-hours alone and in ``make reproduce`` order (runs already cached are free); a
     chapter on several datasets gets a line per dataset."""
     by_chapter, seen, lines = chapter_runs(), set(), {}
@@ -286,11 +331,11 @@ def bill(measured: dict[str, float]) -> list[Line]:
         runs = list(
             dict.fromkeys(chapter_part)
         )  # a chapter's repeated run (Table 4's alpha 4) once
-        timed = {run: epoch_seconds(run, measured) for run in runs}
+        timed = {run: epoch_seconds(run, measured, steps) for run in runs}
         new = [run for run in runs if run not in seen]
         seen.update(runs)
         hours = {run: run.epochs * timed[run][0] / 3600 for run in runs}
-        marks = "".join(sorted(set("".join(t[1] for t in timed.values())), key="MSF".index))
+        marks = "".join(sorted(set("".join(t[1] for t in timed.values())), key="MESF".index))
         lines[label] = Line(
             label, runs, sum(hours.values()), len(new), sum(hours[r] for r in new), marks
         )
@@ -345,7 +390,7 @@ def table(lines: list[Line]) -> str:
             f"| {line.new_runs} | {hours(line.new_hours)} | {', '.join(line.marks) or '-'} |"
         )
     total = sum(line.new_hours for line in lines)
-    marks = sorted(set("".join(line.marks for line in lines)), key="MSF".index)
+    marks = sorted(set("".join(line.marks for line in lines)), key="MESF".index)
     out.append(
         f"| **make reproduce** | every chapter, each run once "
         f"| {sum(line.new_runs for line in lines)} | | | **{hours(total)}** "
@@ -362,20 +407,23 @@ def main() -> None:
         "--measured", type=Path, default=ROOT / "benchmarks/results/epoch_time_h200.txt"
     )
     parser.add_argument(
+        "--steps", type=Path, default=ROOT / "benchmarks/results/chapter_steps_h200.jsonl"
+    )
+    parser.add_argument(
         "--runs", action="store_true", help="every run with its epoch time, not the table"
     )
     args = parser.parse_args()
-    measured = read_measured(args.measured)
+    measured, steps = read_measured(args.measured), read_steps(args.steps)
     if args.runs:
         for chapter, runs in chapter_runs().items():
             for run in dict.fromkeys(runs):
-                seconds, marks, how = epoch_seconds(run, measured)
+                seconds, marks, how = epoch_seconds(run, measured, steps)
                 print(
                     f"{chapter} {run.dataset} {run.method} fusion={run.fusion} alpha={run.alpha} "
                     f"seed={run.seed} epochs={run.epochs}: {seconds:.2f} s an epoch [{marks}] {how}"
                 )
         return
-    print(table(bill(measured)))
+    print(table(bill(measured, steps)))
     print("\n" + "\n".join(f"{mark}: {what}" for mark, what in MARKS.items()))
 
 
