@@ -3,8 +3,8 @@
 A kind of run is what decides its cost: dataset (the full-profile input shapes), fusion, method and
 its options (seeds and alphas cost the same). For each kind, the run's own model, method and optimizer
 (built as ``python -m dglnb train --profile full`` builds them: ``resolve``, ``build_method``,
-``setup``, ``build_optimizer``), bf16 autocast and channels-last on CUDA, on a random batch of the full-profile
-batch size kept on the device:
+``setup``, ``dglnb.train.training.prepare``), bf16 autocast and channels-last on CUDA, on a random
+batch of the full-profile batch size kept on the device:
 
 * ``step``: the median of ``--steps`` training steps (``method.train_step``) after ``--warmup``;
 * ``eval``: the median forward pass in inference mode (validation and final scoring);
@@ -43,20 +43,16 @@ from dglnb.data import DatasetInfo, to_device  # noqa: E402
 from dglnb.models import build_model  # noqa: E402
 from dglnb.train.device import autocast  # noqa: E402
 from dglnb.train.run import build_method, resolve  # noqa: E402
-from dglnb.train.speed import batch_channels_last, channels_last_is_sound, to_channels_last  # noqa: E402
-from dglnb.train.training import build_optimizer  # noqa: E402
-from gpu_bill import Run, chapter_runs, full_inputs  # noqa: E402
+from dglnb.train.speed import batch_channels_last  # noqa: E402
+from dglnb.train.training import prepare  # noqa: E402
+from gpu_bill import Run, chapter_runs, full_inputs, kind  # noqa: E402
+from step_time import random_batch, synchronize  # noqa: E402
 
 # method -> whether its epoch hook fires on ``epoch`` (0-based); every epoch where not named
 FIRES: dict[str, Callable[[Any, int], bool]] = {
     "gblending": lambda method, epoch: epoch % method.super_epoch == 0,
     "dnr": lambda method, epoch: method.is_reinit_epoch(epoch - 1),
 }
-
-
-def kind(run: Run) -> tuple:
-    """What decides a run's cost: (dataset, fusion, method, options)."""
-    return (run.dataset, run.fusion, run.method, run.options)
 
 
 def kinds(chapters: list[str], methods: list[str] | None = None) -> dict[tuple, Run]:
@@ -69,17 +65,6 @@ def kinds(chapters: list[str], methods: list[str] | None = None) -> dict[tuple, 
     return found
 
 
-def random_batch(info: DatasetInfo, n: int, generator: torch.Generator) -> dict:
-    """``n`` random samples at ``info``'s shapes, with class labels or, for segmentation, label maps."""
-    batch: dict = {m: torch.randn(n, *info.shapes[m], generator=generator) for m in info.modalities}
-    label_shape = (
-        (n, *info.shapes[info.modalities[0]][-2:]) if info.task == "segmentation" else (n,)
-    )
-    batch["label"] = torch.randint(info.num_classes, label_shape, generator=generator)
-    batch["id"] = [str(i) for i in range(n)]
-    return batch
-
-
 class Loader(list):
     """A list of batches standing in for a DataLoader in the epoch hooks (``len`` counts batches)."""
 
@@ -90,12 +75,10 @@ class Loader(list):
 
 def synchronized(device: torch.device, work: Callable[[], Any]) -> float:
     """The wall seconds of ``work()``, the GPU's queue drained before and after."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     work()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -120,16 +103,13 @@ def measure(run: Run, args: argparse.Namespace) -> dict[str, Any]:
     model = build_model(info, config.fusion, width=config.width, hidden=config.hidden)
     method = build_method(config)
     method.setup(model)
-    model.to(device)
-    layout = channels_last_is_sound(device)
-    if layout:
-        to_channels_last(model)
-    optimizer = build_optimizer(method, model, config)
-    generator = torch.Generator().manual_seed(0)
+    # the layout and the optimizer as a run of ``config`` gets them (no files are written)
+    training = prepare(model.to(device), method, {}, config, out=Path())
+    optimizer, generator = training.optimizer, torch.Generator().manual_seed(0)
 
     def on_device() -> dict:
         batch = to_device(random_batch(info, batch_size, generator), device)
-        return batch_channels_last(batch) if layout else batch
+        return batch_channels_last(batch) if training.channels_last else batch
 
     batch = on_device()
     # at least a sample per class: DNR's diagnosis clusters the loader's features into classes

@@ -25,7 +25,6 @@ so that the script keeps working between GPU runs.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import statistics
@@ -34,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -254,8 +254,9 @@ def main() -> None:
     )
     failed = []
     with tempfile.TemporaryDirectory(prefix="gpu_speed_") as folder:
+        data = Path(folder) / "cremad"
         started = time.perf_counter()
-        splits = write_release(Path(folder) / "cremad", counts)
+        splits = write_release(data, counts)
         sizes = ", ".join(f"{k} {v}" for k, v in splits.items())
         fast = ("compiled" if compile else "not compiled") + (
             ", bf16 and channels-last" if args.device == "cuda" else ""
@@ -265,38 +266,30 @@ def main() -> None:
             f"{time.perf_counter() - started:.0f} s, not timed below); {profile} profile, "
             f"data path memory, augmentation, {fast}"
         )
-        steps = [
-            ("long run", lambda: long_run(args, Path(folder) / "cremad", splits, profile, compile))
-        ]
-        steps += [
-            (
-                f"pack {pack}",
-                functools.partial(
-                    packed, args, Path(folder) / "cremad", splits, profile, compile, pack
-                ),
-            )
-            for pack in args.packs
-        ]
-        results = {}
-        for label, step in steps:
-            try:  # a failed step is reported; the next ones still run
-                result = step()
+
+        def attempt(label: str, step: Callable[..., Any], *step_args: Any) -> Any:
+            """``step(*step_args)``, or None with its failure reported: the next steps still run."""
+            try:
+                return step(*step_args)
             except SystemExit as error:
                 failed.append(label)
                 report(f"{label}: FAILED: {error}")
+                return None
+
+        line = attempt("long run", long_run, args, data, splits, profile, compile)
+        if line:
+            report(line)
+        base = None
+        for pack in args.packs:
+            result = attempt(f"pack {pack}", packed, args, data, splits, profile, compile, pack)
+            if result is None:
                 continue
-            if label == "long run":
-                report(result)
-                continue
-            pack = int(label.split()[1])
-            base = results.get(1)
-            over_wall, over_steady, line = results[pack] = result
-            gain = (
-                f" ({over_wall / base[0]:.2f}x and {over_steady / base[1]:.2f}x pack 1)"
-                if base and pack != 1
-                else ""
-            )
-            report(line + gain)
+            over_wall, over_steady, line = result
+            if pack == 1:
+                base = result
+            elif base:
+                line += f" ({over_wall / base[0]:.2f}x and {over_steady / base[1]:.2f}x pack 1)"
+            report(line)
     if failed:
         sys.exit(f"failed: {', '.join(failed)} (see {args.out})")
 

@@ -119,8 +119,11 @@ def device_name(device: torch.device) -> str:
 
 
 def random_batch(info: DatasetInfo, n: int, generator: torch.Generator) -> dict:
+    """``n`` random samples at ``info``'s shapes, with class labels or, for segmentation, label maps."""
     batch: dict = {m: torch.randn(n, *info.shapes[m], generator=generator) for m in info.modalities}
-    batch["label"] = torch.randint(info.num_classes, (n,), generator=generator)
+    segmentation = info.task == "segmentation"
+    label_shape = (n, *info.shapes[info.modalities[0]][-2:]) if segmentation else (n,)
+    batch["label"] = torch.randint(info.num_classes, label_shape, generator=generator)
     batch["id"] = [str(i) for i in range(n)]
     return batch
 
