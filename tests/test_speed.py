@@ -155,6 +155,35 @@ def test_fused_optimizer_updates_like_the_plain_loop(kind):
         torch.testing.assert_close(q, p, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("method_name", ["vanilla", "dgl", "mla"])
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_a_cpu_runs_optimizer_takes_torchs_default_steps_bit_for_bit(method_name, kind):
+    """A CPU run's optimizer (``fast`` off: foreach) against torch's default per-parameter loop, on the
+    same model and batches, through methods that step every parameter, route gradients (DGL), or step
+    one modality's parameters before the other's (MLA): every parameter equal, not merely close."""
+    batches = [float_batch(AUDIO_VISUAL, seed=s) for s in (1, 2, 3)]
+    models, methods = [float_model(AUDIO_VISUAL) for _ in range(2)], []
+    settings = dict(lr=0.05 if kind == "sgd" else 1e-3, weight_decay=1e-4)
+    for model in models:
+        torch.manual_seed(0)  # MLA's shared head is initialised in setup
+        methods.append(METHODS.get(method_name)())
+        methods[-1].setup(model)
+    groups = [method.param_groups(model, settings["lr"]) for method, model in zip(methods, models)]
+    reference = (
+        torch.optim.SGD(groups[0], momentum=0.9, foreach=False, **settings)
+        if kind == "sgd"
+        else torch.optim.Adam(groups[0], foreach=False, **settings)
+    )
+    optimizer = make_optimizer(groups[1], "cpu", kind, fast=False, **settings)
+    assert optimizer.defaults["foreach"] is True
+    for method, model, opt in zip(methods, models, (reference, optimizer)):
+        torch.manual_seed(1)
+        for batch in batches:
+            method.train_step(model, batch, opt)
+    for (name, p), q in zip(models[0].named_parameters(), models[1].parameters()):
+        assert torch.equal(p, q), name
+
+
 def test_fused_sgd_steps_parameters_that_get_gradients_later_like_the_plain_loop():
     """MLA steps one modality's encoder before the other's: torch's fused SGD alone fails on the step
     where one parameter has a momentum buffer and another none yet."""

@@ -26,6 +26,7 @@ standardised with the training split's mean and std.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import asdict, dataclass, replace
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..paths import cache_dir
@@ -190,29 +192,42 @@ def linear_probes(recipe: Recipe = Recipe()) -> dict[str, float]:
     return scores
 
 
+@functools.cache
+def split_tensors(
+    split: str, profile: str, recipe: Recipe
+) -> tuple[Tensor, Tensor, tuple[int, ...], tuple[str, ...]]:
+    """One split's model inputs at ``profile``'s sizes (audio, visual), labels and ids; computed once
+    per process (a chapter's runs read the same split many times), never written to."""
+    arrays = cached(recipe)
+    index = np.flatnonzero(arrays["split"] == ("train", "val", "test").index(split))
+    pool, frames, side = INPUT_SIZES[profile]
+    specs = torch.from_numpy(np.asarray(arrays["spectrograms"][index], dtype=np.float32))[:, None]
+    if pool != (1, 1):
+        specs = F.avg_pool2d(specs, pool)
+    mean, std = train_statistics(recipe)
+    audio = ((specs[..., :frames] - mean) / std).contiguous()
+    images = torch.from_numpy(np.asarray(arrays["coarse"][index]))[:, None]
+    visual = F.interpolate(images, size=(side, side), mode="nearest")
+    labels = tuple(arrays["labels"][index].tolist())
+    return audio, visual, labels, tuple(f"{i:04d}" for i in index)
+
+
+@functools.cache
+def train_statistics(recipe: Recipe) -> tuple[float, float]:
+    """The mean and std of the training split's spectrograms (the audio's standardisation)."""
+    arrays = cached(recipe)
+    train_specs = arrays["spectrograms"][arrays["split"] == 0]
+    return float(np.mean(train_specs, dtype=np.float64)), float(
+        np.std(train_specs, dtype=np.float64)
+    )
+
+
 class AVDigits(Dataset):
     """One split of AV-Digits: ``audio`` (1, F, T) spectrogram, ``visual`` (1, S, S) coarse image."""
 
     def __init__(self, split: str, profile: str = "quick", recipe: Recipe = Recipe()) -> None:
-        arrays = cached(recipe)
-        index = np.flatnonzero(arrays["split"] == ("train", "val", "test").index(split))
-        pool, frames, side = INPUT_SIZES[profile]
-        train = arrays["split"] == 0
-        specs = torch.from_numpy(np.asarray(arrays["spectrograms"][index], dtype=np.float32))[
-            :, None
-        ]
-        if pool != (1, 1):
-            specs = F.avg_pool2d(specs, pool)
-        train_specs = arrays["spectrograms"][train]
-        mean, std = (
-            float(np.mean(train_specs, dtype=np.float64)),
-            float(np.std(train_specs, dtype=np.float64)),
-        )
-        self.audio = ((specs[..., :frames] - mean) / std).contiguous()
-        images = torch.from_numpy(np.asarray(arrays["coarse"][index]))[:, None]
-        self.visual = F.interpolate(images, size=(side, side), mode="nearest")
-        self.labels = arrays["labels"][index].tolist()
-        self.ids = [f"{i:04d}" for i in index]
+        self.audio, self.visual, labels, ids = split_tensors(split, profile, recipe)
+        self.labels, self.ids = list(labels), list(ids)
         self.info = DatasetInfo(
             name="avdigits",
             modalities=("audio", "visual"),

@@ -23,9 +23,9 @@ from .speed import channels_last_is_sound, compile_model, make_optimizer, to_cha
 def build_optimizer(method: Any, model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """``config.optimizer`` over the method's parameter groups: ``"sgd"`` with momentum and weight decay
     (the official code's), or ``"adam"`` with weight decay (the paper's ESANet setting; ``momentum`` is
-    unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), torch's default ones on a
-    CPU, whose runs stay bit for bit as they were. Gradient clipping, when configured, is done by the
-    method inside its step."""
+    unused); fused kernels on CUDA (:func:`dglnb.train.speed.make_optimizer`), on a CPU the
+    ``foreach`` implementation, whose steps are torch's default ones bit for bit. Gradient clipping,
+    when configured, is done by the method inside its step."""
     return make_optimizer(
         method.param_groups(model, config.lr),
         config.device,
