@@ -1,9 +1,11 @@
-"""Time one quick-profile AV-Digits run (``dglnb.train.train``) by phase, with its steps/s and achieved GFLOP/s.
+"""Time one quick-profile run (``dglnb.train.train``; AV-Digits unless ``--dataset``) by phase, with its
+steps/s and achieved GFLOP/s.
 
 The training code is not touched: the phases are timed from outside the loop, by wrapping, for the
 length of the run, the functions the loop calls (``dglnb.train.splits.loaders``,
 ``dglnb.train.run.build_model``, ``dglnb.train.loop.train_epoch``, ``end_epoch``, ``evaluate``,
-``finish``, ``final_scores`` and ``linear_probe``, ``dglnb.train.gradients.measure`` and ``after_step``,
+``finish``, ``final_scores``, ``linear_probe`` and ``decoder_probe``, ``dglnb.train.gradients.measure``
+and ``after_step``,
 and the method's ``train_step``). A phase's time excludes the phases timed inside it (a training step
 is not also counted in its epoch).
 
@@ -13,6 +15,8 @@ batch; the counter knows matrix products and convolutions (forward and backward)
 operations, normalisation or the optimizer's update, so the GFLOP/s is a floor on the arithmetic done.
 
     .venv/bin/python benchmarks/quick_run.py [--method vanilla|dgl] [--threads 1]
+    .venv/bin/python benchmarks/quick_run.py --dataset rgbd_scenes [--batch-size 32]   # chapter 07's
+    .venv/bin/python benchmarks/quick_run.py --dataset synthetic_seq3 --fusion mlp_mixer  # chapter 06's
     .venv/bin/python benchmarks/quick_run.py --profile smoke   # seconds: the format only
 """
 
@@ -40,7 +44,7 @@ from dglnb.train.loaders import batches, start_epoch  # noqa: E402
 from flops import COUNTED, count_flops  # noqa: E402
 
 IMPORTED = time.perf_counter()
-DATASET = "avdigits"
+DATASETS = ("avdigits", "avdigits_small", "rgbd_scenes", "synthetic_seq3", "synthetic")
 # phase -> what it holds, in the order printed; "rest" is whatever no other phase holds
 PHASES = {
     "start-up": "imports of torch and dglnb, from the script's first line",
@@ -51,7 +55,8 @@ PHASES = {
     "per-epoch evaluation": "evaluation of the validation split after each epoch",
     "checkpoints and logs": "the rest of each epoch's end (schedule, last.pt, logs), best.pt",
     "final scoring": "the selected model scored on val and test, once",
-    "linear probe": "a logistic regression per modality on the selected model's frozen features",
+    "probe": "per modality, a logistic regression (classification) or a decoder (segmentation) on the "
+    "selected model's frozen features",
     "rest": "the rest: arguments, the run's set-up (optimizer, method), metrics.json, clean-up",
 }
 
@@ -127,7 +132,8 @@ def timed_run(
         (loop, "evaluate", "per-epoch evaluation"),
         (loop, "finish", "checkpoints and logs"),
         (loop, "final_scores", "final scoring"),
-        (loop, "linear_probe", "linear probe"),
+        (loop, "linear_probe", "probe"),
+        (loop, "decoder_probe", "probe"),
     ]
     with ExitStack() as stack:
         for owner, attribute, name in wrapped:
@@ -185,7 +191,8 @@ def report(
     lines = [
         f"device cpu: {cpu_name()}, {os.cpu_count()} logical CPUs, {config.threads} torch threads; "
         f"torch {torch.__version__}; load average {load} (at the end)",
-        f"run: {DATASET}, {args.profile} profile, method {config.method}, seed {config.seed}; "
+        f"run: {config.dataset}, {args.profile} profile, fusion {config.fusion}, method {config.method}, "
+        f"seed {config.seed}; "
         f"{config.epochs} epochs, batch {config.batch_size}, {steps['steps']} training steps "
         f"({steps['samples']} samples)",
         f"steps/s: {steps['steps'] / step_seconds:.2f} (training steps alone; "
@@ -212,6 +219,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--dataset", choices=DATASETS, default="avdigits")
+    parser.add_argument("--fusion", default=None, help="the fusion module (default: the dataset's)")
+    parser.add_argument(
+        "--batch-size", type=positive, default=None, help="default: the profile's, for the dataset"
+    )
     parser.add_argument("--method", choices=("vanilla", "dgl"), default="vanilla")
     parser.add_argument("--threads", type=positive, default=1, help="torch CPU threads (default 1)")
     parser.add_argument(
@@ -225,9 +237,11 @@ def main() -> None:
     clock = PhaseClock()
     clock.seconds["start-up"] = IMPORTED - STARTED
     with tempfile.TemporaryDirectory(prefix="quick_run_") as out:
+        chosen = {"fusion": args.fusion, "batch_size": args.batch_size}
         config = TrainConfig(
-            dataset=DATASET,
+            dataset=args.dataset,
             method=args.method,
+            **{name: value for name, value in chosen.items() if value is not None},
             profile=args.profile,
             seed=args.seed,
             threads=args.threads,

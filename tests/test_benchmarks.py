@@ -115,7 +115,7 @@ def test_quick_run_reports_steps_gflops_and_phase_shares_that_add_up():
     ), lines[0]
     # the smoke profile: one epoch of three steps of eight samples
     assert lines[1] == (
-        "run: avdigits, smoke profile, method dgl, seed 0; 1 epochs, batch 8, "
+        "run: avdigits, smoke profile, fusion concat, method dgl, seed 0; 1 epochs, batch 8, "
         "3 training steps (24 samples)"
     )
     assert re.fullmatch(r"steps/s: [\d.]+ \(training steps alone; [\d.]+ samples/s\)", lines[2])
@@ -138,7 +138,7 @@ def test_quick_run_reports_steps_gflops_and_phase_shares_that_add_up():
         "per-epoch evaluation",
         "checkpoints and logs",
         "final scoring",
-        "linear probe",
+        "probe",
         "rest",
     ]
     assert abs(sum(float(p[2]) for p in phases) - 100) < 0.6
@@ -152,9 +152,19 @@ def test_quick_run_reports_steps_gflops_and_phase_shares_that_add_up():
             "gradient diagnostics",
             "per-epoch evaluation",
             "final scoring",
-            "linear probe",
+            "probe",
         )
     )
+
+
+def test_quick_run_times_a_segmenters_decoder_probe_at_the_batch_asked():
+    lines = run_script(
+        "quick_run.py", "--profile", "smoke", "--dataset", "rgbd_scenes", "--batch-size", "2"
+    )
+    assert lines[1].startswith("run: rgbd_scenes, smoke profile, fusion esanet, method vanilla")
+    assert "batch 2" in lines[1]
+    probe = next(line for line in lines if line.startswith("  probe "))
+    assert float(re.fullmatch(r"  probe +[\d.]+ % +([\d.]+) s  .+", probe)[1]) > 0
 
 
 def test_step_time_refuses_a_bad_step_count():
