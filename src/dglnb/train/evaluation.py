@@ -14,10 +14,10 @@ reads. The scores with the training statistics are kept beside them.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from .. import metrics
@@ -37,22 +37,19 @@ def evaluate(
     method: Any,
     loader: DataLoader,
     device: torch.device,
-    heads: set[str] | None = None,
+    predict: Callable[[dict[str, Any]], dict[str, Tensor]] | None = None,
 ) -> dict[str, float]:
-    """Scores of every head ``method.predict`` returns (or of ``heads`` only), over the whole loader,
-    by ``model.task`` (:mod:`dglnb.metrics`): the primary score under the head's name (accuracy, a
-    fraction; mIoU for segmentation), any other as ``"<head>/<metric>"``."""
+    """Scores of every head ``method.predict`` returns (or ``predict(batch)``, when given), over the
+    whole loader, by ``model.task`` (:mod:`dglnb.metrics`): the primary score under the head's name
+    (accuracy, a fraction; mIoU for segmentation), any other as ``"<head>/<metric>"``."""
     model.eval()
     scorers: dict[str, metrics.Scorer] = {}
     for batch in batches(loader):
         batch = to_device(batch, device)
         with autocast(device):
-            logits = method.predict(model, batch)
+            logits = predict(batch) if predict else method.predict(model, batch)
         for head, out in logits.items():
-            if heads is None or head in heads:
-                scorers.setdefault(head, metrics.scorer_class(model.task)()).update(
-                    out, batch["label"]
-                )
+            scorers.setdefault(head, metrics.scorer_class(model.task)()).update(out, batch["label"])
     return metrics.flat_scores(scorers)
 
 
@@ -94,9 +91,11 @@ def final_scores(
             return model.fuse(model.encode(batch), zero)
 
     patterns = {}
+    # which layers a head runs does not depend on how many samples pass: two are enough to find them
+    pair = {k: v[:2] for k, v in calibration[0].items()}
     for head, zero in method.fused_heads(model).items():
         with torch.no_grad():
-            layers = norm_layers_in(lambda: fused(calibration[0], zero), model)  # noqa: B023 (called at once)
+            layers = norm_layers_in(lambda: fused(pair, zero), model)  # noqa: B023 (called at once)
         if layers:
             patterns[head] = (zero, layers)
     if not patterns:
@@ -105,6 +104,14 @@ def final_scores(
     for head, (zero, layers) in patterns.items():
         passes = [lambda batch=batch, zero=zero: fused(batch, zero) for batch in calibration]
         with recalibrated_stats(layers, passes):
-            for split in splits:
-                scores[split].update(evaluate(model, method, loaders[split], device, heads={head}))
+            for split in splits:  # this head alone (what method.predict gives for it)
+                scores[split].update(
+                    evaluate(
+                        model,
+                        method,
+                        loaders[split],
+                        device,
+                        lambda batch, head=head, zero=zero: {head: fused(batch, zero)},
+                    )
+                )
     return {**scores, **{f"{split}_running_stats": plain[split] for split in splits}}
