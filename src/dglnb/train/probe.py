@@ -15,6 +15,7 @@ from ..data import to_device
 from ..metrics import scorer_class
 from .device import autocast
 from .loaders import batches
+from .speed import make_optimizer
 
 
 @torch.no_grad()
@@ -84,8 +85,9 @@ def decoder_probe(
     for m in model.modalities:
         torch.manual_seed(seed)
         decoder = model.unimodal_head(m).to(device)
-        # foreach: torch's default steps bit for bit, with less Python per step on a CPU
-        optimizer = torch.optim.Adam(decoder.parameters(), lr=lr, foreach=True)
+        optimizer = make_optimizer(
+            [{"params": list(decoder.parameters())}], device, "adam", lr=lr, fast=False
+        )
         decoder.train()
         for _ in range(epochs):
             for index in torch.randperm(len(labels), generator=generator).split(batch_size):
