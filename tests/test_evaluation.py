@@ -8,7 +8,7 @@ from torch import nn
 from dglnb.config import TrainConfig
 from dglnb.methods import METHODS
 from dglnb.models.norm import norm_layers_in, recalibrated_stats
-from dglnb.train import train
+from dglnb.train import evaluation, loop, train
 from tiny_models import RGBD, VECTORS, make_batch, tiny_model
 
 
@@ -57,6 +57,52 @@ def test_a_segmenter_s_heads_are_scored_with_their_own_statistics_beside_the_run
     )
     assert saved["test_score"] != saved["test_score_running_stats"]
     assert metrics["test_score"] == saved["test_score"]
+
+
+def recorded_recalibrations(monkeypatch) -> tuple[list, list]:
+    """Patches the final scoring of ``train``: returns (the models scored, the layer lists re-estimated)."""
+    models, recalibrated = [], []
+
+    def scoring(model, *args, **kwargs):
+        models.append(model)
+        return evaluation.final_scores(model, *args, **kwargs)
+
+    def recalibrating(layers, passes):
+        recalibrated.append(layers)
+        return recalibrated_stats(layers, passes)
+
+    monkeypatch.setattr(loop, "final_scores", scoring)
+    monkeypatch.setattr(evaluation, "recalibrated_stats", recalibrating)
+    return models, recalibrated
+
+
+def test_final_scoring_re_estimates_the_fusion_s_batch_norm_only(tmp_path, monkeypatch):
+    models, recalibrated = recorded_recalibrations(monkeypatch)
+    train(
+        TrainConfig(
+            dataset="rgbd_scenes", method="dgl", profile="smoke", out=tmp_path, progress=False
+        )
+    )
+    (model,) = models
+    in_fusion = {id(m) for m in model.fusion.modules() if isinstance(m, nn.BatchNorm2d)}
+    assert len(recalibrated) == 3  # the multimodal head and each modality alone
+    assert all(layers and {id(m) for m in layers} <= in_fusion for layers in recalibrated)
+
+
+def test_a_late_fusion_model_is_scored_with_its_training_statistics(tmp_path, monkeypatch):
+    models, recalibrated = recorded_recalibrations(monkeypatch)
+    config = TrainConfig(
+        dataset="avdigits", method="dgl", profile="smoke", out=tmp_path, progress=False
+    )
+    metrics = train(config)
+    (model,) = models
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())  # the encoders hold some
+    assert recalibrated == []  # ... but the linear head after the fusion point none
+    assert "test_score_running_stats" not in metrics and set(metrics["test_score"]) == {
+        "multimodal",
+        "audio",
+        "visual",
+    }
 
 
 def test_a_unimodal_model_has_no_fused_head():

@@ -91,11 +91,15 @@ def final_scores(
             return model.fuse(model.encode(batch), zero)
 
     patterns = {}
-    # which layers a head runs does not depend on how many samples pass: two are enough to find them
+    # the layers to re-estimate are those ``model.fuse`` runs (the encoders before the fusion point see
+    # the same inputs whichever head reads them, and keep their training statistics); which layers a
+    # head runs does not depend on how many samples pass: two are enough to find them
     pair = {k: v[:2] for k, v in calibration[0].items()}
+    with torch.no_grad(), autocast(device):
+        pair_features = model.encode(pair)
     for head, zero in method.fused_heads(model).items():
-        with torch.no_grad():
-            layers = norm_layers_in(lambda: fused(pair, zero), model)  # noqa: B023 (called at once)
+        with torch.no_grad(), autocast(device):
+            layers = norm_layers_in(lambda: model.fuse(pair_features, zero), model)  # noqa: B023 (called at once)
         if layers:
             patterns[head] = (zero, layers)
     if not patterns:
