@@ -4,11 +4,13 @@ Per epoch the loop scores the validation split (and the test split when the test
 epoch) with the model as it is, batch norm normalising by the running statistics gathered in
 training. Those statistics come from the training passes, which see every modality; a head that
 zeroes a modality (eq. 12/14) sends the layers after the fusion point inputs of another
-distribution. Where such layers hold batch norm (the segmenter's decoder, the streams after MMTM's
-first transfer module; a late fusion's linear head holds none), :func:`final_scores` re-estimates
-their statistics for each head's own input pattern on the training split before scoring that head
-(:func:`dglnb.models.norm.recalibrated_stats`): each head is scored with statistics of the inputs it
-reads. The scores with the training statistics are kept beside them.
+distribution. Where the layers ``model.fuse`` runs hold batch norm (the segmenter's decoder, MMTM's
+stages 2-4 and transfer modules; a late fusion's linear head holds none), :func:`final_scores`
+re-estimates their statistics for each head's own input pattern on the training split before scoring
+that head (:func:`dglnb.models.norm.recalibrated_stats`): each head is scored with statistics of the
+inputs it reads. The encoders before the fusion point read the same inputs whichever head is scored
+and keep the statistics gathered in training. The scores with the training statistics are kept
+beside them.
 """
 
 from __future__ import annotations
