@@ -173,6 +173,20 @@ def test_run_cache_trains_once_and_a_changed_setting_makes_a_new_run(tmp_path, m
     assert changed["dirs"][0] not in first["dirs"] and changed["runs"][0]["config"]["lr"] == 0.01
 
 
+def test_a_run_scored_before_final_scoring_changed_is_trained_again_not_read(tmp_path, monkeypatch):
+    from dglnb.train import cache, evaluation
+
+    monkeypatch.setattr(cache, "runs_dir", lambda profile, name: tmp_path / profile / name)
+    config = TrainConfig(dataset="synthetic", method="vanilla", profile="smoke", progress=False)
+    cache.train_cached(config)
+    scored_before = cache.cached_run_dir(config)
+    monkeypatch.setattr(evaluation, "SCORING", evaluation.SCORING + 1)
+    cache.train_cached(config)
+    scored_now = cache.cached_run_dir(config)
+    assert scored_now != scored_before
+    assert (scored_now / "metrics.json").is_file() and (scored_before / "metrics.json").is_file()
+
+
 def test_a_run_folder_written_before_the_score_was_renamed_is_read_under_todays_names(
     tmp_path, monkeypatch
 ):

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 from .. import __version__
 from ..config import TrainConfig
 from ..paths import runs_dir
+from . import evaluation
 from .run import METRICS, read_metrics, resolve, train
 
 #: metrics.json's per-head groups that a summary holds, as ``"<group>.<head>"``
@@ -59,8 +60,9 @@ def seed_run_dirs(out: Path, seeds: Sequence[int]) -> list[Path]:
 
 def run_key(config: TrainConfig) -> str:
     """A short hash of everything that determines a run: every setting of the resolved config
-    (method, dataset, profile, seed, hyperparameters, options) and the dglnb version."""
-    settings = {"dglnb": __version__, **resolve(config).to_json()}
+    (method, dataset, profile, seed, hyperparameters, options), the dglnb version and how a finished
+    run is scored (:data:`dglnb.train.evaluation.SCORING`)."""
+    settings = {"dglnb": __version__, "scoring": evaluation.SCORING, **resolve(config).to_json()}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -31,6 +31,10 @@ from .loaders import batches
 CALIBRATION_SAMPLES = (
     2048  # at most this many training samples (in a fixed order) re-estimate statistics
 )
+#: What :func:`final_scores` computes, numbered. The run cache keys on it
+#: (:func:`dglnb.train.cache.run_key`): a run scored before a change is trained again, never read.
+#: 2: only the batch norm that ``model.fuse`` runs is re-estimated (1 re-estimated the encoders' too).
+SCORING = 2
 
 
 @torch.no_grad()
